@@ -100,14 +100,6 @@ roundtrip_tests! {
     multi_response: MultiResponse,
 }
 
-impl Arb for DeleteContainerRequest {
-    fn arb() -> BoxedStrategy<Self> {
-        String::arb()
-            .prop_map(|path| DeleteContainerRequest { path })
-            .boxed()
-    }
-}
-
 /// A reply body that fits the opcode it answers, as a server would send it.
 fn response_for(opcode: OpCode) -> BoxedStrategy<Response> {
     match opcode {

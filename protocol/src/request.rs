@@ -37,6 +37,16 @@ impl Jute for DeleteContainerRequest {
     }
 }
 
+#[cfg(any(test, feature = "arbitrary"))]
+impl crate::arbitrary::Arb for DeleteContainerRequest {
+    fn arb() -> proptest::strategy::BoxedStrategy<Self> {
+        use proptest::strategy::Strategy;
+        <String as crate::arbitrary::Arb>::arb()
+            .prop_map(|path| DeleteContainerRequest { path })
+            .boxed()
+    }
+}
+
 macro_rules! requests {
     (
         records { $( $variant:ident($record:ty) = $op:ident, )* }

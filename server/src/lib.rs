@@ -1,2 +1,16 @@
-//! The ferrokeeper server library. Not yet implemented: the standalone server is the
-//! subject of the next milestone; this crate only reserves its place in the workspace.
+//! The ferrokeeper server library.
+//!
+//! Module boundaries (see docs/ARCHITECTURE.md): `tree` and `state` are pure and
+//! deterministic (no sockets, no Raft, no clocks); `watch` is the per-server watch
+//! registry; `config` reads zoo.cfg, myid and flags.
+
+pub mod config;
+pub mod core;
+pub mod net;
+pub mod proposal;
+pub mod replication;
+pub mod server;
+pub mod session;
+pub mod state;
+pub mod tree;
+pub mod watch;

@@ -1,9 +1,144 @@
+//! The `ferrokeeper` binary: read the configuration as ZooKeeper does, start the
+//! server, and stop cleanly on SIGTERM/SIGINT.
+
+use std::net::SocketAddr;
 use std::process::ExitCode;
 
+use ferrokeeper_server::config::{ConfRuntime, Config, ConfigError, HostPort};
+use ferrokeeper_server::net::{NetSettings, auth::AuthSettings};
+use ferrokeeper_server::server::{Server, ServerSettings};
+use tracing_subscriber::EnvFilter;
+
+fn init_logging(level: Option<&str>) {
+    use std::io::IsTerminal;
+    // RUST_LOG wins, then --log-level, then info; openraft's own info lines are
+    // consensus chatter an operator does not need.
+    let default = format!("{},openraft=warn", level.unwrap_or("info"));
+    let filter = EnvFilter::try_from_default_env()
+        .or_else(|_| EnvFilter::try_new(&default))
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+}
+
+async fn resolve(address: &HostPort) -> Result<SocketAddr, String> {
+    let text = address.to_addr_string();
+    tokio::net::lookup_host(&text)
+        .await
+        .map_err(|e| format!("cannot resolve client address {text}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("client address {text} resolves to nothing"))
+}
+
+fn settings(config: &Config, client_addr: SocketAddr) -> ServerSettings {
+    ServerSettings {
+        // ZooKeeper's standalone server id is 1 for session ids (the top byte).
+        server_id: config.server_id.unwrap_or(1).max(1),
+        client_addr,
+        tick_time_ms: u64::from(config.tick_time),
+        extended_types_enabled: config.extended_types_enabled,
+        container_check_interval_ms: u64::from(config.containers.check_interval_ms),
+        container_max_per_minute: config.containers.max_per_minute as usize,
+        container_max_never_used_ms: i64::try_from(config.containers.max_never_used_interval_ms)
+            .unwrap_or(i64::MAX),
+        net: NetSettings {
+            max_frame_len: config.jute_max_buffer as usize
+                + ferrokeeper_protocol::FRAME_HEADER_ALLOWANCE,
+            min_session_timeout_ms: i32::try_from(config.min_session_timeout).unwrap_or(i32::MAX),
+            max_session_timeout_ms: i32::try_from(config.max_session_timeout).unwrap_or(i32::MAX),
+            max_client_cnxns: config.max_client_cnxns as usize,
+            four_letter_whitelist: config.four_letter_words.clone(),
+            auth: AuthSettings {
+                super_digest: config.super_digest.clone(),
+            },
+            conf_text: String::new(),
+            data_dir: config.data_dir.clone(),
+            client_port: client_addr.port(),
+        },
+    }
+}
+
+async fn run(config: Config) -> Result<(), String> {
+    if config.is_distributed() {
+        return Err("ensemble mode (server.N lines) is not implemented yet; run one server without server.N lines".into());
+    }
+    let address = config
+        .client_address
+        .as_ref()
+        .ok_or("no clientPort is configured, so there is nothing to serve")?;
+    let client_addr = resolve(address).await?;
+    std::fs::create_dir_all(&config.data_dir)
+        .map_err(|e| format!("cannot create dataDir {}: {e}", config.data_dir.display()))?;
+
+    let conf_text = |port: u16| {
+        config.conf_4lw(&ConfRuntime {
+            client_port: Some(port),
+            ..Default::default()
+        })
+    };
+    let server = Server::start(settings(&config, client_addr), conf_text)
+        .await
+        .map_err(|e| e.to_string())?;
+    tracing::info!(data_dir = %config.data_dir.display(), "ferrokeeper listening on {} (standalone)", server.local_addr());
+
+    wait_for_signal().await;
+    tracing::info!("shutting down");
+    server.stop().await;
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
 fn main() -> ExitCode {
-    eprintln!(
-        "ferrokeeper {}: the server is not yet implemented (only the protocol crate exists so far).",
-        env!("CARGO_PKG_VERSION")
-    );
-    ExitCode::from(2)
+    let config = match Config::from_args(std::env::args().skip(1), |key| std::env::var(key).ok()) {
+        Ok(config) => config,
+        Err(ConfigError::Cli(e)) => e.exit(),
+        Err(e) => {
+            eprintln!("ferrokeeper: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    init_logging(config.log_level.as_deref());
+    config.log_diagnostics();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("ferrokeeper: cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(run(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e}");
+            eprintln!("ferrokeeper: {e}");
+            ExitCode::from(1)
+        }
+    }
 }

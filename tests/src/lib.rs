@@ -1,2 +1,132 @@
-//! Shared helpers for the process-level integration tests (none yet: they arrive with
-//! the standalone server).
+//! Shared helpers for the process-level integration tests: start a real `ferrokeeper`
+//! binary on a kernel-chosen port, learn the port from its log line, and kill it by
+//! pid when the test ends.
+
+pub mod raw;
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// The marker the server logs once it accepts clients.
+const LISTENING: &str = "ferrokeeper listening on ";
+
+/// The `ferrokeeper` binary built alongside these tests (`target/<profile>/ferrokeeper`).
+pub fn ferrokeeper_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    // target/<profile>/deps/<test> -> target/<profile>/ferrokeeper
+    let dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target dir");
+    let bin = dir.join("ferrokeeper");
+    assert!(
+        bin.exists(),
+        "{} not found: build the workspace binaries first (cargo build --workspace)",
+        bin.display()
+    );
+    bin
+}
+
+/// A running `ferrokeeper` process, killed on drop.
+pub struct Ferrokeeper {
+    child: Child,
+    addr: SocketAddr,
+    _data: tempfile::TempDir,
+}
+
+impl Ferrokeeper {
+    /// Starts a standalone server on 127.0.0.1 with a fresh data dir; `args` are extra flags.
+    pub fn start(args: &[&str]) -> Ferrokeeper {
+        let data = tempfile::tempdir().expect("temp dir");
+        let mut child = Command::new(ferrokeeper_binary())
+            .args([
+                "--client-port-address",
+                "127.0.0.1",
+                "--client-port",
+                "0",
+                "--data-dir",
+            ])
+            .arg(data.path())
+            .args(args)
+            .env(
+                "RUST_LOG",
+                std::env::var("FERROKEEPER_TEST_RUST_LOG")
+                    .unwrap_or_else(|_| "info,openraft=warn".into()),
+            )
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn ferrokeeper");
+        let stderr = child.stderr.take().expect("stderr");
+        let (tx, rx) = mpsc::channel();
+        // Keep draining the log so the server never blocks on a full pipe.
+        std::thread::spawn(move || {
+            let mut sent = false;
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if !sent && let Some(rest) = line.split(LISTENING).nth(1) {
+                    let addr = rest
+                        .split_whitespace()
+                        .next()
+                        .unwrap_or_default()
+                        .to_owned();
+                    let _ = tx.send(addr);
+                    sent = true;
+                }
+                if std::env::var_os("FERROKEEPER_TEST_LOG").is_some() {
+                    eprintln!("[ferrokeeper] {line}");
+                }
+            }
+        });
+        let addr = match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(addr) => addr.parse().expect("listening address"),
+            Err(_) => {
+                let _ = child.kill();
+                let status = child.wait();
+                panic!("ferrokeeper did not report its address within 30 s (exit: {status:?})");
+            }
+        };
+        Ferrokeeper {
+            child,
+            addr,
+            _data: data,
+        }
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `host:port` for client connect strings.
+    pub fn connect_string(&self) -> String {
+        self.addr.to_string()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Ferrokeeper {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Sends a four-letter word and returns the whole answer.
+pub fn four_letter(addr: SocketAddr, word: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    stream.write_all(word.as_bytes()).expect("send");
+    let mut out = String::new();
+    stream.read_to_string(&mut out).expect("read");
+    out
+}

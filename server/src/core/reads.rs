@@ -1,0 +1,257 @@
+//! Requests served from this server's state: reads, watch management, ping, sync.
+//! Each runs under the core lock and queues its reply before releasing it.
+
+use ferrokeeper_protocol::{
+    AddWatchMode, ClientInfo, ErrorCode, ErrorResponse, GetAclResponse,
+    GetAllChildrenNumberResponse, GetChildren2Response, GetChildrenResponse, GetDataResponse,
+    GetEphemeralsResponse, Id, MultiOp, MultiResponse, MultiResult, ReplyFrame, ReplyHeader,
+    Request, Response, SetWatches2, SyncResponse, WatcherType, WhoAmIResponse, perms, xid,
+};
+
+use super::{Core, Inner, Outgoing, encode, notification};
+use crate::proposal::ConnId;
+use crate::tree::acl;
+use crate::watch::{NodeZxids, ResetWatches, WatchKind, WatchRegistry};
+
+/// Who is asking.
+#[derive(Debug, Clone)]
+pub struct ReadContext {
+    pub conn: ConnId,
+    pub session: i64,
+    /// The connection's authenticated ids (always including `ip:<addr>`).
+    pub auth: Vec<Id>,
+}
+
+type Reply = Result<Response, ErrorCode>;
+
+fn check(inner: &Inner, path: &str, perm: i32, auth: &[Id]) -> Result<(), ErrorCode> {
+    let node_acl = inner.zk.tree().acl(path).ok_or(ErrorCode::NoNode)?;
+    if acl::check(node_acl, perm, auth) {
+        Ok(())
+    } else {
+        Err(ErrorCode::NoAuth)
+    }
+}
+
+fn get_data(inner: &mut Inner, ctx: &ReadContext, path: &str, watch: bool) -> Reply {
+    check(inner, path, perms::READ, &ctx.auth)?;
+    let (data, stat) = inner.zk.tree().get_data(path)?;
+    if watch {
+        inner.watches.add(path, ctx.conn, WatchKind::Data);
+    }
+    Ok(Response::GetData(GetDataResponse { data, stat }))
+}
+
+fn get_children(
+    inner: &mut Inner,
+    ctx: &ReadContext,
+    path: &str,
+    watch: bool,
+) -> Result<(Vec<String>, ferrokeeper_protocol::Stat), ErrorCode> {
+    check(inner, path, perms::READ, &ctx.auth)?;
+    let (children, stat) = inner.zk.tree().get_children(path)?;
+    if watch {
+        inner.watches.add(path, ctx.conn, WatchKind::Child);
+    }
+    Ok((children, stat))
+}
+
+fn exists(inner: &mut Inner, ctx: &ReadContext, path: &str, watch: bool) -> Reply {
+    // The watch is armed whether or not the node exists; ZooKeeper 3.8.4+ then checks
+    // READ on a node that exists.
+    if watch {
+        inner.watches.add(path, ctx.conn, WatchKind::Data);
+    }
+    let stat = inner.zk.tree().stat(path)?;
+    check(inner, path, perms::READ, &ctx.auth)?;
+    Ok(Response::Stat(stat))
+}
+
+fn get_acl(inner: &Inner, ctx: &ReadContext, path: &str) -> Reply {
+    let node_acl = inner.zk.tree().acl(path).ok_or(ErrorCode::NoNode)?;
+    let can_admin = acl::check(node_acl, perms::ADMIN, &ctx.auth);
+    if !can_admin && !acl::check(node_acl, perms::READ, &ctx.auth) {
+        return Err(ErrorCode::NoAuth);
+    }
+    let (mut list, stat) = inner.zk.tree().get_acl(path)?;
+    if !can_admin {
+        // ZOOKEEPER-1392: without ADMIN, digest hashes are hidden.
+        list = acl::mask_digests(&list);
+    }
+    Ok(Response::GetAcl(GetAclResponse { acl: list, stat }))
+}
+
+fn who_am_i(auth: &[Id]) -> Response {
+    let client_info = auth
+        .iter()
+        .filter(|id| id.scheme != "super")
+        .map(|id| ClientInfo {
+            auth_scheme: id.scheme.clone(),
+            // Only the user name of a digest id is reported, never the hash.
+            user: if id.scheme == "digest" {
+                id.id.split(':').next().unwrap_or_default().to_owned()
+            } else {
+                id.id.clone()
+            },
+        })
+        .collect();
+    Response::WhoAmI(WhoAmIResponse { client_info })
+}
+
+fn multi_read(inner: &mut Inner, ctx: &ReadContext, ops: &[MultiOp]) -> Response {
+    // Not atomic: every op stands alone.
+    let results = ops
+        .iter()
+        .map(|op| match op {
+            MultiOp::GetData(r) => match get_data(inner, ctx, &r.path, false) {
+                Ok(Response::GetData(d)) => MultiResult::GetData(d),
+                Ok(_) => MultiResult::Error(ErrorCode::SystemError.code()),
+                Err(code) => MultiResult::Error(code.code()),
+            },
+            MultiOp::GetChildren(r) => match get_children(inner, ctx, &r.path, false) {
+                Ok((children, _)) => MultiResult::GetChildren(GetChildrenResponse { children }),
+                Err(code) => MultiResult::Error(code.code()),
+            },
+            _ => MultiResult::Error(ErrorCode::MarshallingError.code()),
+        })
+        .collect();
+    Response::Multi(MultiResponse { results })
+}
+
+fn watcher_type(code: i32) -> Result<WatcherType, ErrorCode> {
+    WatcherType::from_code(code).ok_or(ErrorCode::BadArguments)
+}
+
+fn answer(inner: &mut Inner, ctx: &ReadContext, request: Request) -> Reply {
+    match request {
+        Request::Exists(r) => exists(inner, ctx, &r.path, r.watch),
+        Request::GetData(r) => get_data(inner, ctx, &r.path, r.watch),
+        Request::GetChildren(r) => get_children(inner, ctx, &r.path, r.watch)
+            .map(|(children, _)| Response::GetChildren(GetChildrenResponse { children })),
+        Request::GetChildren2(r) => {
+            get_children(inner, ctx, &r.path, r.watch).map(|(children, stat)| {
+                Response::GetChildren2(GetChildren2Response { children, stat })
+            })
+        }
+        Request::GetAcl(r) => get_acl(inner, ctx, &r.path),
+        Request::GetAllChildrenNumber(r) => {
+            check(inner, &r.path, perms::READ, &ctx.auth)?;
+            let total_number = inner.zk.tree().get_all_children_number(&r.path)?;
+            Ok(Response::GetAllChildrenNumber(
+                GetAllChildrenNumberResponse { total_number },
+            ))
+        }
+        Request::GetEphemerals(r) => Ok(Response::GetEphemerals(GetEphemeralsResponse {
+            ephemerals: inner.zk.tree().get_ephemerals(ctx.session, &r.prefix_path),
+        })),
+        Request::WhoAmI => Ok(who_am_i(&ctx.auth)),
+        // One server: every write this session made has been applied before we get here.
+        Request::Sync(r) => Ok(Response::Sync(SyncResponse { path: r.path })),
+        Request::MultiRead(r) => Ok(multi_read(inner, ctx, &r.ops)),
+        Request::CheckWatches(r) => {
+            let kind = watcher_type(r.r#type)?;
+            inner
+                .watches
+                .check_watches(&r.path, kind, ctx.conn)
+                .map_err(ErrorCode::from)?;
+            Ok(Response::Empty)
+        }
+        Request::RemoveWatches(r) => {
+            let kind = watcher_type(r.r#type)?;
+            inner
+                .watches
+                .remove_watches(&r.path, kind, ctx.conn)
+                .map_err(ErrorCode::from)?;
+            Ok(Response::Empty)
+        }
+        Request::AddWatch(r) => {
+            let mode = AddWatchMode::from_code(r.mode).ok_or(ErrorCode::BadArguments)?;
+            inner.watches.add(&r.path, ctx.conn, WatchKind::from(mode));
+            Ok(Response::AddWatch(ErrorResponse { err: 0 }))
+        }
+        Request::Ping => Ok(Response::Empty),
+        Request::Reconfig(_) => Err(ErrorCode::ReconfigDisabled),
+        _ => Err(ErrorCode::Unimplemented),
+    }
+}
+
+impl Core {
+    /// Answers a read-side request for `ctx.conn`.
+    pub fn read(&self, ctx: &ReadContext, request_xid: i32, request: Request) {
+        let mut guard = self.lock();
+        let inner = &mut *guard;
+        let zxid = inner.zk.last_zxid();
+        let is_ping = matches!(request, Request::Ping);
+        let result = match request {
+            Request::SetWatches(r) => {
+                // The same rules as setWatches2, with no persistent watches.
+                let all = SetWatches2 {
+                    relative_zxid: r.relative_zxid,
+                    data_watches: r.data_watches,
+                    exist_watches: r.exist_watches,
+                    child_watches: r.child_watches,
+                    ..Default::default()
+                };
+                self.reset_watches(inner, ctx.conn, all);
+                Ok(Response::Empty)
+            }
+            Request::SetWatches2(r) => {
+                self.reset_watches(inner, ctx.conn, r);
+                Ok(Response::Empty)
+            }
+            other => answer(inner, ctx, other),
+        };
+        // Pings are answered on the ping xid whatever the client sent.
+        let request_xid = if is_ping { xid::PING } else { request_xid };
+        let frame = match result {
+            Ok(response) => ReplyFrame {
+                header: ReplyHeader {
+                    xid: request_xid,
+                    zxid,
+                    err: 0,
+                },
+                response,
+            },
+            Err(code) => crate::net::replies::error_reply(request_xid, zxid, code),
+        };
+        if let Some(entry) = inner.conns.get(&ctx.conn) {
+            self.stats
+                .packets_sent
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let _ = entry.outbox.send(Outgoing::Frame(encode(&frame)));
+        }
+    }
+
+    /// Re-arms a reconnecting client's watches; what changed meanwhile fires now,
+    /// before the setWatches reply.
+    fn reset_watches(&self, inner: &mut Inner, conn: ConnId, request: SetWatches2) {
+        let Inner {
+            zk, watches, conns, ..
+        } = inner;
+        let events = reset(watches, zk.tree(), conn, request);
+        if let Some(entry) = conns.get(&conn) {
+            for event in events {
+                let _ = entry.outbox.send(Outgoing::Frame(notification(event)));
+            }
+        }
+    }
+}
+
+fn reset(
+    watches: &mut WatchRegistry<ConnId>,
+    tree: &crate::tree::DataTree,
+    conn: ConnId,
+    request: SetWatches2,
+) -> Vec<ferrokeeper_protocol::WatcherEvent> {
+    let lookup = |path: &str| {
+        tree.node(path).map(|node| NodeZxids {
+            mzxid: node.persisted_stat().mzxid,
+            pzxid: node.persisted_stat().pzxid,
+        })
+    };
+    watches
+        .set_watches(&ResetWatches::from(&request), conn, &lookup)
+        .into_iter()
+        .map(Into::into)
+        .collect()
+}

@@ -1,0 +1,441 @@
+//! One client connection: the handshake, then requests strictly in order. Writes are
+//! submitted to the log without waiting for each other (the state machine answers
+//! them in apply order); a read waits until this connection's earlier writes have
+//! been applied, so replies keep the client's order (per-session FIFO).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use ferrokeeper_protocol::{
+    ConnectRequest, ConnectResponse, ErrorCode, FrameCodec, Id, Jute, OpCode, ReplyFrame,
+    ReplyHeader, Request, RequestFrame, Response,
+};
+use futures::{SinkExt, StreamExt};
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+use tokio::net::tcp::OwnedWriteHalf;
+use tokio::sync::{mpsc, watch};
+use tokio_util::codec::{FramedRead, FramedWrite};
+use tokio_util::sync::CancellationToken;
+
+use super::Shared;
+use super::classify::{Action, classify};
+use crate::core::{Outgoing, ReadContext, now_ms};
+use crate::proposal::{ConnId, Origin, Proposal};
+use crate::session::session_password;
+use crate::state::txn::{Entry, Txn};
+
+/// Why a connection ended early (logged once, at debug or info).
+#[derive(Debug, thiserror::Error)]
+enum Closed {
+    #[error("client closed the connection")]
+    Eof,
+    #[error("bad frame: {0}")]
+    BadFrame(String),
+    #[error("{0}")]
+    Refused(&'static str),
+    #[error("the server cannot commit writes: {0}")]
+    Unavailable(String),
+    #[error("closed by the server")]
+    Cancelled,
+}
+
+struct Session {
+    conn: ConnId,
+    id: i64,
+    auth: Vec<Id>,
+    peer_ip: String,
+    /// Writes submitted by this connection; `applied` counts those answered.
+    submitted: u64,
+    applied: watch::Receiver<u64>,
+}
+
+/// Serves one accepted connection until it closes. `first` holds the four bytes
+/// already read (not a four-letter word).
+pub async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr, first: [u8; 4]) {
+    let conn = shared.core.next_conn_id();
+    let span = tracing::debug_span!("conn", id = conn, %peer);
+    let _enter = span.enter();
+    let (read_half, write_half) = stream.into_split();
+    let mut frames = FramedRead::new(read_half, FrameCodec::new(shared.settings.max_frame_len));
+    // The length prefix is already consumed; push it back in front of the stream.
+    frames.read_buffer_mut().extend_from_slice(&first);
+
+    let (outbox, rx) = mpsc::unbounded_channel();
+    let cancel = CancellationToken::new();
+    let writer = tokio::spawn(write_loop(write_half, rx, cancel.clone()));
+
+    let outcome = run(&shared, conn, peer, &mut frames, outbox, &cancel).await;
+    match &outcome {
+        Ok(()) | Err(Closed::Eof) | Err(Closed::Cancelled) => tracing::debug!("connection closed"),
+        Err(e) => tracing::info!(%peer, "closing connection: {e}"),
+    }
+    shared.core.detach(conn);
+    cancel.cancel();
+    let _ = writer.await;
+}
+
+async fn write_loop(
+    half: OwnedWriteHalf,
+    mut rx: mpsc::UnboundedReceiver<Outgoing>,
+    cancel: CancellationToken,
+) {
+    let mut sink = FramedWrite::new(half, RawFrames);
+    loop {
+        let next = tokio::select! {
+            next = rx.recv() => next,
+            () = cancel.cancelled() => None,
+        };
+        let Some(first) = next else { break };
+        let mut close = false;
+        let mut pending = vec![first];
+        // Batch whatever else is queued into one flush.
+        while let Ok(more) = rx.try_recv() {
+            pending.push(more);
+        }
+        for item in pending {
+            match item {
+                Outgoing::Frame(bytes) => {
+                    if sink.feed(bytes).await.is_err() {
+                        cancel.cancel();
+                        return;
+                    }
+                }
+                Outgoing::Close => {
+                    close = true;
+                    break;
+                }
+            }
+        }
+        if sink.flush().await.is_err() || close {
+            break;
+        }
+    }
+    let _ = sink.get_mut().shutdown().await;
+    cancel.cancel();
+}
+
+/// Writes pre-encoded frames (they already carry their length prefix).
+struct RawFrames;
+
+impl tokio_util::codec::Encoder<Bytes> for RawFrames {
+    type Error = std::io::Error;
+    fn encode(&mut self, item: Bytes, dst: &mut bytes::BytesMut) -> Result<(), std::io::Error> {
+        dst.extend_from_slice(&item);
+        Ok(())
+    }
+}
+
+type Frames = FramedRead<tokio::net::tcp::OwnedReadHalf, FrameCodec>;
+
+async fn next_frame(
+    frames: &mut Frames,
+    cancel: &CancellationToken,
+    timeout: Option<Duration>,
+) -> Result<Bytes, Closed> {
+    let next = async {
+        tokio::select! {
+            next = frames.next() => next,
+            () = cancel.cancelled() => return Err(Closed::Cancelled),
+        }
+        .ok_or(Closed::Eof)?
+        .map_err(|e| Closed::BadFrame(e.to_string()))
+    };
+    match timeout {
+        Some(limit) => tokio::time::timeout(limit, next)
+            .await
+            .map_err(|_| Closed::Refused("no handshake in time"))?,
+        None => next.await,
+    }
+}
+
+fn send_frame(
+    outbox: &mpsc::UnboundedSender<Outgoing>,
+    frame: &impl ferrokeeper_protocol::EncodeFrame,
+) {
+    let mut buf = bytes::BytesMut::new();
+    ferrokeeper_protocol::write_frame(frame, &mut buf);
+    let _ = outbox.send(Outgoing::Frame(buf.freeze()));
+}
+
+async fn run(
+    shared: &Arc<Shared>,
+    conn: ConnId,
+    peer: SocketAddr,
+    frames: &mut Frames,
+    outbox: mpsc::UnboundedSender<Outgoing>,
+    cancel: &CancellationToken,
+) -> Result<(), Closed> {
+    let handshake_timeout = Some(Duration::from_millis(
+        shared.settings.max_session_timeout_ms.max(1000) as u64,
+    ));
+    let payload = next_frame(frames, cancel, handshake_timeout).await?;
+    let request = ConnectRequest::decode(&mut payload.clone())
+        .map_err(|e| Closed::BadFrame(e.to_string()))?;
+    let mut session = handshake(shared, conn, peer, request, &outbox).await?;
+    loop {
+        let payload = next_frame(frames, cancel, None).await?;
+        shared
+            .core
+            .stats
+            .packets_received
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        shared.core.touch(session.id);
+        let frame = match RequestFrame::decode(&mut payload.clone()) {
+            Ok(frame) => frame,
+            Err(e) if e.is_unknown_opcode() => {
+                // ZooKeeper answers Unimplemented, then closes.
+                let header = ferrokeeper_protocol::RequestHeader::decode(&mut payload.clone())
+                    .map_err(|e| Closed::BadFrame(e.to_string()))?;
+                wait_for_writes(&mut session).await?;
+                shared
+                    .core
+                    .send_error(conn, header.xid, ErrorCode::Unimplemented);
+                let _ = outbox.send(Outgoing::Close);
+                return Err(Closed::Refused("unknown opcode"));
+            }
+            Err(e) => return Err(Closed::BadFrame(e.to_string())),
+        };
+        if !handle(shared, &mut session, &outbox, frame).await? {
+            return Ok(());
+        }
+    }
+}
+
+/// Negotiates or resumes the session; sends the ConnectResponse.
+async fn handshake(
+    shared: &Arc<Shared>,
+    conn: ConnId,
+    peer: SocketAddr,
+    request: ConnectRequest,
+    outbox: &mpsc::UnboundedSender<Outgoing>,
+) -> Result<Session, Closed> {
+    let core = &shared.core;
+    if request.last_zxid_seen > core.last_zxid() {
+        // The client has seen a newer state than ours: say nothing, it tries another server.
+        return Err(Closed::Refused(
+            "client's last zxid is ahead of this server",
+        ));
+    }
+    let settings = &shared.settings;
+    let (session_id, timeout) = if request.session_id == 0 {
+        let timeout = request.timeout.clamp(
+            settings.min_session_timeout_ms,
+            settings.max_session_timeout_ms,
+        );
+        let session_id = core.new_session_id();
+        let proposal = Proposal {
+            origin: None,
+            entry: Entry {
+                time_ms: now_ms(),
+                txn: Txn::CreateSession {
+                    session_id,
+                    timeout_ms: timeout,
+                },
+            },
+        };
+        shared
+            .replica
+            .write(proposal)
+            .await
+            .map_err(|e| Closed::Unavailable(e.to_string()))?;
+        (session_id, timeout)
+    } else {
+        let known = core.session_timeout(request.session_id);
+        let password_ok = request.passwd.as_ref() == session_password(request.session_id);
+        match known {
+            Some(timeout) if password_ok => (request.session_id, timeout),
+            _ => {
+                // Expired, unknown or wrong password: timeout 0 tells the client "expired".
+                send_frame(
+                    outbox,
+                    &ConnectResponse {
+                        protocol_version: 0,
+                        timeout: 0,
+                        session_id: 0,
+                        passwd: Bytes::from_static(&[0; 16]),
+                        read_only: request.read_only.map(|_| false),
+                    },
+                );
+                let _ = outbox.send(Outgoing::Close);
+                return Err(Closed::Refused("session expired or bad password"));
+            }
+        }
+    };
+    let applied = core.attach(conn, session_id, outbox.clone(), peer.to_string());
+    send_frame(
+        outbox,
+        &ConnectResponse {
+            protocol_version: 0,
+            timeout,
+            session_id,
+            passwd: Bytes::copy_from_slice(&session_password(session_id)),
+            read_only: request.read_only.map(|_| false),
+        },
+    );
+    let peer_ip = peer.ip().to_string();
+    tracing::debug!(
+        session = format!("0x{session_id:x}"),
+        timeout,
+        "session established"
+    );
+    Ok(Session {
+        conn,
+        id: session_id,
+        auth: vec![Id {
+            scheme: "ip".into(),
+            id: peer_ip.clone(),
+        }],
+        peer_ip,
+        submitted: 0,
+        applied,
+    })
+}
+
+async fn wait_for_writes(session: &mut Session) -> Result<(), Closed> {
+    let target = session.submitted;
+    session
+        .applied
+        .wait_for(|applied| *applied >= target)
+        .await
+        .map(|_| ())
+        .map_err(|_| Closed::Cancelled)
+}
+
+async fn submit(
+    shared: &Shared,
+    session: &mut Session,
+    xid: i32,
+    kinds: Vec<OpCode>,
+    txn: Txn,
+) -> Result<(), Closed> {
+    let proposal = Proposal {
+        origin: Some(Origin {
+            server: shared.core.server_id(),
+            conn: session.conn,
+            xid,
+            kinds: kinds.iter().map(|k| k.code()).collect(),
+        }),
+        entry: Entry {
+            time_ms: now_ms(),
+            txn,
+        },
+    };
+    shared
+        .replica
+        .submit(proposal)
+        .await
+        .map_err(|e| Closed::Unavailable(e.to_string()))?;
+    session.submitted += 1;
+    Ok(())
+}
+
+/// Handles one request; `false` ends the connection.
+async fn handle(
+    shared: &Arc<Shared>,
+    session: &mut Session,
+    outbox: &mpsc::UnboundedSender<Outgoing>,
+    frame: RequestFrame,
+) -> Result<bool, Closed> {
+    let xid = frame.header.xid;
+    let started = std::time::Instant::now();
+    match classify(frame.request) {
+        Action::Write { op, kinds } => {
+            let txn = Txn::Write {
+                session_id: session.id,
+                auth: session.auth.clone(),
+                op,
+            };
+            submit(shared, session, xid, kinds, txn).await?;
+        }
+        Action::DeleteContainer { path } => {
+            submit(
+                shared,
+                session,
+                xid,
+                vec![OpCode::DeleteContainer],
+                Txn::DeleteContainer { path },
+            )
+            .await?;
+        }
+        Action::CloseSession => {
+            submit(
+                shared,
+                session,
+                xid,
+                vec![OpCode::CloseSession],
+                Txn::CloseSession {
+                    session_id: session.id,
+                },
+            )
+            .await?;
+            // The state machine answers and then closes every connection of the session.
+            wait_for_writes(session).await?;
+            return Ok(false);
+        }
+        Action::Reject(code) => {
+            wait_for_writes(session).await?;
+            shared.core.send_error(session.conn, xid, code);
+        }
+        Action::Read(Request::Auth(packet)) => {
+            wait_for_writes(session).await?;
+            match super::auth::authenticate(&packet, &session.peer_ip, &shared.settings.auth) {
+                Some(ids) => {
+                    for id in ids {
+                        if !session.auth.contains(&id) {
+                            session.auth.push(id);
+                        }
+                    }
+                    // ZooKeeper answers with the request's xid (−4 from its own clients).
+                    send_frame(
+                        outbox,
+                        &ReplyFrame {
+                            header: ReplyHeader {
+                                xid,
+                                zxid: 0,
+                                err: 0,
+                            },
+                            response: Response::Empty,
+                        },
+                    );
+                }
+                None => {
+                    shared
+                        .core
+                        .stats
+                        .auth_failed
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    send_frame(
+                        outbox,
+                        &ReplyFrame {
+                            header: ReplyHeader {
+                                xid,
+                                zxid: 0,
+                                err: ErrorCode::AuthFailed.code(),
+                            },
+                            response: Response::Empty,
+                        },
+                    );
+                    let _ = outbox.send(Outgoing::Close);
+                    return Err(Closed::Refused("authentication failed"));
+                }
+            }
+        }
+        Action::Read(request) => {
+            wait_for_writes(session).await?;
+            let ctx = ReadContext {
+                conn: session.conn,
+                session: session.id,
+                auth: session.auth.clone(),
+            };
+            shared.core.read(&ctx, xid, request);
+        }
+    }
+    shared
+        .core
+        .stats
+        .record_latency(u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX));
+    Ok(true)
+}

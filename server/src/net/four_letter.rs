@@ -1,0 +1,288 @@
+//! Four-letter words: plain-text answers on the client port, before any handshake.
+//! Output shapes follow ZooKeeper 3.8 because monitoring scripts parse them.
+
+use std::fmt::Write as _;
+use std::sync::atomic::Ordering;
+
+use ferrokeeper_protocol::FourLetterWord;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use super::Shared;
+
+/// The version clients see: a ZooKeeper version they know, then ours. go-zookeeper's
+/// `srvr` parser needs `[A-Za-z0-9.-]+` here, kazoo reads it from `envi`.
+pub const VERSION: &str = concat!("3.8.4-ferrokeeper-", env!("CARGO_PKG_VERSION"));
+
+/// The build stamp in the pre-3.7 `MM/dd/yyyy HH:mm GMT` form that go-zookeeper parses.
+/// It is the date of this version's release line, not of the compilation.
+const BUILT_ON: &str = "11/24/2026 00:00 GMT";
+
+fn version_line() -> String {
+    format!("Zookeeper version: {VERSION}, built on {BUILT_ON}")
+}
+
+fn java_double(value: f64) -> String {
+    // Java prints whole doubles with ".0"; monitoring parsers expect that.
+    if value.fract() == 0.0 {
+        format!("{value:.1}")
+    } else {
+        format!("{value}")
+    }
+}
+
+struct Snapshot {
+    zxid: i64,
+    node_count: usize,
+    data_size: i64,
+    ephemerals: usize,
+    sessions: usize,
+    watch_paths: usize,
+    watch_conns: usize,
+    watch_total: usize,
+}
+
+fn snapshot(shared: &Shared) -> Snapshot {
+    shared.core.with_state(|zk, watches| {
+        let summary = watches.summary();
+        Snapshot {
+            zxid: zk.last_zxid(),
+            node_count: zk.tree().node_count(),
+            data_size: zk.tree().approximate_data_size(),
+            ephemerals: zk.tree().ephemeral_count(),
+            sessions: zk.sessions().len(),
+            watch_paths: summary.paths,
+            watch_conns: summary.connections,
+            watch_total: summary.total,
+        }
+    })
+}
+
+fn server_lines(shared: &Shared, s: &Snapshot) -> String {
+    let stats = &shared.core.stats;
+    let latency = stats.latency();
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Latency min/avg/max: {}/{}/{}",
+        latency.min,
+        java_double(latency.avg),
+        latency.max
+    );
+    let _ = writeln!(
+        out,
+        "Received: {}",
+        stats.packets_received.load(Ordering::Relaxed)
+    );
+    let _ = writeln!(out, "Sent: {}", stats.packets_sent.load(Ordering::Relaxed));
+    let _ = writeln!(out, "Connections: {}", shared.core.connections().len());
+    let _ = writeln!(out, "Outstanding: 0");
+    let _ = writeln!(out, "Zxid: 0x{:x}", s.zxid);
+    let _ = writeln!(out, "Mode: standalone");
+    let _ = writeln!(out, "Node count: {}", s.node_count);
+    out
+}
+
+fn cons_lines(shared: &Shared) -> String {
+    let mut out = String::new();
+    for c in shared.core.connections() {
+        let _ = writeln!(
+            out,
+            " /{}[1](queued=0,recved=0,sent=0,sid=0x{:x},est={})",
+            c.peer, c.session, c.established_ms
+        );
+    }
+    out
+}
+
+fn mntr(shared: &Shared, s: &Snapshot) -> String {
+    let stats = &shared.core.stats;
+    let latency = stats.latency();
+    let lines: Vec<(&str, String)> = vec![
+        ("zk_version", format!("{VERSION}, built on {BUILT_ON}")),
+        ("zk_server_state", "standalone".into()),
+        ("zk_avg_latency", java_double(latency.avg)),
+        ("zk_max_latency", latency.max.to_string()),
+        ("zk_min_latency", latency.min.to_string()),
+        (
+            "zk_packets_received",
+            stats.packets_received.load(Ordering::Relaxed).to_string(),
+        ),
+        (
+            "zk_packets_sent",
+            stats.packets_sent.load(Ordering::Relaxed).to_string(),
+        ),
+        (
+            "zk_num_alive_connections",
+            shared.core.connections().len().to_string(),
+        ),
+        ("zk_outstanding_requests", "0".into()),
+        ("zk_znode_count", s.node_count.to_string()),
+        ("zk_watch_count", s.watch_total.to_string()),
+        ("zk_ephemerals_count", s.ephemerals.to_string()),
+        ("zk_approximate_data_size", s.data_size.to_string()),
+        ("zk_global_sessions", s.sessions.to_string()),
+        ("zk_local_sessions", "0".into()),
+        (
+            "zk_uptime",
+            shared.started.elapsed().as_millis().to_string(),
+        ),
+        (
+            "zk_auth_failed_count",
+            stats.auth_failed.load(Ordering::Relaxed).to_string(),
+        ),
+    ];
+    lines
+        .into_iter()
+        .map(|(k, v)| format!("{k}\t{v}\n"))
+        .collect()
+}
+
+fn envi() -> String {
+    let mut out = String::from("Environment:\n");
+    let _ = writeln!(out, "zookeeper.version={VERSION}, built on {BUILT_ON}");
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "localhost".into());
+    let _ = writeln!(out, "host.name={host}");
+    let _ = writeln!(out, "os.name={}", std::env::consts::OS);
+    let _ = writeln!(out, "os.arch={}", std::env::consts::ARCH);
+    if let Ok(user) = std::env::var("USER") {
+        let _ = writeln!(out, "user.name={user}");
+    }
+    if let Ok(dir) = std::env::current_dir() {
+        let _ = writeln!(out, "user.dir={}", dir.display());
+    }
+    out
+}
+
+fn session_hex(shared: &Shared) -> std::collections::HashMap<u64, i64> {
+    shared
+        .core
+        .connections()
+        .into_iter()
+        .map(|c| (c.conn, c.session))
+        .collect()
+}
+
+fn wchc(shared: &Shared) -> String {
+    let sessions = session_hex(shared);
+    let by_watcher = shared.core.with_state(|_, watches| watches.by_watcher());
+    let mut out = String::new();
+    for (conn, paths) in by_watcher {
+        let _ = writeln!(
+            out,
+            "0x{:x}",
+            sessions.get(&conn).copied().unwrap_or_default()
+        );
+        for path in paths {
+            let _ = writeln!(out, "\t{path}");
+        }
+    }
+    out
+}
+
+fn wchp(shared: &Shared) -> String {
+    let sessions = session_hex(shared);
+    let by_path = shared.core.with_state(|_, watches| watches.by_path());
+    let mut out = String::new();
+    for (path, conns) in by_path {
+        let _ = writeln!(out, "{path}");
+        for conn in conns {
+            let _ = writeln!(
+                out,
+                "\t0x{:x}",
+                sessions.get(&conn).copied().unwrap_or_default()
+            );
+        }
+    }
+    out
+}
+
+fn dump(shared: &Shared) -> String {
+    let (sessions, ephemerals) = shared.core.with_state(|zk, _| {
+        let sessions = crate::core::session_timeouts(zk);
+        let ephemerals: Vec<(i64, Vec<String>)> = sessions
+            .iter()
+            .map(|(id, _)| (*id, zk.tree().get_ephemerals(*id, "/")))
+            .filter(|(_, paths)| !paths.is_empty())
+            .collect();
+        (sessions, ephemerals)
+    });
+    let mut out = String::from("SessionTracker dump:\n");
+    let _ = writeln!(out, "Global Sessions({}):", sessions.len());
+    for (id, timeout) in &sessions {
+        let _ = writeln!(out, "0x{id:x}\t{timeout}ms");
+    }
+    let _ = writeln!(out, "ephemeral nodes dump:");
+    let _ = writeln!(out, "Sessions with Ephemerals ({}):", ephemerals.len());
+    for (id, paths) in ephemerals {
+        let _ = writeln!(out, "0x{id:x}:");
+        for path in paths {
+            let _ = writeln!(out, "\t{path}");
+        }
+    }
+    out
+}
+
+fn text_for(shared: &Shared, word: FourLetterWord) -> String {
+    match word {
+        FourLetterWord::Ruok => "imok".into(),
+        FourLetterWord::Srvr => {
+            let s = snapshot(shared);
+            format!("{}\n{}", version_line(), server_lines(shared, &s))
+        }
+        FourLetterWord::Stat => {
+            let s = snapshot(shared);
+            format!(
+                "{}\nClients:\n{}\n{}",
+                version_line(),
+                cons_lines(shared),
+                server_lines(shared, &s)
+            )
+        }
+        FourLetterWord::Mntr => mntr(shared, &snapshot(shared)),
+        FourLetterWord::Conf => shared.settings.conf_text.clone(),
+        FourLetterWord::Envi => envi(),
+        FourLetterWord::Cons => format!("{}\n", cons_lines(shared)),
+        FourLetterWord::Isro => "rw".into(),
+        FourLetterWord::Wchs => {
+            let s = snapshot(shared);
+            format!(
+                "{} connections watching {} paths\nTotal watches:{}\n",
+                s.watch_conns, s.watch_paths, s.watch_total
+            )
+        }
+        FourLetterWord::Wchc => wchc(shared),
+        FourLetterWord::Wchp => wchp(shared),
+        FourLetterWord::Dump => dump(shared),
+        FourLetterWord::Crst => "Connection stats reset.\n".into(),
+        FourLetterWord::Srst => {
+            shared.core.stats.reset();
+            "Server stats reset.\n".into()
+        }
+        FourLetterWord::Dirs => "datadir_size: 0\nlogdir_size: 0\n".into(),
+        FourLetterWord::Gtmk | FourLetterWord::Stmk => "0\n".into(),
+        FourLetterWord::Hash => String::new(),
+        FourLetterWord::TelnetClose => String::new(),
+    }
+}
+
+/// Answers `word` on `stream` and closes it.
+pub async fn answer(shared: &Shared, mut stream: TcpStream, word: FourLetterWord) {
+    if word == FourLetterWord::TelnetClose {
+        return;
+    }
+    if word == FourLetterWord::Stmk {
+        // The mask follows as 8 bytes; ZooKeeper reads them before answering.
+        let mut mask = [0u8; 8];
+        let _ = stream.read_exact(&mut mask).await;
+    }
+    let name = word.name();
+    let text = if shared.settings.four_letter_whitelist.is_enabled(name) {
+        tracing::debug!(command = name, "four-letter word");
+        text_for(shared, word)
+    } else {
+        format!("{name} is not executed because it is not in the whitelist.\n")
+    };
+    let _ = stream.write_all(text.as_bytes()).await;
+    let _ = stream.shutdown().await;
+}

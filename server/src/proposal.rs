@@ -1,0 +1,37 @@
+//! What this server puts in the Raft log: the deterministic [`Entry`] plus where it came
+//! from, so that the server holding the client's connection can answer it at apply
+//! time (in apply order, after the entry's watch events).
+
+use ferrokeeper_protocol::OpCode;
+use serde::{Deserialize, Serialize};
+
+use crate::state::txn::Entry;
+
+/// A connection on a server.
+pub type ConnId = u64;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Origin {
+    /// The proposing server's id (`myid`).
+    pub server: u64,
+    pub conn: ConnId,
+    pub xid: i32,
+    /// The opcode of the request, or of each op of a multi, to shape the reply.
+    pub kinds: Vec<i32>,
+}
+
+impl Origin {
+    pub fn kinds(&self) -> Vec<OpCode> {
+        self.kinds
+            .iter()
+            .map(|k| OpCode::from_code(*k).unwrap_or(OpCode::Error))
+            .collect()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Proposal {
+    /// `None` for entries the server makes itself (session expiry, container reaping).
+    pub origin: Option<Origin>,
+    pub entry: Entry,
+}

@@ -1,0 +1,191 @@
+//! Starting and stopping a server: the core, its Raft member, the client port, and
+//! the leader's background duties (session expiry, container and TTL reaping).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::core::{Core, now_ms};
+use crate::net::{NetSettings, Shared, serve_clients};
+use crate::proposal::Proposal;
+use crate::replication::{Replica, ReplicationError};
+use crate::state::StateConfig;
+use crate::state::txn::{Entry, Txn};
+
+/// Everything needed to run one server.
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    /// `myid`; 1 for a standalone server, as ZooKeeper uses.
+    pub server_id: u64,
+    pub client_addr: SocketAddr,
+    pub tick_time_ms: u64,
+    pub extended_types_enabled: bool,
+    pub container_check_interval_ms: u64,
+    pub container_max_per_minute: usize,
+    pub container_max_never_used_ms: i64,
+    pub net: NetSettings,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Replication(#[from] ReplicationError),
+}
+
+/// A running server.
+pub struct Server {
+    local_addr: SocketAddr,
+    shutdown: CancellationToken,
+    tasks: JoinSet<()>,
+    replica: Replica,
+}
+
+impl Server {
+    /// Starts serving. `conf_text` renders the `conf` four-letter word's answer for the
+    /// port actually bound (the configured port may be 0).
+    pub async fn start(
+        mut settings: ServerSettings,
+        conf_text: impl FnOnce(u16) -> String,
+    ) -> Result<Server, StartError> {
+        let listener = TcpListener::bind(settings.client_addr)
+            .await
+            .map_err(|source| StartError::Bind {
+                addr: settings.client_addr,
+                source,
+            })?;
+        let local_addr = listener.local_addr().map_err(|source| StartError::Bind {
+            addr: settings.client_addr,
+            source,
+        })?;
+        settings.net.client_port = local_addr.port();
+        settings.net.conf_text = conf_text(local_addr.port());
+        let core = Arc::new(Core::new(
+            settings.server_id,
+            StateConfig {
+                extended_types_enabled: settings.extended_types_enabled,
+            },
+        ));
+        let replica =
+            Replica::start_single(settings.server_id, local_addr.to_string(), core.clone()).await?;
+        // A new leader gives every session a fresh timeout before expiring any.
+        core.refresh_all_sessions();
+
+        let shutdown = CancellationToken::new();
+        let shared = Arc::new(Shared {
+            core: core.clone(),
+            replica: replica.clone(),
+            settings: settings.net.clone(),
+            started: std::time::Instant::now(),
+        });
+        let mut tasks = JoinSet::new();
+        tasks.spawn(serve_clients(shared, listener, shutdown.clone()));
+        tasks.spawn(expire_sessions(
+            core.clone(),
+            replica.clone(),
+            settings.tick_time_ms,
+            shutdown.clone(),
+        ));
+        tasks.spawn(reap_containers(
+            core,
+            replica.clone(),
+            settings.clone(),
+            shutdown.clone(),
+        ));
+        Ok(Server {
+            local_addr,
+            shutdown,
+            tasks,
+            replica,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Stops accepting, closes connections, and stops Raft.
+    pub async fn stop(mut self) {
+        self.shutdown.cancel();
+        while self.tasks.join_next().await.is_some() {}
+        self.replica.shutdown().await;
+    }
+}
+
+async fn propose_internal(replica: &Replica, txn: Txn) -> Result<(), ReplicationError> {
+    replica
+        .write(Proposal {
+            origin: None,
+            entry: Entry {
+                time_ms: now_ms(),
+                txn,
+            },
+        })
+        .await
+        .map(|_| ())
+}
+
+/// The leader's expiry duty: every half tick, close sessions past their deadline.
+async fn expire_sessions(
+    core: Arc<Core>,
+    replica: Replica,
+    tick_time_ms: u64,
+    shutdown: CancellationToken,
+) {
+    let mut ticker = tokio::time::interval(Duration::from_millis((tick_time_ms / 2).max(1)));
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            () = shutdown.cancelled() => return,
+        }
+        for session_id in core.expired_sessions() {
+            tracing::info!(session = format!("0x{session_id:x}"), "session expired");
+            // Waiting for each close keeps the next tick from proposing it again.
+            if let Err(e) = propose_internal(&replica, Txn::CloseSession { session_id }).await {
+                tracing::warn!("cannot expire session 0x{session_id:x}: {e}");
+            }
+        }
+    }
+}
+
+/// ZooKeeper's ContainerManager: periodically delete empty containers and expired TTL nodes.
+async fn reap_containers(
+    core: Arc<Core>,
+    replica: Replica,
+    settings: ServerSettings,
+    shutdown: CancellationToken,
+) {
+    let mut ticker = tokio::time::interval(Duration::from_millis(
+        settings.container_check_interval_ms.max(1),
+    ));
+    ticker.tick().await;
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            () = shutdown.cancelled() => return,
+        }
+        let candidates = core.container_candidates(settings.container_max_never_used_ms);
+        // ZooKeeper spreads deletes to at most maxPerMinute.
+        let spacing =
+            Duration::from_millis(60_000 / settings.container_max_per_minute.max(1) as u64);
+        for path in candidates {
+            if let Err(e) =
+                propose_internal(&replica, Txn::DeleteContainer { path: path.clone() }).await
+            {
+                tracing::warn!(path, "cannot delete container: {e}");
+            }
+            tokio::select! {
+                () = tokio::time::sleep(spacing) => {}
+                () = shutdown.cancelled() => return,
+            }
+        }
+    }
+}

@@ -1,0 +1,78 @@
+//! What one entry has changed so far: the undo log (so a failed multi leaves no
+//! trace) and the watch triggers, in the order ZooKeeper fires them.
+
+use ferrokeeper_protocol::EventType;
+
+use super::txn::WatchTrigger;
+use crate::tree::path::split_parent;
+use crate::tree::{DataTree, Undo};
+
+pub(super) struct Changes {
+    zxid: i64,
+    undo: Vec<Undo>,
+    events: Vec<WatchTrigger>,
+}
+
+impl Changes {
+    pub(super) fn new(zxid: i64) -> Changes {
+        Changes {
+            zxid,
+            undo: Vec::new(),
+            events: Vec::new(),
+        }
+    }
+
+    pub(super) fn zxid(&self) -> i64 {
+        self.zxid
+    }
+
+    /// NodeCreated on the node, then NodeChildrenChanged on its parent.
+    pub(super) fn created(&mut self, path: &str, undo: Undo) {
+        self.undo.push(undo);
+        self.event(path, EventType::NodeCreated);
+        self.parent_event(path);
+    }
+
+    /// NodeDeleted on the node, then NodeChildrenChanged on its parent.
+    pub(super) fn deleted(&mut self, path: &str, undo: Undo) {
+        self.undo.push(undo);
+        self.event(path, EventType::NodeDeleted);
+        self.parent_event(path);
+    }
+
+    pub(super) fn data_changed(&mut self, path: &str, undo: Undo) {
+        self.undo.push(undo);
+        self.event(path, EventType::NodeDataChanged);
+    }
+
+    /// setACL fires no watch.
+    pub(super) fn acl_changed(&mut self, undo: Undo) {
+        self.undo.push(undo);
+    }
+
+    /// Reverts everything recorded so far, newest first, and drops its events.
+    pub(super) fn rollback(&mut self, tree: &mut DataTree) {
+        while let Some(undo) = self.undo.pop() {
+            tree.undo(undo);
+        }
+        self.events.clear();
+    }
+
+    pub(super) fn into_events(self) -> Vec<WatchTrigger> {
+        self.events
+    }
+
+    fn parent_event(&mut self, path: &str) {
+        if let Some((parent, _)) = split_parent(path) {
+            self.event(parent, EventType::NodeChildrenChanged);
+        }
+    }
+
+    fn event(&mut self, path: &str, event: EventType) {
+        self.events.push(WatchTrigger {
+            path: path.to_owned(),
+            event,
+            zxid: self.zxid,
+        });
+    }
+}

@@ -1,0 +1,129 @@
+//! The replicated state machine: data tree, session table and the zxid counter.
+//! `apply` is pure: same entries in, same state and results out, on every server.
+//!
+//! The write checks follow ZooKeeper's `PrepRequestProcessor` (which runs them
+//! before a txn is logged); here they run at apply time, against exactly the state
+//! the write applies to, so a failed write is simply an entry with an error result.
+
+mod changes;
+mod containers;
+mod create;
+mod multi;
+mod session;
+pub mod txn;
+mod writes;
+
+#[cfg(test)]
+mod model_tests;
+#[cfg(test)]
+mod tests;
+
+use serde::{Deserialize, Serialize};
+
+use crate::tree::DataTree;
+use changes::Changes;
+pub use session::{Session, SessionTable};
+use txn::{Applied, Entry, Txn, TxnResult};
+
+/// Settings that change what `apply` does; every replica must use the same ones, so
+/// they are part of the state (and of its snapshots).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StateConfig {
+    /// ZooKeeper's `zookeeper.extendedTypesEnabled`: TTL nodes exist only with it.
+    pub extended_types_enabled: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ZkState {
+    config: StateConfig,
+    tree: DataTree,
+    sessions: SessionTable,
+    /// The zxid of the last applied entry; 0 before the first.
+    last_zxid: i64,
+}
+
+impl ZkState {
+    pub fn new(config: StateConfig) -> ZkState {
+        ZkState {
+            config,
+            tree: DataTree::with_extended_types(config.extended_types_enabled),
+            sessions: SessionTable::default(),
+            last_zxid: 0,
+        }
+    }
+
+    pub fn config(&self) -> StateConfig {
+        self.config
+    }
+
+    pub fn tree(&self) -> &DataTree {
+        &self.tree
+    }
+
+    pub fn sessions(&self) -> &SessionTable {
+        &self.sessions
+    }
+
+    pub fn last_zxid(&self) -> i64 {
+        self.last_zxid
+    }
+
+    /// Applies one log entry. Every entry takes the next zxid, whatever its outcome.
+    pub fn apply(&mut self, entry: &Entry) -> Applied {
+        let zxid = self.last_zxid.wrapping_add(1);
+        self.last_zxid = zxid;
+        let mut changes = Changes::new(zxid);
+        let result = match &entry.txn {
+            Txn::CreateSession {
+                session_id,
+                timeout_ms,
+            } => {
+                self.sessions.insert(*session_id, *timeout_ms);
+                TxnResult::SessionCreated
+            }
+            Txn::CloseSession { session_id } => {
+                self.close_session(*session_id, &mut changes);
+                TxnResult::SessionClosed
+            }
+            Txn::Write {
+                session_id,
+                auth,
+                op,
+            } => {
+                let ctx = writes::Ctx {
+                    session_id: *session_id,
+                    auth,
+                    zxid,
+                    time: entry.time_ms,
+                };
+                self.write(&ctx, op, &mut changes)
+            }
+            Txn::DeleteContainer { path } => match self.delete_container(path, &mut changes) {
+                Ok(()) => TxnResult::Deleted,
+                Err(code) => TxnResult::Error(code),
+            },
+        };
+        Applied {
+            zxid,
+            result,
+            events: changes.into_events(),
+        }
+    }
+
+    /// Deletes every ephemeral of the session under this one zxid, then forgets it.
+    /// Closing an unknown session is harmless (expiry may race an explicit close).
+    fn close_session(&mut self, session_id: i64, changes: &mut Changes) {
+        let paths: Vec<String> = self
+            .tree
+            .session_ephemerals(session_id)
+            .map(str::to_owned)
+            .collect();
+        for path in paths {
+            // Ephemerals never have children, so the delete cannot fail.
+            if let Ok(undo) = self.tree.delete(&path, changes.zxid()) {
+                changes.deleted(&path, undo);
+            }
+        }
+        self.sessions.remove(session_id);
+    }
+}

@@ -1,0 +1,16 @@
+//! The data tree: znodes, stats, ACLs, ephemeral/container/TTL bookkeeping. Pure and
+//! deterministic: no sockets, no Raft, no clocks, no session table.
+
+pub mod acl;
+mod data_tree;
+mod node;
+pub mod owner;
+pub mod path;
+
+#[cfg(test)]
+mod tests;
+
+pub use data_tree::DataTree;
+pub(crate) use data_tree::Undo;
+pub use node::Node;
+pub use owner::OwnerKind;

@@ -1,0 +1,130 @@
+//! A minimal blocking ZooKeeper client over the protocol crate, for tests that need
+//! control no real client gives: dropping a TCP connection without closing the
+//! session, resuming a session on a new connection, sending exact frames.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use ferrokeeper_protocol::{
+    ConnectRequest, ConnectResponse, EncodeFrame, Jute, OpCode, ReplyFrame, Request, RequestFrame,
+    write_frame,
+};
+
+pub struct RawClient {
+    stream: TcpStream,
+    next_xid: i32,
+    pub session_id: i64,
+    pub passwd: Bytes,
+    pub timeout: i32,
+    pub last_zxid: i64,
+}
+
+fn read_payload(stream: &mut TcpStream) -> std::io::Result<Bytes> {
+    let mut len = [0u8; 4];
+    stream.read_exact(&mut len)?;
+    let len = i32::from_be_bytes(len);
+    let len = usize::try_from(len).map_err(|_| std::io::Error::other("negative frame length"))?;
+    let mut buf = vec![0u8; len];
+    stream.read_exact(&mut buf)?;
+    Ok(Bytes::from(buf))
+}
+
+fn send(stream: &mut TcpStream, message: &impl EncodeFrame) -> std::io::Result<()> {
+    let mut buf = BytesMut::new();
+    write_frame(message, &mut buf);
+    stream.write_all(&buf)
+}
+
+impl RawClient {
+    /// Connects and opens a new session (`session` = None) or resumes one.
+    pub fn connect(
+        addr: SocketAddr,
+        timeout_ms: i32,
+        session: Option<(i64, Bytes)>,
+    ) -> std::io::Result<(RawClient, ConnectResponse)> {
+        let mut stream = TcpStream::connect(addr)?;
+        stream.set_read_timeout(Some(Duration::from_secs(20)))?;
+        let (session_id, passwd) = session.unwrap_or((0, Bytes::from_static(&[0; 16])));
+        send(
+            &mut stream,
+            &ConnectRequest {
+                protocol_version: 0,
+                last_zxid_seen: 0,
+                timeout: timeout_ms,
+                session_id,
+                passwd,
+                read_only: Some(false),
+            },
+        )?;
+        let response = ConnectResponse::decode(&mut read_payload(&mut stream)?)
+            .map_err(std::io::Error::other)?;
+        let client = RawClient {
+            stream,
+            next_xid: 1,
+            session_id: response.session_id,
+            passwd: response.passwd.clone(),
+            timeout: response.timeout,
+            last_zxid: 0,
+        };
+        Ok((client, response))
+    }
+
+    /// Sends `request` and returns frames up to and including its reply (watch
+    /// notifications that arrive first come before it in the list).
+    pub fn call(&mut self, request: Request) -> std::io::Result<Vec<ReplyFrame>> {
+        let xid = match request.opcode() {
+            OpCode::Ping => ferrokeeper_protocol::xid::PING,
+            OpCode::Auth => ferrokeeper_protocol::xid::AUTH,
+            OpCode::SetWatches | OpCode::SetWatches2 => ferrokeeper_protocol::xid::SET_WATCHES,
+            _ => {
+                self.next_xid += 1;
+                self.next_xid
+            }
+        };
+        let opcode = request.opcode();
+        send(&mut self.stream, &RequestFrame::new(xid, request))?;
+        let mut frames = Vec::new();
+        loop {
+            let frame = self.read_frame(opcode)?;
+            let done = frame.header.xid == xid;
+            if frame.header.zxid > 0 {
+                self.last_zxid = self.last_zxid.max(frame.header.zxid);
+            }
+            frames.push(frame);
+            if done {
+                return Ok(frames);
+            }
+        }
+    }
+
+    /// Reads one frame; `opcode` types a reply that is not a notification.
+    pub fn read_frame(&mut self, opcode: OpCode) -> std::io::Result<ReplyFrame> {
+        let mut payload = read_payload(&mut self.stream)?;
+        ReplyFrame::decode(&mut payload, |xid| {
+            if xid == ferrokeeper_protocol::xid::NOTIFICATION {
+                OpCode::Notification
+            } else {
+                opcode
+            }
+        })
+        .map_err(std::io::Error::other)
+    }
+
+    /// Drops the TCP connection without closing the session.
+    pub fn disconnect(self) {
+        let _ = self.stream.shutdown(std::net::Shutdown::Both);
+    }
+
+    /// True once the server has closed the connection (reads EOF within `wait`).
+    pub fn closed_by_server(&mut self, wait: Duration) -> bool {
+        let _ = self.stream.set_read_timeout(Some(wait));
+        let mut byte = [0u8; 1];
+        matches!(self.stream.read(&mut byte), Ok(0) | Err(_))
+    }
+
+    pub fn stream(&mut self) -> &mut TcpStream {
+        &mut self.stream
+    }
+}
