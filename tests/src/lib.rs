@@ -3,6 +3,7 @@
 //! pid when the test ends.
 
 pub mod raw;
+pub mod zookeeper;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;

@@ -1,0 +1,1 @@
+//! A real Apache ZooKeeper 3.8 server (Debian's package) for differential tests.
