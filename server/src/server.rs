@@ -8,6 +8,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::core::{Core, now_ms};
 use crate::net::{NetSettings, Shared, serve_clients};
@@ -46,6 +47,7 @@ pub struct Server {
     local_addr: SocketAddr,
     shutdown: CancellationToken,
     tasks: JoinSet<()>,
+    connections: TaskTracker,
     replica: Replica,
 }
 
@@ -85,9 +87,11 @@ impl Server {
             replica: replica.clone(),
             settings: settings.net.clone(),
             started: std::time::Instant::now(),
+            shutdown: shutdown.clone(),
         });
+        let connections = TaskTracker::new();
         let mut tasks = JoinSet::new();
-        tasks.spawn(serve_clients(shared, listener, shutdown.clone()));
+        tasks.spawn(serve_clients(shared, listener, connections.clone()));
         tasks.spawn(expire_sessions(
             core.clone(),
             replica.clone(),
@@ -104,6 +108,7 @@ impl Server {
             local_addr,
             shutdown,
             tasks,
+            connections,
             replica,
         })
     }
@@ -112,10 +117,18 @@ impl Server {
         self.local_addr
     }
 
-    /// Stops accepting, closes connections, and stops Raft.
+    /// Stops accepting; every connection answers the writes it already submitted and
+    /// closes (bounded); then Raft stops.
     pub async fn stop(mut self) {
         self.shutdown.cancel();
         while self.tasks.join_next().await.is_some() {}
+        self.connections.close();
+        if tokio::time::timeout(Duration::from_secs(10), self.connections.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("some connections did not finish within 10 s; closing them");
+        }
         self.replica.shutdown().await;
     }
 }

@@ -13,7 +13,7 @@ use ferrokeeper_protocol::{
     ReplyHeader, Request, RequestFrame, Response,
 };
 use futures::{SinkExt, StreamExt};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::sync::{mpsc, watch};
@@ -40,6 +40,8 @@ enum Closed {
     Unavailable(String),
     #[error("closed by the server")]
     Cancelled,
+    #[error("the server is shutting down")]
+    ShuttingDown,
 }
 
 struct Session {
@@ -53,28 +55,61 @@ struct Session {
 }
 
 /// Serves one accepted connection until it closes. `first` holds the four bytes
-/// already read (not a four-letter word).
+/// already read (not a four-letter word): the handshake frame's length.
 pub async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr, first: [u8; 4]) {
     let conn = shared.core.next_conn_id();
     let span = tracing::debug_span!("conn", id = conn, %peer);
     let _enter = span.enter();
-    let (read_half, write_half) = stream.into_split();
-    let mut frames = FramedRead::new(read_half, FrameCodec::new(shared.settings.max_frame_len));
-    // The length prefix is already consumed; push it back in front of the stream.
-    frames.read_buffer_mut().extend_from_slice(&first);
+    let (mut read_half, write_half) = stream.into_split();
 
     let (outbox, rx) = mpsc::unbounded_channel();
     let cancel = CancellationToken::new();
     let writer = tokio::spawn(write_loop(write_half, rx, cancel.clone()));
 
-    let outcome = run(&shared, conn, peer, &mut frames, outbox, &cancel).await;
+    let outcome = match read_handshake(&shared, &mut read_half, first).await {
+        Ok(request) => {
+            let mut frames =
+                FramedRead::new(read_half, FrameCodec::new(shared.settings.max_frame_len));
+            run(&shared, conn, peer, request, &mut frames, outbox, &cancel).await
+        }
+        Err(e) => {
+            drop(outbox);
+            Err(e)
+        }
+    };
     match &outcome {
         Ok(()) | Err(Closed::Eof) | Err(Closed::Cancelled) => tracing::debug!("connection closed"),
         Err(e) => tracing::info!(%peer, "closing connection: {e}"),
     }
+    // Dropping the last senders lets the writer drain what is queued (a final error
+    // reply, say) and then close the socket.
     shared.core.detach(conn);
-    cancel.cancel();
     let _ = writer.await;
+}
+
+/// Reads the ConnectRequest whose length prefix is `first`. Checked by hand, not by the
+/// frame codec: a client may send just a bad length and wait, and that must be refused
+/// at once.
+async fn read_handshake(
+    shared: &Shared,
+    read_half: &mut tokio::net::tcp::OwnedReadHalf,
+    first: [u8; 4],
+) -> Result<ConnectRequest, Closed> {
+    let len = i32::from_be_bytes(first);
+    let len = usize::try_from(len)
+        .map_err(|_| Closed::BadFrame(format!("negative handshake length {len}")))?;
+    if len > shared.settings.max_frame_len {
+        return Err(Closed::BadFrame(format!(
+            "handshake length {len} over the limit"
+        )));
+    }
+    let mut body = vec![0u8; len];
+    let limit = Duration::from_millis(shared.settings.max_session_timeout_ms.max(1000) as u64);
+    tokio::time::timeout(limit, read_half.read_exact(&mut body))
+        .await
+        .map_err(|_| Closed::Refused("no handshake in time"))?
+        .map_err(|_| Closed::Eof)?;
+    ConnectRequest::decode(&mut Bytes::from(body)).map_err(|e| Closed::BadFrame(e.to_string()))
 }
 
 async fn write_loop(
@@ -133,22 +168,15 @@ type Frames = FramedRead<tokio::net::tcp::OwnedReadHalf, FrameCodec>;
 async fn next_frame(
     frames: &mut Frames,
     cancel: &CancellationToken,
-    timeout: Option<Duration>,
+    shutdown: &CancellationToken,
 ) -> Result<Bytes, Closed> {
-    let next = async {
-        tokio::select! {
-            next = frames.next() => next,
-            () = cancel.cancelled() => return Err(Closed::Cancelled),
-        }
-        .ok_or(Closed::Eof)?
-        .map_err(|e| Closed::BadFrame(e.to_string()))
-    };
-    match timeout {
-        Some(limit) => tokio::time::timeout(limit, next)
-            .await
-            .map_err(|_| Closed::Refused("no handshake in time"))?,
-        None => next.await,
+    tokio::select! {
+        next = frames.next() => next,
+        () = cancel.cancelled() => return Err(Closed::Cancelled),
+        () = shutdown.cancelled() => return Err(Closed::ShuttingDown),
     }
+    .ok_or(Closed::Eof)?
+    .map_err(|e| Closed::BadFrame(e.to_string()))
 }
 
 fn send_frame(
@@ -164,19 +192,22 @@ async fn run(
     shared: &Arc<Shared>,
     conn: ConnId,
     peer: SocketAddr,
+    request: ConnectRequest,
     frames: &mut Frames,
     outbox: mpsc::UnboundedSender<Outgoing>,
     cancel: &CancellationToken,
 ) -> Result<(), Closed> {
-    let handshake_timeout = Some(Duration::from_millis(
-        shared.settings.max_session_timeout_ms.max(1000) as u64,
-    ));
-    let payload = next_frame(frames, cancel, handshake_timeout).await?;
-    let request = ConnectRequest::decode(&mut payload.clone())
-        .map_err(|e| Closed::BadFrame(e.to_string()))?;
     let mut session = handshake(shared, conn, peer, request, &outbox).await?;
     loop {
-        let payload = next_frame(frames, cancel, None).await?;
+        let payload = match next_frame(frames, cancel, &shared.shutdown).await {
+            Err(Closed::ShuttingDown) => {
+                // Answer what this connection already submitted, then close.
+                let _ = tokio::time::timeout(Duration::from_secs(5), wait_for_writes(&mut session))
+                    .await;
+                return Ok(());
+            }
+            other => other?,
+        };
         shared
             .core
             .stats

@@ -9,7 +9,7 @@ use std::time::Duration;
 use ferrokeeper_protocol::FourLetterWord;
 use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpStream};
-use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use super::Shared;
 
@@ -51,12 +51,10 @@ impl Drop for Slot {
     }
 }
 
-/// Serves the client port until `shutdown` fires.
-pub async fn serve_clients(
-    shared: Arc<Shared>,
-    listener: TcpListener,
-    shutdown: CancellationToken,
-) {
+/// Serves the client port until `shared.shutdown` fires; connection tasks go to
+/// `connections` so the server can wait for them to finish.
+pub async fn serve_clients(shared: Arc<Shared>, listener: TcpListener, connections: TaskTracker) {
+    let shutdown = shared.shutdown.clone();
     let per_ip = Arc::new(PerIp::default());
     loop {
         let accepted = tokio::select! {
@@ -79,13 +77,9 @@ pub async fn serve_clients(
         };
         let _ = stream.set_nodelay(true);
         let shared = Arc::clone(&shared);
-        let shutdown = shutdown.clone();
-        tokio::spawn(async move {
+        connections.spawn(async move {
             let _slot = slot;
-            tokio::select! {
-                () = accept_one(shared, stream, peer) => {}
-                () = shutdown.cancelled() => {}
-            }
+            accept_one(shared, stream, peer).await;
         });
     }
 }
@@ -93,13 +87,17 @@ pub async fn serve_clients(
 async fn accept_one(shared: Arc<Shared>, mut stream: TcpStream, peer: SocketAddr) {
     let mut first = [0u8; 4];
     let limit = Duration::from_millis(shared.settings.max_session_timeout_ms.max(1000) as u64);
-    match tokio::time::timeout(limit, stream.read_exact(&mut first)).await {
-        Ok(Ok(_)) => {}
-        Ok(Err(_)) => return,
-        Err(_) => {
-            tracing::info!(%peer, "no request within the session timeout; closing");
-            return;
-        }
+    let read = tokio::time::timeout(limit, stream.read_exact(&mut first));
+    tokio::select! {
+        read = read => match read {
+            Ok(Ok(_)) => {}
+            Ok(Err(_)) => return,
+            Err(_) => {
+                tracing::info!(%peer, "no request within the session timeout; closing");
+                return;
+            }
+        },
+        () = shared.shutdown.cancelled() => return,
     }
     if let Some(word) = FourLetterWord::detect(first) {
         super::four_letter::answer(&shared, stream, word).await;

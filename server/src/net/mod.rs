@@ -38,4 +38,6 @@ pub struct Shared {
     pub replica: Replica,
     pub settings: NetSettings,
     pub started: std::time::Instant,
+    /// Fired when the server stops: connections finish their in-flight writes and close.
+    pub shutdown: tokio_util::sync::CancellationToken,
 }
