@@ -18,7 +18,7 @@ ZooKeeper compatibility:
   SERVER_JVMFLAGS, JVMFLAGS                environment variables scanned for -D options
   -Xmx512m, -XX:..., -server, -cp PATH     JVM-only options, accepted and ignored
 Unknown zoo.cfg keys are accepted with a warning and become zookeeper.<key> properties.
-Precedence: flags > -D options (command line > JVMFLAGS > SERVER_JVMFLAGS) > zoo.cfg > defaults.";
+Precedence, as in ZooKeeper: flags > zoo.cfg > -D options (command line > JVMFLAGS > SERVER_JVMFLAGS) > defaults.";
 
 #[derive(Debug, Clone, Default, Parser)]
 #[command(

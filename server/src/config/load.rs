@@ -1,6 +1,7 @@
 //! `Config::from_args`: merges defaults, zoo.cfg, `-D` options and flags, then applies
-//! ZooKeeper's cross-key rules. Precedence, lowest first: defaults, zoo.cfg, `-D` in
-//! `SERVER_JVMFLAGS`, `JVMFLAGS`, `-D` on the command line, flags.
+//! ZooKeeper's cross-key rules. Precedence, lowest first: defaults, `-D` in
+//! `SERVER_JVMFLAGS`, `JVMFLAGS`, `-D` on the command line, zoo.cfg, flags. zoo.cfg beats
+//! `-D` because ZooKeeper sets the file's keys as system properties while parsing it.
 
 use std::path::{Path, PathBuf};
 
@@ -52,12 +53,15 @@ impl Config {
         let mut draft = Draft::default();
         let mut props = SystemProperties::default();
 
+        // As in ZooKeeper, the JVM's -D properties exist first and zoo.cfg's keys are
+        // applied over them (QuorumPeerConfig calls System.setProperty while parsing),
+        // so a key written in the file wins over the same -D property.
+        for p in filtered.props {
+            props.set(&p.name, &p.value, p.origin, &p.name);
+        }
         let config_file = positional(&cli, &mut draft)?;
         if let Some(file) = &config_file {
             read_config_file(file, &mut draft, &mut props)?;
-        }
-        for p in filtered.props {
-            props.set(&p.name, &p.value, p.origin, &p.name);
         }
         apply_flags(&cli, &mut draft, &mut props);
         diagnostics.extend(

@@ -134,7 +134,7 @@ fn zoo_cfg_keys_act_as_zookeeper_properties() {
 }
 
 #[test]
-fn precedence_flag_over_define_over_env_over_file_over_default() {
+fn precedence_flag_over_file_over_define_over_env_over_default() {
     let (_d, path) = cfg(
         "precedence",
         "dataDir={data}\n4lw.commands.whitelist=conf\nsnapCount=1000\nadmin.serverPort=1111\n",
@@ -150,21 +150,22 @@ fn precedence_flag_over_define_over_env_over_file_over_default() {
     assert_eq!(c.snap_count, 1000);
     assert_eq!(c.admin.port, 1111);
 
-    // env > file
+    // file > env and -D: ZooKeeper applies zoo.cfg keys over the JVM's properties.
     let env = [(
         "JVMFLAGS",
-        "-Dzookeeper.4lw.commands.whitelist=dump -Dzookeeper.snapCount=2000",
+        "-Dzookeeper.4lw.commands.whitelist=dump -Dzookeeper.snapCount=2000 -Dzookeeper.extendedTypesEnabled=true",
     )];
-    let c = load(&[&p], &env).expect("loads");
-    assert_eq!(whitelisted(&c), vec!["dump", "srvr"]);
-    assert_eq!(c.snap_count, 2000);
+    let c = load(&[&p, "-Dzookeeper.snapCount=3000"], &env).expect("loads");
+    assert_eq!(whitelisted(&c), vec!["conf", "srvr"]);
+    assert_eq!(c.snap_count, 1000);
+    // ...but a property the file does not set comes through.
+    assert!(c.extended_types_enabled);
 
-    // command-line -D > env
-    let c = load(&[&p, "-Dzookeeper.4lw.commands.whitelist=envi"], &env).expect("loads");
-    assert_eq!(whitelisted(&c), vec!["envi", "srvr"]);
-    assert_eq!(c.snap_count, 2000);
+    // command-line -D > env, for keys the file does not set
+    let c = load(&[&p, "-Dzookeeper.extendedTypesEnabled=false"], &env).expect("loads");
+    assert!(!c.extended_types_enabled);
 
-    // flag > -D
+    // flag > file
     let c = load(
         &[
             &p,
