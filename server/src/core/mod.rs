@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use ferrokeeper_protocol::{
-    ErrorCode, ReplyFrame, ReplyHeader, Response, WatcherEvent, write_frame,
+    ErrorCode, Id, ReplyFrame, ReplyHeader, Response, WatcherEvent, perms, write_frame,
 };
 use tokio::sync::{mpsc, watch};
 
@@ -26,6 +26,7 @@ use crate::replication::Applier;
 use crate::session::{ExpiryTracker, SessionIdGenerator};
 use crate::state::txn::{Txn, TxnResult};
 use crate::state::{StateConfig, ZkState};
+use crate::tree::acl;
 use crate::watch::WatchRegistry;
 
 pub use reads::ReadContext;
@@ -49,6 +50,8 @@ struct ConnEntry {
     applied: watch::Sender<u64>,
     peer: String,
     established_ms: i64,
+    /// The connection's authenticated ids, for filtering watch events by READ.
+    auth: Vec<ferrokeeper_protocol::Id>,
 }
 
 struct Inner {
@@ -155,6 +158,7 @@ impl Core {
         session: i64,
         outbox: Outbox,
         peer: String,
+        auth: Vec<Id>,
     ) -> watch::Receiver<u64> {
         let (applied, rx) = watch::channel(0);
         let mut inner = self.lock();
@@ -181,9 +185,17 @@ impl Core {
                 applied,
                 peer,
                 established_ms: now_ms(),
+                auth,
             },
         );
         rx
+    }
+
+    /// Records the connection's ids after a successful auth packet.
+    pub fn set_auth(&self, conn: ConnId, auth: Vec<ferrokeeper_protocol::Id>) {
+        if let Some(entry) = self.lock().conns.get_mut(&conn) {
+            entry.auth = auth;
+        }
     }
 
     /// Forgets a closed connection and its watches. The session lives on until it expires.
@@ -301,9 +313,15 @@ impl Applier for Core {
         }
 
         // Watch events first, so they precede every reply that reflects the change.
+        // As in ZooKeeper 3.8.4+, a one-shot watch is used up either way, but the event
+        // only goes to a watcher allowed to READ the node (CVE-2024-23944).
         for trigger in &applied.events {
             for (conn, event) in inner.watches.trigger(trigger) {
-                if let Some(entry) = inner.conns.get(&conn) {
+                let entry = inner
+                    .conns
+                    .get(&conn)
+                    .filter(|e| acl::check(&trigger.acl, perms::READ, &e.auth));
+                if let Some(entry) = entry {
                     self.stats.packets_sent.fetch_add(1, Ordering::Relaxed);
                     let _ = entry
                         .outbox

@@ -57,13 +57,21 @@ fn get_children(
 }
 
 fn exists(inner: &mut Inner, ctx: &ReadContext, path: &str, watch: bool) -> Reply {
-    // The watch is armed whether or not the node exists; ZooKeeper 3.8.4+ then checks
-    // READ on a node that exists.
+    // A missing node arms the watch (it fires on create); an existing one needs READ
+    // first, as in ZooKeeper 3.8.4+, and a denied exists arms nothing.
+    let stat = match inner.zk.tree().stat(path) {
+        Ok(stat) => stat,
+        Err(code) => {
+            if watch {
+                inner.watches.add(path, ctx.conn, WatchKind::Data);
+            }
+            return Err(code);
+        }
+    };
+    check(inner, path, perms::READ, &ctx.auth)?;
     if watch {
         inner.watches.add(path, ctx.conn, WatchKind::Data);
     }
-    let stat = inner.zk.tree().stat(path)?;
-    check(inner, path, perms::READ, &ctx.auth)?;
     Ok(Response::Stat(stat))
 }
 

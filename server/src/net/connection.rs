@@ -295,7 +295,18 @@ async fn handshake(
             }
         }
     };
-    let applied = core.attach(conn, session_id, outbox.clone(), peer.to_string());
+    let peer_ip = peer.ip().to_string();
+    let auth = vec![Id {
+        scheme: "ip".into(),
+        id: peer_ip.clone(),
+    }];
+    let applied = core.attach(
+        conn,
+        session_id,
+        outbox.clone(),
+        peer.to_string(),
+        auth.clone(),
+    );
     send_frame(
         outbox,
         &ConnectResponse {
@@ -419,6 +430,7 @@ async fn handle(
                             session.auth.push(id);
                         }
                     }
+                    shared.core.set_auth(session.conn, session.auth.clone());
                     // ZooKeeper answers with the request's xid (−4 from its own clients).
                     send_frame(
                         outbox,

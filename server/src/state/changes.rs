@@ -1,7 +1,7 @@
 //! What one entry has changed so far: the undo log (so a failed multi leaves no
 //! trace) and the watch triggers, in the order ZooKeeper fires them.
 
-use ferrokeeper_protocol::EventType;
+use ferrokeeper_protocol::{Acl, EventType};
 
 use super::txn::WatchTrigger;
 use crate::tree::path::split_parent;
@@ -27,22 +27,27 @@ impl Changes {
     }
 
     /// NodeCreated on the node, then NodeChildrenChanged on its parent.
-    pub(super) fn created(&mut self, path: &str, undo: Undo) {
+    pub(super) fn created(&mut self, tree: &DataTree, path: &str, undo: Undo) {
         self.undo.push(undo);
-        self.event(path, EventType::NodeCreated);
-        self.parent_event(path);
+        self.event(path, EventType::NodeCreated, acl_of(tree, path));
+        self.parent_event(tree, path);
     }
 
-    /// NodeDeleted on the node, then NodeChildrenChanged on its parent.
-    pub(super) fn deleted(&mut self, path: &str, undo: Undo) {
+    /// NodeDeleted on the node, then NodeChildrenChanged on its parent. The node is
+    /// gone from the tree; its ACL comes from the undo record.
+    pub(super) fn deleted(&mut self, tree: &DataTree, path: &str, undo: Undo) {
+        let acl = match &undo {
+            Undo::Deleted { node, .. } => node.acl().to_vec(),
+            _ => Vec::new(),
+        };
         self.undo.push(undo);
-        self.event(path, EventType::NodeDeleted);
-        self.parent_event(path);
+        self.event(path, EventType::NodeDeleted, acl);
+        self.parent_event(tree, path);
     }
 
-    pub(super) fn data_changed(&mut self, path: &str, undo: Undo) {
+    pub(super) fn data_changed(&mut self, tree: &DataTree, path: &str, undo: Undo) {
         self.undo.push(undo);
-        self.event(path, EventType::NodeDataChanged);
+        self.event(path, EventType::NodeDataChanged, acl_of(tree, path));
     }
 
     /// setACL fires no watch.
@@ -62,17 +67,22 @@ impl Changes {
         self.events
     }
 
-    fn parent_event(&mut self, path: &str) {
+    fn parent_event(&mut self, tree: &DataTree, path: &str) {
         if let Some((parent, _)) = split_parent(path) {
-            self.event(parent, EventType::NodeChildrenChanged);
+            self.event(parent, EventType::NodeChildrenChanged, acl_of(tree, parent));
         }
     }
 
-    fn event(&mut self, path: &str, event: EventType) {
+    fn event(&mut self, path: &str, event: EventType, acl: Vec<Acl>) {
         self.events.push(WatchTrigger {
             path: path.to_owned(),
             event,
             zxid: self.zxid,
+            acl,
         });
     }
+}
+
+fn acl_of(tree: &DataTree, path: &str) -> Vec<Acl> {
+    tree.acl(path).map(<[Acl]>::to_vec).unwrap_or_default()
 }

@@ -77,7 +77,7 @@ impl ZkState {
             _ => return Err(ErrorCode::BadVersion),
         }
         let undo = self.tree.delete(path, changes.zxid())?;
-        changes.deleted(path, undo);
+        changes.deleted(&self.tree, path, undo);
         Ok(())
     }
 }

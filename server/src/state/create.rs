@@ -72,7 +72,7 @@ impl ZkState {
             ctx.zxid,
             ctx.time,
         )?;
-        changes.created(&full_path, undo);
+        changes.created(&self.tree, &full_path, undo);
         Ok(Done::Created {
             path: full_path,
             stat,

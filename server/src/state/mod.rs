@@ -121,7 +121,7 @@ impl ZkState {
         for path in paths {
             // Ephemerals never have children, so the delete cannot fail.
             if let Ok(undo) = self.tree.delete(&path, changes.zxid()) {
-                changes.deleted(&path, undo);
+                changes.deleted(&self.tree, &path, undo);
             }
         }
         self.sessions.remove(session_id);

@@ -127,11 +127,13 @@ fn err(code: ErrorCode) -> TxnResult {
     TxnResult::Error(code)
 }
 
+/// A trigger on a node with the open ACL these tests create nodes with.
 fn trigger(path: &str, event: EventType, zxid: i64) -> WatchTrigger {
     WatchTrigger {
         path: path.into(),
         event,
         zxid,
+        acl: ferrokeeper_protocol::perms::open_acl_unsafe(),
     }
 }
 

@@ -118,4 +118,8 @@ pub struct WatchTrigger {
     /// The zxid of the change (the notification's header carries −1, but setWatches
     /// bookkeeping and ordering use it).
     pub zxid: i64,
+    /// The ACL of the node the event is about (the parent's for NodeChildrenChanged),
+    /// as it was when the change happened: ZooKeeper 3.8.4+ sends the event only to
+    /// watchers with READ on it.
+    pub acl: Vec<Acl>,
 }

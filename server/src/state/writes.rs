@@ -106,7 +106,7 @@ impl ZkState {
             return Err(ErrorCode::NotEmpty);
         }
         let undo = self.tree.delete(path, ctx.zxid)?;
-        changes.deleted(path, undo);
+        changes.deleted(&self.tree, path, undo);
         Ok(Done::Deleted)
     }
 
@@ -126,7 +126,7 @@ impl ZkState {
         let (stat, undo) =
             self.tree
                 .set_data(path, data.clone(), new_version, ctx.zxid, ctx.time)?;
-        changes.data_changed(path, undo);
+        changes.data_changed(&self.tree, path, undo);
         Ok(Done::SetData(stat))
     }
 

@@ -248,7 +248,7 @@ proptest! {
                     }
                 }
                 Op::Trigger(p, event) => {
-                    let got = reg.trigger(&WatchTrigger { path: PATHS[p].into(), event, zxid: 1 });
+                    let got = reg.trigger(&WatchTrigger { path: PATHS[p].into(), event, zxid: 1, acl: Vec::new() });
                     prop_assert_eq!(got, model_trigger(&mut model, PATHS[p], event));
                 }
                 Op::RemoveWatcher(w) => {

@@ -16,6 +16,7 @@ fn fire(reg: &mut Reg, path: &str, event: EventType) -> Vec<(u32, WatchEvent)> {
         path: path.into(),
         event,
         zxid: 7,
+        acl: Vec::new(),
     })
 }
 
