@@ -7,15 +7,34 @@ cd "$(dirname "$0")/.."
 
 log() { printf '\n==> %s\n' "$*"; }
 
-# Debian packages the suite needs (a C++ compiler for the fuzz target's libFuzzer).
+# Debian packages the suite needs: a C++ compiler for the fuzz target's libFuzzer; a C
+# compiler and the ZooKeeper C client (libzookeeper-mt-dev) for tests/tests/c_client.rs;
+# zkCli.sh (zookeeper, zookeeper-bin) and a Java runtime for tests/tests/zkcli.rs; pip
+# for kazoo (tests/tests/kazoo.rs).
 need_pkgs=()
 command -v c++ >/dev/null 2>&1 || need_pkgs+=(g++)
+command -v cc >/dev/null 2>&1 || need_pkgs+=(gcc)
+command -v java >/dev/null 2>&1 || need_pkgs+=(default-jre-headless)
+[ -x /usr/share/zookeeper/bin/zkCli.sh ] || need_pkgs+=(zookeeper)
+dpkg-query -W -f='${Status}' zookeeper-bin 2>/dev/null | grep -q 'ok installed' \
+  || need_pkgs+=(zookeeper-bin)
+[ -f /usr/include/zookeeper/zookeeper.h ] || need_pkgs+=(libzookeeper-mt-dev)
+command -v python3 >/dev/null 2>&1 || need_pkgs+=(python3)
+python3 -m pip --version >/dev/null 2>&1 || need_pkgs+=(python3-pip)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   log "installing ${need_pkgs[*]}"
   sudo_cmd=""
   [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
   $sudo_cmd apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${need_pkgs[@]}"
+fi
+
+# kazoo from PyPI, for the python3 the tests run. Debian's python3 is "externally
+# managed" (PEP 668): pip refuses plain installs there, so retry with its override.
+if ! python3 -c 'import kazoo' >/dev/null 2>&1; then
+  log "installing kazoo (pip)"
+  python3 -m pip install -q --disable-pip-version-check kazoo 2>/dev/null \
+    || python3 -m pip install -q --disable-pip-version-check --break-system-packages kazoo
 fi
 
 log "cargo fmt --check"

@@ -1,1 +1,207 @@
 //! A real Apache ZooKeeper 3.8 server (Debian's package) for differential tests.
+//!
+//! [`RealZooKeeper::start`] runs `org.apache.zookeeper.server.ZooKeeperServerMain` from
+//! `/usr/share/java/zookeeper.jar` standalone, with its own `zoo.cfg` and data dir in a temp
+//! dir, on a free loopback port. It is ready once `srvr` reports a serving server; the JVM is
+//! killed by pid on drop (also when a test panics).
+//!
+//! Needs the Debian packages `zookeeper` (the server jar and its dependencies) and a Java
+//! runtime (`default-jre-headless`, which `zookeeper` already depends on).
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The server jar of Debian's `zookeeper` package; its manifest names the dependencies.
+pub const ZOOKEEPER_JAR: &str = "/usr/share/java/zookeeper.jar";
+/// A logging backend for slf4j (Debian `libslf4j-java`, a dependency of `zookeeper`).
+pub const SLF4J_SIMPLE_JAR: &str = "/usr/share/java/slf4j-simple.jar";
+
+/// How long one start attempt may take before it is given up.
+const START_DEADLINE: Duration = Duration::from_secs(60);
+/// Start attempts (a new port each) when the chosen port was taken in the meantime.
+const ATTEMPTS: usize = 5;
+
+/// A running standalone ZooKeeper, killed on drop.
+pub struct RealZooKeeper {
+    child: Child,
+    addr: SocketAddr,
+    dir: tempfile::TempDir,
+}
+
+/// Why ZooKeeper is not usable here, or `None` when it is installed.
+pub fn missing() -> Option<String> {
+    if !Path::new(ZOOKEEPER_JAR).exists() {
+        return Some(format!(
+            "{ZOOKEEPER_JAR} not found: install the Debian package `zookeeper` \
+             (apt-get install zookeeper; it brings a Java runtime)"
+        ));
+    }
+    let java = Command::new(java_binary())
+        .arg("-version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    if !matches!(java, Ok(status) if status.success()) {
+        return Some(
+            "no working `java` on PATH: install a Java runtime (apt-get install \
+             default-jre-headless)"
+                .to_owned(),
+        );
+    }
+    None
+}
+
+fn java_binary() -> PathBuf {
+    match std::env::var_os("JAVA_HOME") {
+        Some(home) if Path::new(&home).join("bin/java").exists() => {
+            Path::new(&home).join("bin/java")
+        }
+        _ => PathBuf::from("java"),
+    }
+}
+
+/// A port the kernel just handed out on 127.0.0.1 (closed again, so it can race; the caller
+/// retries when ZooKeeper cannot bind it).
+fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    listener.local_addr().expect("local addr").port()
+}
+
+/// Sends a four-letter word; `None` if the server is not answering yet.
+fn try_four_letter(addr: SocketAddr, word: &str) -> Option<String> {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(1)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    stream.write_all(word.as_bytes()).ok()?;
+    let mut out = String::new();
+    stream.read_to_string(&mut out).ok()?;
+    Some(out)
+}
+
+impl RealZooKeeper {
+    /// Starts ZooKeeper with `cfg` as extra `zoo.cfg` lines (after the defaults, so they
+    /// override them) and `props` as JVM system properties (`-Dkey=value`).
+    ///
+    /// Defaults: `tickTime=2000`, `clientPortAddress=127.0.0.1`, `maxClientCnxns=0`,
+    /// `admin.enableServer=false`, `4lw.commands.whitelist=*`.
+    pub fn start(cfg: &[(&str, &str)], props: &[(&str, &str)]) -> RealZooKeeper {
+        if let Some(why) = missing() {
+            panic!("real ZooKeeper unavailable: {why}");
+        }
+        let mut failures = Vec::new();
+        for _ in 0..ATTEMPTS {
+            match Self::try_start(cfg, props) {
+                Ok(zk) => return zk,
+                Err(why) => failures.push(why),
+            }
+        }
+        panic!(
+            "ZooKeeper did not start in {ATTEMPTS} attempts:\n{}",
+            failures.join("\n---\n")
+        );
+    }
+
+    fn try_start(cfg: &[(&str, &str)], props: &[(&str, &str)]) -> Result<RealZooKeeper, String> {
+        let dir = tempfile::Builder::new()
+            .prefix("realzk")
+            .tempdir()
+            .expect("temp dir");
+        let data = dir.path().join("data");
+        std::fs::create_dir_all(&data).expect("data dir");
+        let port = free_port();
+        let mut lines = vec![
+            ("tickTime".to_owned(), "2000".to_owned()),
+            ("dataDir".to_owned(), data.display().to_string()),
+            ("clientPort".to_owned(), port.to_string()),
+            ("clientPortAddress".to_owned(), "127.0.0.1".to_owned()),
+            ("maxClientCnxns".to_owned(), "0".to_owned()),
+            ("admin.enableServer".to_owned(), "false".to_owned()),
+            ("4lw.commands.whitelist".to_owned(), "*".to_owned()),
+        ];
+        for (key, value) in cfg {
+            lines.retain(|(k, _)| k != key);
+            lines.push(((*key).to_owned(), (*value).to_owned()));
+        }
+        let text: String = lines.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
+        let cfg_path = dir.path().join("zoo.cfg");
+        std::fs::write(&cfg_path, text).expect("write zoo.cfg");
+        let log_path = dir.path().join("server.log");
+        let log = std::fs::File::create(&log_path).expect("server.log");
+
+        let mut cmd = Command::new(java_binary());
+        cmd.arg("-cp")
+            .arg(format!("{ZOOKEEPER_JAR}:{SLF4J_SIMPLE_JAR}"))
+            .arg("-Dorg.slf4j.simpleLogger.defaultLogLevel=info")
+            .arg("-Dzookeeper.admin.enableServer=false")
+            .arg("-Xshare:auto")
+            .arg("-XX:+UseSerialGC")
+            .arg("-XX:TieredStopAtLevel=1");
+        for (key, value) in props {
+            cmd.arg(format!("-D{key}={value}"));
+        }
+        let child = cmd
+            .arg("org.apache.zookeeper.server.ZooKeeperServerMain")
+            .arg(&cfg_path)
+            .current_dir(dir.path())
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log handle"))
+            .stderr(log)
+            .spawn()
+            .map_err(|e| format!("spawn java: {e}"))?;
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        // From here on the guard kills the JVM on every exit path.
+        let mut zk = RealZooKeeper { child, addr, dir };
+        let deadline = Instant::now() + START_DEADLINE;
+        loop {
+            if let Ok(Some(status)) = zk.child.try_wait() {
+                return Err(format!(
+                    "ZooKeeper exited during start-up ({status}) on port {port}; log:\n{}",
+                    zk.log_tail()
+                ));
+            }
+            // `srvr` answers "not currently serving requests" until the database is loaded.
+            if let Some(answer) = try_four_letter(addr, "srvr")
+                && answer.contains("Mode: standalone")
+            {
+                return Ok(zk);
+            }
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "ZooKeeper did not answer `srvr` on {addr} within {START_DEADLINE:?}; log:\n{}",
+                    zk.log_tail()
+                ));
+            }
+            // Polling interval while the JVM starts (there is no event to wait on).
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `host:port` for client connect strings.
+    pub fn connect_string(&self) -> String {
+        self.addr.to_string()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The last lines of the server's log (for failure messages).
+    pub fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(40)..].join("\n")
+    }
+}
+
+impl Drop for RealZooKeeper {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -152,9 +152,9 @@ jute_record! {
 }
 
 jute_record! {
-    /// sasl (102).
+    /// sasl (102). A null token is distinct from an empty one in SASL exchanges.
     pub struct GetSaslRequest {
-        pub token: Bytes,
+        pub token: Option<Bytes>,
     }
 }
 

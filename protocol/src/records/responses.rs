@@ -80,9 +80,9 @@ jute_record! {
 }
 
 jute_record! {
-    /// Reply to sasl (102).
+    /// Reply to sasl (102); ZooKeeper sends a null token when it has no SASL provider.
     pub struct SetSaslResponse {
-        pub token: Bytes,
+        pub token: Option<Bytes>,
     }
 }
 

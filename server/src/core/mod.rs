@@ -6,6 +6,7 @@
 //! any reply that reflects the change (DESIGN: watch-before-data), and reads that arm
 //! watches cannot slip between a change and its trigger.
 
+mod conn_stats;
 mod reads;
 mod stats;
 
@@ -29,6 +30,7 @@ use crate::state::{StateConfig, ZkState};
 use crate::tree::acl;
 use crate::watch::WatchRegistry;
 
+pub use conn_stats::{ConnStats, op_name};
 pub use reads::ReadContext;
 pub use stats::{Latency, Stats};
 
@@ -52,6 +54,25 @@ struct ConnEntry {
     established_ms: i64,
     /// The connection's authenticated ids, for filtering watch events by READ.
     auth: Vec<ferrokeeper_protocol::Id>,
+    stats: ConnStats,
+}
+
+impl ConnEntry {
+    /// Queues a reply to this connection's oldest unanswered request.
+    fn reply(&mut self, frame: &ReplyFrame, server: &Stats) {
+        server.packets_sent.fetch_add(1, Ordering::Relaxed);
+        if let Some(latency) = self.stats.replied(frame.header.zxid, Instant::now()) {
+            server.record_latency(latency);
+        }
+        let _ = self.outbox.send(Outgoing::Frame(encode(frame)));
+    }
+
+    /// Queues a watch notification.
+    fn notify(&mut self, event: WatcherEvent, server: &Stats) {
+        server.packets_sent.fetch_add(1, Ordering::Relaxed);
+        self.stats.notified();
+        let _ = self.outbox.send(Outgoing::Frame(notification(event)));
+    }
 }
 
 struct Inner {
@@ -67,14 +88,27 @@ struct Inner {
 pub struct ConnInfo {
     pub conn: ConnId,
     pub session: i64,
+    pub timeout_ms: i32,
     pub peer: String,
     pub established_ms: i64,
+    pub received: u64,
+    pub sent: u64,
+    pub last_op: &'static str,
+    pub last_cxid: i32,
+    pub last_zxid: i64,
+    /// Milliseconds since the server started, when the last reply left (0 if none).
+    pub last_response_ms: u64,
+    pub last_latency_ms: u64,
+    pub min_latency_ms: u64,
+    pub avg_latency_ms: u64,
+    pub max_latency_ms: u64,
 }
 
 pub struct Core {
     server_id: u64,
     inner: Mutex<Inner>,
     next_conn: AtomicU64,
+    started: Instant,
     pub stats: Stats,
 }
 
@@ -114,6 +148,7 @@ impl Core {
                 ids: SessionIdGenerator::new(server_id, now_ms()),
             }),
             next_conn: AtomicU64::new(1),
+            started: Instant::now(),
             stats: Stats::default(),
         }
     }
@@ -186,6 +221,8 @@ impl Core {
                 peer,
                 established_ms: now_ms(),
                 auth,
+                // The handshake counts as one packet each way, as in ZooKeeper.
+                stats: ConnStats::after_handshake(),
             },
         );
         rx
@@ -198,6 +235,13 @@ impl Core {
         }
     }
 
+    /// Closes every connection of `session` (a client is resuming it elsewhere).
+    pub fn close_session_connections(&self, session: i64) {
+        for entry in self.lock().conns.values().filter(|e| e.session == session) {
+            let _ = entry.outbox.send(Outgoing::Close);
+        }
+    }
+
     /// Forgets a closed connection and its watches. The session lives on until it expires.
     pub fn detach(&self, conn: ConnId) {
         let mut inner = self.lock();
@@ -205,9 +249,29 @@ impl Core {
         inner.watches.remove_watcher(conn);
     }
 
-    /// Records activity on `session` (any request or ping).
-    pub fn touch(&self, session: i64) {
-        self.lock().expiry.touch(session, Instant::now());
+    /// Records a request from `conn` (keeping `session` alive); its reply will be
+    /// matched to it in order. `op` is `None` for an unknown opcode.
+    pub fn received(
+        &self,
+        conn: ConnId,
+        session: i64,
+        xid: i32,
+        op: Option<ferrokeeper_protocol::OpCode>,
+    ) {
+        self.stats.packets_received.fetch_add(1, Ordering::Relaxed);
+        let now = Instant::now();
+        let mut inner = self.lock();
+        inner.expiry.touch(session, now);
+        if let Some(entry) = inner.conns.get_mut(&conn) {
+            entry.stats.received(xid, op, now);
+        }
+    }
+
+    /// `crst`: resets every connection's counters.
+    pub fn reset_connection_stats(&self) {
+        for entry in self.lock().conns.values_mut() {
+            entry.stats.reset();
+        }
     }
 
     /// Sessions past their deadline; the caller proposes their close.
@@ -232,12 +296,10 @@ impl Core {
             .container_candidates(now_ms(), max_never_used_ms)
     }
 
-    /// Sends `frame` to `conn` (a reply that needs no state).
+    /// Sends `frame` to `conn` as the reply to its oldest unanswered request.
     pub fn send(&self, conn: ConnId, frame: &ReplyFrame) {
-        let inner = self.lock();
-        if let Some(entry) = inner.conns.get(&conn) {
-            self.stats.packets_sent.fetch_add(1, Ordering::Relaxed);
-            let _ = entry.outbox.send(Outgoing::Frame(encode(frame)));
+        if let Some(entry) = self.lock().conns.get_mut(&conn) {
+            entry.reply(frame, &self.stats);
         }
     }
 
@@ -255,8 +317,22 @@ impl Core {
             .map(|(conn, e)| ConnInfo {
                 conn: *conn,
                 session: e.session,
+                timeout_ms: session_timeout(&inner.zk, e.session).unwrap_or(0),
                 peer: e.peer.clone(),
                 established_ms: e.established_ms,
+                received: e.stats.received,
+                sent: e.stats.sent,
+                last_op: e.stats.last_op,
+                last_cxid: e.stats.last_cxid,
+                last_zxid: e.stats.last_zxid,
+                last_response_ms: e.stats.last_response.map_or(0, |t| {
+                    u64::try_from(t.saturating_duration_since(self.started).as_millis())
+                        .unwrap_or(0)
+                }),
+                last_latency_ms: e.stats.last_latency_ms,
+                min_latency_ms: e.stats.min_latency_ms,
+                avg_latency_ms: e.stats.avg_latency_ms(),
+                max_latency_ms: e.stats.max_latency_ms,
             })
             .collect();
         out.sort_by_key(|c| c.conn);
@@ -319,13 +395,10 @@ impl Applier for Core {
             for (conn, event) in inner.watches.trigger(trigger) {
                 let entry = inner
                     .conns
-                    .get(&conn)
+                    .get_mut(&conn)
                     .filter(|e| acl::check(&trigger.acl, perms::READ, &e.auth));
                 if let Some(entry) = entry {
-                    self.stats.packets_sent.fetch_add(1, Ordering::Relaxed);
-                    let _ = entry
-                        .outbox
-                        .send(Outgoing::Frame(notification(event.into())));
+                    entry.notify(event.into(), &self.stats);
                 }
             }
         }
@@ -335,15 +408,14 @@ impl Applier for Core {
             .as_ref()
             .filter(|o| o.server == self.server_id)
         {
-            if let Some(entry) = inner.conns.get(&origin.conn) {
+            if let Some(entry) = inner.conns.get_mut(&origin.conn) {
                 let reply = crate::net::replies::write_reply(
                     origin.xid,
                     applied.zxid,
                     &origin.kinds(),
                     applied.result.clone(),
                 );
-                self.stats.packets_sent.fetch_add(1, Ordering::Relaxed);
-                let _ = entry.outbox.send(Outgoing::Frame(encode(&reply)));
+                entry.reply(&reply, &self.stats);
                 entry.applied.send_modify(|n| *n += 1);
             }
         }

@@ -5,10 +5,11 @@ use ferrokeeper_protocol::{
     AddWatchMode, ClientInfo, ErrorCode, ErrorResponse, GetAclResponse,
     GetAllChildrenNumberResponse, GetChildren2Response, GetChildrenResponse, GetDataResponse,
     GetEphemeralsResponse, Id, MultiOp, MultiResponse, MultiResult, ReplyFrame, ReplyHeader,
-    Request, Response, SetWatches2, SyncResponse, WatcherType, WhoAmIResponse, perms, xid,
+    Request, Response, SetSaslResponse, SetWatches2, SyncResponse, WatcherType, WhoAmIResponse,
+    perms, xid,
 };
 
-use super::{Core, Inner, Outgoing, encode, notification};
+use super::{Core, Inner};
 use crate::proposal::ConnId;
 use crate::tree::acl;
 use crate::watch::{NodeZxids, ResetWatches, WatchKind, WatchRegistry};
@@ -34,8 +35,9 @@ fn check(inner: &Inner, path: &str, perm: i32, auth: &[Id]) -> Result<(), ErrorC
 }
 
 fn get_data(inner: &mut Inner, ctx: &ReadContext, path: &str, watch: bool) -> Reply {
-    check(inner, path, perms::READ, &ctx.auth)?;
-    let (data, stat) = inner.zk.tree().get_data(path)?;
+    let node = lookup_path(path);
+    check(inner, node, perms::READ, &ctx.auth)?;
+    let (data, stat) = inner.zk.tree().get_data(node)?;
     if watch {
         inner.watches.add(path, ctx.conn, WatchKind::Data);
     }
@@ -48,8 +50,9 @@ fn get_children(
     path: &str,
     watch: bool,
 ) -> Result<(Vec<String>, ferrokeeper_protocol::Stat), ErrorCode> {
-    check(inner, path, perms::READ, &ctx.auth)?;
-    let (children, stat) = inner.zk.tree().get_children(path)?;
+    let node = lookup_path(path);
+    check(inner, node, perms::READ, &ctx.auth)?;
+    let (children, stat) = inner.zk.tree().get_children(node)?;
     if watch {
         inner.watches.add(path, ctx.conn, WatchKind::Child);
     }
@@ -59,7 +62,11 @@ fn get_children(
 fn exists(inner: &mut Inner, ctx: &ReadContext, path: &str, watch: bool) -> Reply {
     // A missing node arms the watch (it fires on create); an existing one needs READ
     // first, as in ZooKeeper 3.8.4+, and a denied exists arms nothing.
-    let stat = match inner.zk.tree().stat(path) {
+    if path.contains('\0') {
+        return Err(ErrorCode::BadArguments);
+    }
+    let node = lookup_path(path);
+    let stat = match inner.zk.tree().stat(node) {
         Ok(stat) => stat,
         Err(code) => {
             if watch {
@@ -68,7 +75,7 @@ fn exists(inner: &mut Inner, ctx: &ReadContext, path: &str, watch: bool) -> Repl
             return Err(code);
         }
     };
-    check(inner, path, perms::READ, &ctx.auth)?;
+    check(inner, node, perms::READ, &ctx.auth)?;
     if watch {
         inner.watches.add(path, ctx.conn, WatchKind::Data);
     }
@@ -76,6 +83,7 @@ fn exists(inner: &mut Inner, ctx: &ReadContext, path: &str, watch: bool) -> Repl
 }
 
 fn get_acl(inner: &Inner, ctx: &ReadContext, path: &str) -> Reply {
+    let path = lookup_path(path);
     let node_acl = inner.zk.tree().acl(path).ok_or(ErrorCode::NoNode)?;
     let can_admin = acl::check(node_acl, perms::ADMIN, &ctx.auth);
     if !can_admin && !acl::check(node_acl, perms::READ, &ctx.auth) {
@@ -126,8 +134,18 @@ fn multi_read(inner: &mut Inner, ctx: &ReadContext, ops: &[MultiOp]) -> Response
     Response::Multi(MultiResponse { results })
 }
 
-fn watcher_type(code: i32) -> Result<WatcherType, ErrorCode> {
-    WatcherType::from_code(code).ok_or(ErrorCode::BadArguments)
+/// ZooKeeper fails on an unknown watcher type or a path that is not absolute deep in
+/// its watch manager, which surfaces as MarshallingError.
+fn watcher_type(code: i32, path: &str) -> Result<WatcherType, ErrorCode> {
+    if !path.starts_with('/') {
+        return Err(ErrorCode::MarshallingError);
+    }
+    WatcherType::from_code(code).ok_or(ErrorCode::MarshallingError)
+}
+
+/// ZooKeeper keeps the root under "" too, so reads of "" see the root.
+fn lookup_path(path: &str) -> &str {
+    if path.is_empty() { "/" } else { path }
 }
 
 fn answer(inner: &mut Inner, ctx: &ReadContext, request: Request) -> Reply {
@@ -143,8 +161,15 @@ fn answer(inner: &mut Inner, ctx: &ReadContext, request: Request) -> Reply {
         }
         Request::GetAcl(r) => get_acl(inner, ctx, &r.path),
         Request::GetAllChildrenNumber(r) => {
-            check(inner, &r.path, perms::READ, &ctx.auth)?;
-            let total_number = inner.zk.tree().get_all_children_number(&r.path)?;
+            let node = lookup_path(&r.path);
+            check(inner, node, perms::READ, &ctx.auth)?;
+            let total_number = if r.path.is_empty() {
+                // ZooKeeper counts keys starting with "/" for "": every node but the
+                // root's "" entry, one more than for "/".
+                i32::try_from(inner.zk.tree().node_count().saturating_sub(1)).unwrap_or(i32::MAX)
+            } else {
+                inner.zk.tree().get_all_children_number(node)?
+            };
             Ok(Response::GetAllChildrenNumber(
                 GetAllChildrenNumberResponse { total_number },
             ))
@@ -157,7 +182,7 @@ fn answer(inner: &mut Inner, ctx: &ReadContext, request: Request) -> Reply {
         Request::Sync(r) => Ok(Response::Sync(SyncResponse { path: r.path })),
         Request::MultiRead(r) => Ok(multi_read(inner, ctx, &r.ops)),
         Request::CheckWatches(r) => {
-            let kind = watcher_type(r.r#type)?;
+            let kind = watcher_type(r.r#type, &r.path)?;
             inner
                 .watches
                 .check_watches(&r.path, kind, ctx.conn)
@@ -165,7 +190,8 @@ fn answer(inner: &mut Inner, ctx: &ReadContext, request: Request) -> Reply {
             Ok(Response::Empty)
         }
         Request::RemoveWatches(r) => {
-            let kind = watcher_type(r.r#type)?;
+            // Unlike checkWatches, ZooKeeper's removeWatches takes a relative path.
+            let kind = WatcherType::from_code(r.r#type).ok_or(ErrorCode::MarshallingError)?;
             inner
                 .watches
                 .remove_watches(&r.path, kind, ctx.conn)
@@ -173,12 +199,13 @@ fn answer(inner: &mut Inner, ctx: &ReadContext, request: Request) -> Reply {
             Ok(Response::Empty)
         }
         Request::AddWatch(r) => {
-            let mode = AddWatchMode::from_code(r.mode).ok_or(ErrorCode::BadArguments)?;
+            let mode = AddWatchMode::from_code(r.mode).ok_or(ErrorCode::MarshallingError)?;
             inner.watches.add(&r.path, ctx.conn, WatchKind::from(mode));
             Ok(Response::AddWatch(ErrorResponse { err: 0 }))
         }
         Request::Ping => Ok(Response::Empty),
-        Request::Reconfig(_) => Err(ErrorCode::ReconfigDisabled),
+        // No SASL provider is configured: ZooKeeper then answers OK with a null token.
+        Request::Sasl(_) => Ok(Response::Sasl(SetSaslResponse { token: None })),
         _ => Err(ErrorCode::Unimplemented),
     }
 }
@@ -188,7 +215,12 @@ impl Core {
     pub fn read(&self, ctx: &ReadContext, request_xid: i32, request: Request) {
         let mut guard = self.lock();
         let inner = &mut *guard;
-        let zxid = inner.zk.last_zxid();
+        // ZooKeeper answers SASL outside its request pipeline, with zxid 0.
+        let zxid = if matches!(request, Request::Sasl(_)) {
+            0
+        } else {
+            inner.zk.last_zxid()
+        };
         let is_ping = matches!(request, Request::Ping);
         let result = match request {
             Request::SetWatches(r) => {
@@ -222,11 +254,8 @@ impl Core {
             },
             Err(code) => crate::net::replies::error_reply(request_xid, zxid, code),
         };
-        if let Some(entry) = inner.conns.get(&ctx.conn) {
-            self.stats
-                .packets_sent
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let _ = entry.outbox.send(Outgoing::Frame(encode(&frame)));
+        if let Some(entry) = inner.conns.get_mut(&ctx.conn) {
+            entry.reply(&frame, &self.stats);
         }
     }
 
@@ -237,9 +266,9 @@ impl Core {
             zk, watches, conns, ..
         } = inner;
         let events = reset(watches, zk.tree(), conn, request);
-        if let Some(entry) = conns.get(&conn) {
+        if let Some(entry) = conns.get_mut(&conn) {
             for event in events {
-                let _ = entry.outbox.send(Outgoing::Frame(notification(event)));
+                entry.notify(event, &self.stats);
             }
         }
     }

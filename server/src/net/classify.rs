@@ -51,6 +51,27 @@ fn plain_create_flags(flags: i32) -> i32 {
     }
 }
 
+/// How ZooKeeper reports a multi sub-op's success: a create result depends on the
+/// kind of node made (a plain node gives `Create{path}`, a container or TTL node
+/// `Create2{path, stat}`), not on the opcode used.
+fn multi_result_kind(op: &MultiOp) -> OpCode {
+    let container_or_ttl =
+        |flags: i32| CreateMode::from_code(flags).is_some_and(|m| m.is_container() || m.is_ttl());
+    match op {
+        MultiOp::Create(r) | MultiOp::Create2(r) | MultiOp::CreateContainer(r)
+            if container_or_ttl(r.flags) =>
+        {
+            OpCode::Create2
+        }
+        MultiOp::CreateTtl(r) if container_or_ttl(r.flags) => OpCode::Create2,
+        MultiOp::Create(_)
+        | MultiOp::Create2(_)
+        | MultiOp::CreateContainer(_)
+        | MultiOp::CreateTtl(_) => OpCode::Create,
+        other => other.opcode(),
+    }
+}
+
 /// Inside a multi ZooKeeper rebuilds every create from its flags alone: the container
 /// flag makes a container whatever the opcode, and a TTL only counts with a TTL mode.
 fn multi_op(op: &MultiOp) -> Result<WriteOp, ErrorCode> {
@@ -120,16 +141,27 @@ pub fn classify(request: Request) -> Action {
             version: r.version,
         }),
         Request::Multi(multi) => {
-            // ZooKeeper refuses a multi that mixes reads into writes while decoding it.
+            // ZooKeeper refuses a multi that mixes reads into writes with an error txn.
             let ops: Result<Vec<WriteOp>, ErrorCode> = multi.ops.iter().map(multi_op).collect();
             match ops {
                 Ok(ops) => Action::Write {
-                    kinds: multi.ops.iter().map(MultiOp::opcode).collect(),
+                    kinds: multi.ops.iter().map(multi_result_kind).collect(),
                     op: WriteOp::Multi(ops),
                 },
-                Err(code) => Action::Reject(code),
+                Err(code) => Action::Write {
+                    kinds: vec![OpCode::Multi],
+                    op: WriteOp::Fail { code: code.code() },
+                },
             }
         }
+        // Reconfiguration is disabled (as ZooKeeper's default); ZooKeeper still logs
+        // an error txn for it.
+        Request::Reconfig(_) => Action::Write {
+            kinds: vec![OpCode::Reconfig],
+            op: WriteOp::Fail {
+                code: ErrorCode::ReconfigDisabled.code(),
+            },
+        },
         Request::MultiRead(ref multi) if multi.ops.iter().any(|op| !op.is_read()) => {
             Action::Reject(ErrorCode::MarshallingError)
         }
@@ -222,7 +254,10 @@ mod tests {
         };
         assert!(matches!(
             classify(Request::Multi(mixed.clone())),
-            Action::Reject(ErrorCode::MarshallingError)
+            Action::Write {
+                op: WriteOp::Fail { code: -5 },
+                ..
+            }
         ));
         assert!(matches!(
             classify(Request::MultiRead(mixed)),
@@ -247,7 +282,8 @@ mod tests {
                 kinds,
                 op: WriteOp::Multi(ops),
             } => {
-                assert_eq!(kinds, vec![OpCode::Create, OpCode::Create2, OpCode::Check]);
+                // Plain nodes report `Create{path}` whatever the opcode, as ZooKeeper.
+                assert_eq!(kinds, vec![OpCode::Create, OpCode::Create, OpCode::Check]);
                 assert_eq!(ops.len(), 3);
             }
             other => panic!("{other:?}"),

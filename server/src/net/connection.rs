@@ -66,15 +66,16 @@ pub async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr, fir
     let cancel = CancellationToken::new();
     let writer = tokio::spawn(write_loop(write_half, rx, cancel.clone()));
 
-    let outcome = match read_handshake(&shared, &mut read_half, first).await {
+    let (outcome, read_half) = match read_handshake(&shared, &mut read_half, first).await {
         Ok(request) => {
             let mut frames =
                 FramedRead::new(read_half, FrameCodec::new(shared.settings.max_frame_len));
-            run(&shared, conn, peer, request, &mut frames, outbox, &cancel).await
+            let outcome = run(&shared, conn, peer, request, &mut frames, outbox, &cancel).await;
+            (outcome, frames.into_inner())
         }
         Err(e) => {
             drop(outbox);
-            Err(e)
+            (Err(e), read_half)
         }
     };
     match &outcome {
@@ -85,6 +86,24 @@ pub async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr, fir
     // reply, say) and then close the socket.
     shared.core.detach(conn);
     let _ = writer.await;
+    if !matches!(outcome, Err(Closed::Eof)) {
+        linger(read_half).await;
+    }
+}
+
+/// After the server has closed its side, reads and discards what the client still
+/// sends, briefly: closing a socket with unread data makes the kernel reset the
+/// connection, and a reset can destroy replies the client has not read yet.
+async fn linger(mut read_half: tokio::net::tcp::OwnedReadHalf) {
+    let mut sink = [0u8; 4096];
+    let drain = async {
+        while let Ok(n) = read_half.read(&mut sink).await {
+            if n == 0 {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(1), drain).await;
 }
 
 /// Reads the ConnectRequest whose length prefix is `first`. Checked by hand, not by the
@@ -208,22 +227,19 @@ async fn run(
             }
             other => other?,
         };
-        shared
-            .core
-            .stats
-            .packets_received
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        shared.core.touch(session.id);
+        // The header alone says which request this is; count it before decoding the
+        // body so that even a request we cannot serve is matched to its reply.
+        let header = ferrokeeper_protocol::RequestHeader::decode(&mut payload.clone())
+            .map_err(|e| Closed::BadFrame(e.to_string()))?;
+        let opcode = OpCode::from_code(header.r#type);
+        shared.core.received(conn, session.id, header.xid, opcode);
         let frame = match RequestFrame::decode(&mut payload.clone()) {
             Ok(frame) => frame,
             Err(e) if e.is_unknown_opcode() => {
-                // ZooKeeper answers Unimplemented, then closes.
-                let header = ferrokeeper_protocol::RequestHeader::decode(&mut payload.clone())
-                    .map_err(|e| Closed::BadFrame(e.to_string()))?;
+                // ZooKeeper answers Unimplemented stamped with zxid -1, then closes.
                 wait_for_writes(&mut session).await?;
-                shared
-                    .core
-                    .send_error(conn, header.xid, ErrorCode::Unimplemented);
+                let reply = super::replies::error_reply(header.xid, -1, ErrorCode::Unimplemented);
+                shared.core.send(conn, &reply);
                 let _ = outbox.send(Outgoing::Close);
                 return Err(Closed::Refused("unknown opcode"));
             }
@@ -274,6 +290,9 @@ async fn handshake(
             .map_err(|e| Closed::Unavailable(e.to_string()))?;
         (session_id, timeout)
     } else {
+        // ZooKeeper closes the session's current connection before it checks the
+        // password, so even a failed resume moves the session off its old connection.
+        core.close_session_connections(request.session_id);
         let known = core.session_timeout(request.session_id);
         let password_ok = request.passwd.as_ref() == session_password(request.session_id);
         match known {
@@ -382,7 +401,6 @@ async fn handle(
     frame: RequestFrame,
 ) -> Result<bool, Closed> {
     let xid = frame.header.xid;
-    let started = std::time::Instant::now();
     match classify(frame.request) {
         Action::Write { op, kinds } => {
             let txn = Txn::Write {
@@ -426,14 +444,12 @@ async fn handle(
             match super::auth::authenticate(&packet, &session.peer_ip, &shared.settings.auth) {
                 Some(ids) => {
                     for id in ids {
-                        if !session.auth.contains(&id) {
-                            session.auth.push(id);
-                        }
+                        super::auth::add_id(&mut session.auth, id);
                     }
                     shared.core.set_auth(session.conn, session.auth.clone());
                     // ZooKeeper answers with the request's xid (−4 from its own clients).
-                    send_frame(
-                        outbox,
+                    shared.core.send(
+                        session.conn,
                         &ReplyFrame {
                             header: ReplyHeader {
                                 xid,
@@ -450,8 +466,8 @@ async fn handle(
                         .stats
                         .auth_failed
                         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    send_frame(
-                        outbox,
+                    shared.core.send(
+                        session.conn,
                         &ReplyFrame {
                             header: ReplyHeader {
                                 xid,
@@ -476,9 +492,5 @@ async fn handle(
             shared.core.read(&ctx, xid, request);
         }
     }
-    shared
-        .core
-        .stats
-        .record_latency(u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX));
     Ok(true)
 }

@@ -58,6 +58,7 @@ fn snapshot(shared: &Shared) -> Snapshot {
     })
 }
 
+/// The asking four-letter-word connection counts as a connection, as in ZooKeeper.
 fn server_lines(shared: &Shared, s: &Snapshot) -> String {
     let stats = &shared.core.stats;
     let latency = stats.latency();
@@ -75,7 +76,7 @@ fn server_lines(shared: &Shared, s: &Snapshot) -> String {
         stats.packets_received.load(Ordering::Relaxed)
     );
     let _ = writeln!(out, "Sent: {}", stats.packets_sent.load(Ordering::Relaxed));
-    let _ = writeln!(out, "Connections: {}", shared.core.connections().len());
+    let _ = writeln!(out, "Connections: {}", shared.core.connections().len() + 1);
     let _ = writeln!(out, "Outstanding: 0");
     let _ = writeln!(out, "Zxid: 0x{:x}", s.zxid);
     let _ = writeln!(out, "Mode: standalone");
@@ -83,14 +84,34 @@ fn server_lines(shared: &Shared, s: &Snapshot) -> String {
     out
 }
 
-fn cons_lines(shared: &Shared) -> String {
-    let mut out = String::new();
+/// `cons` lines: the asking connection first (it has sent one packet), then every
+/// session's connection with ZooKeeper's fields. `brief` (for `stat`) stops after `sent`.
+fn cons_lines(shared: &Shared, asker: &str, brief: bool) -> String {
+    let mut out = format!(" /{asker}[0](queued=0,recved=1,sent=0)\n");
     for c in shared.core.connections() {
-        let _ = writeln!(
+        let _ = write!(
             out,
-            " /{}[1](queued=0,recved=0,sent=0,sid=0x{:x},est={})",
-            c.peer, c.session, c.established_ms
+            " /{}[1](queued=0,recved={},sent={}",
+            c.peer, c.received, c.sent
         );
+        if !brief {
+            let _ = write!(
+                out,
+                ",sid=0x{:x},lop={},est={},to={},lcxid=0x{:x},lzxid=0x{:x},lresp={},llat={},minlat={},avglat={},maxlat={}",
+                c.session,
+                c.last_op,
+                c.established_ms,
+                c.timeout_ms,
+                c.last_cxid,
+                c.last_zxid,
+                c.last_response_ms,
+                c.last_latency_ms,
+                c.min_latency_ms,
+                c.avg_latency_ms,
+                c.max_latency_ms
+            );
+        }
+        out.push_str(")\n");
     }
     out
 }
@@ -98,7 +119,7 @@ fn cons_lines(shared: &Shared) -> String {
 fn mntr(shared: &Shared, s: &Snapshot) -> String {
     let stats = &shared.core.stats;
     let latency = stats.latency();
-    let lines: Vec<(&str, String)> = vec![
+    let mut lines: Vec<(&str, String)> = vec![
         ("zk_version", format!("{VERSION}, built on {BUILT_ON}")),
         ("zk_server_state", "standalone".into()),
         ("zk_avg_latency", java_double(latency.avg)),
@@ -132,10 +153,29 @@ fn mntr(shared: &Shared, s: &Snapshot) -> String {
             stats.auth_failed.load(Ordering::Relaxed).to_string(),
         ),
     ];
+    if let Some((open, max)) = file_descriptors() {
+        lines.push(("zk_open_file_descriptor_count", open.to_string()));
+        lines.push(("zk_max_file_descriptor_count", max.to_string()));
+    }
     lines
         .into_iter()
         .map(|(k, v)| format!("{k}\t{v}\n"))
         .collect()
+}
+
+/// Open and maximum file descriptors of this process (Linux `/proc`), as ZooKeeper
+/// reports them from its OS bean.
+fn file_descriptors() -> Option<(usize, u64)> {
+    let open = std::fs::read_dir("/proc/self/fd").ok()?.count();
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let max = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))?
+        .split_whitespace()
+        .nth(3)?
+        .parse()
+        .ok()?;
+    Some((open, max))
 }
 
 fn envi() -> String {
@@ -177,6 +217,8 @@ fn wchc(shared: &Shared) -> String {
             let _ = writeln!(out, "\t{path}");
         }
     }
+    // ZooKeeper ends the listing with an empty line.
+    out.push('\n');
     out
 }
 
@@ -194,6 +236,7 @@ fn wchp(shared: &Shared) -> String {
             );
         }
     }
+    out.push('\n');
     out
 }
 
@@ -223,7 +266,7 @@ fn dump(shared: &Shared) -> String {
     out
 }
 
-fn text_for(shared: &Shared, word: FourLetterWord) -> String {
+fn text_for(shared: &Shared, word: FourLetterWord, asker: &str) -> String {
     match word {
         FourLetterWord::Ruok => "imok".into(),
         FourLetterWord::Srvr => {
@@ -235,14 +278,14 @@ fn text_for(shared: &Shared, word: FourLetterWord) -> String {
             format!(
                 "{}\nClients:\n{}\n{}",
                 version_line(),
-                cons_lines(shared),
+                cons_lines(shared, asker, true),
                 server_lines(shared, &s)
             )
         }
         FourLetterWord::Mntr => mntr(shared, &snapshot(shared)),
         FourLetterWord::Conf => shared.settings.conf_text.clone(),
         FourLetterWord::Envi => envi(),
-        FourLetterWord::Cons => format!("{}\n", cons_lines(shared)),
+        FourLetterWord::Cons => format!("{}\n", cons_lines(shared, asker, false)),
         FourLetterWord::Isro => "rw".into(),
         FourLetterWord::Wchs => {
             let s = snapshot(shared);
@@ -254,7 +297,10 @@ fn text_for(shared: &Shared, word: FourLetterWord) -> String {
         FourLetterWord::Wchc => wchc(shared),
         FourLetterWord::Wchp => wchp(shared),
         FourLetterWord::Dump => dump(shared),
-        FourLetterWord::Crst => "Connection stats reset.\n".into(),
+        FourLetterWord::Crst => {
+            shared.core.reset_connection_stats();
+            "Connection stats reset.\n".into()
+        }
         FourLetterWord::Srst => {
             shared.core.stats.reset();
             "Server stats reset.\n".into()
@@ -279,7 +325,11 @@ pub async fn answer(shared: &Shared, mut stream: TcpStream, word: FourLetterWord
     let name = word.name();
     let text = if shared.settings.four_letter_whitelist.is_enabled(name) {
         tracing::debug!(command = name, "four-letter word");
-        text_for(shared, word)
+        let asker = stream
+            .peer_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_default();
+        text_for(shared, word, &asker)
     } else {
         format!("{name} is not executed because it is not in the whitelist.\n")
     };

@@ -150,6 +150,9 @@ impl Model {
     fn op(&mut self, session: i64, op: &WriteOp) -> Outcome {
         let live = self.sessions.contains(&session);
         match op {
+            WriteOp::Fail { code } => {
+                Err(ErrorCode::from_code(*code).unwrap_or(ErrorCode::SystemError))
+            }
             WriteOp::Create {
                 path,
                 data,

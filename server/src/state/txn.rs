@@ -66,6 +66,12 @@ pub enum WriteOp {
     },
     /// Atomic: all ops succeed under one zxid, or none is applied.
     Multi(Vec<WriteOp>),
+    /// A request ZooKeeper turns into an error txn before applying anything (a
+    /// disabled reconfig, a multi mixing reads into writes): it fails with this
+    /// `ErrorCode` number but still takes a zxid, as ZooKeeper's error txns do.
+    Fail {
+        code: i32,
+    },
 }
 
 /// The result of applying one entry.

@@ -78,6 +78,9 @@ impl ZkState {
             WriteOp::Check { path, version } => self.check(ctx, path, *version),
             // A multi cannot nest (ZooKeeper cannot even decode one).
             WriteOp::Multi(_) => Err(ErrorCode::MarshallingError),
+            WriteOp::Fail { code } => {
+                Err(ErrorCode::from_code(*code).unwrap_or(ErrorCode::SystemError))
+            }
         }
     }
 
