@@ -3,6 +3,7 @@
 //! pid when the test ends.
 
 pub mod differential;
+pub mod process;
 pub mod raw;
 pub mod zookeeper;
 

@@ -4,15 +4,12 @@
 //! the one Apache ZooKeeper 3.8.0 produced (`tests/clients/c/expected/<scenario>.txt`,
 //! recorded with `tests/clients/c/record_expected.sh`).
 
-#[path = "../clients/support.rs"]
-mod support;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
 use ferrokeeper_tests::Ferrokeeper;
-use support::{Finished, assert_lines, clients_dir, on_path, require, run};
+use ferrokeeper_tests::process::{Finished, assert_lines, clients_dir, on_path, require, run};
 
 const HEADER: &str = "/usr/include/zookeeper/zookeeper.h";
 

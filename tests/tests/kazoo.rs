@@ -3,14 +3,11 @@
 //! one line per step; each test runs one scenario on a fresh server and compares the
 //! lines with what the script printed against Apache ZooKeeper 3.8.0.
 
-#[path = "../clients/support.rs"]
-mod support;
-
 use std::process::Command;
 use std::time::Duration;
 
 use ferrokeeper_tests::Ferrokeeper;
-use support::{assert_lines, clients_dir, on_path, require, run};
+use ferrokeeper_tests::process::{assert_lines, clients_dir, on_path, require, run};
 
 /// The whole transcript against ZooKeeper 3.8.0, one `== scenario` section each.
 const EXPECTED: &str = r#"== crud

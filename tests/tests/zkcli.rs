@@ -5,15 +5,12 @@
 //! that command's output ends. The expected outputs are what zkCli printed against
 //! Apache ZooKeeper 3.8.0 for the same scripts (times, zxids and session ids elided).
 
-#[path = "../clients/support.rs"]
-mod support;
-
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
 use ferrokeeper_tests::Ferrokeeper;
-use support::{on_path, require, run};
+use ferrokeeper_tests::process::{on_path, require, run};
 
 const ZKCLI: &str = "/usr/share/zookeeper/bin/zkCli.sh";
 const MARKER: &str = "Node does not exist: /__step_";

@@ -1,10 +1,7 @@
-//! Shared by the third-party client tests (`c_client.rs`, `zkcli.rs`, `kazoo.rs`),
-//! included with `#[path]`: run an external program with a deadline, in its own
-//! process group so that everything it forks is killed with it, even if the test
-//! panics; and fail (never skip) when a client is not installed.
-
-// Each test file uses a different subset.
-#![allow(dead_code)]
+//! Running third-party clients (the C program, zkCli.sh, kazoo scripts): an external
+//! program with a deadline, in its own process group so that everything it forks is
+//! killed with it, even if the test panics; and failing (never skipping) when a client
+//! is not installed.
 
 use std::io::Read;
 use std::os::unix::process::CommandExt;
