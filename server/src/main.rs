@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use ferrokeeper_server::config::{ConfRuntime, Config, ConfigError, HostPort};
 use ferrokeeper_server::net::{NetSettings, auth::AuthSettings};
+use ferrokeeper_server::replication::{StorageOptions, SyncMode};
 use ferrokeeper_server::server::{Server, ServerSettings};
 use tracing_subscriber::EnvFilter;
 
@@ -44,6 +45,19 @@ fn settings(config: &Config, client_addr: SocketAddr) -> ServerSettings {
         container_max_per_minute: config.containers.max_per_minute as usize,
         container_max_never_used_ms: i64::try_from(config.containers.max_never_used_interval_ms)
             .unwrap_or(i64::MAX),
+        // Our own files, beside (not inside) ZooKeeper's version-2 directories.
+        storage: StorageOptions {
+            log_dir: config.data_log_dir.join("ferrokeeper").join("log"),
+            snapshot_dir: config.data_dir.join("ferrokeeper").join("snapshots"),
+            sync: if config.force_sync {
+                SyncMode::Fsync
+            } else {
+                SyncMode::NoSync
+            },
+            snapshot_every: u64::from(config.snap_count),
+            snapshots_kept: config.autopurge.snap_retain_count as usize,
+            log_kept_behind_snapshot: 1000,
+        },
         net: NetSettings {
             max_frame_len: config.jute_max_buffer as usize
                 + ferrokeeper_protocol::FRAME_HEADER_ALLOWANCE,

@@ -14,6 +14,10 @@ pub type ConnId = u64;
 pub struct Origin {
     /// The proposing server's id (`myid`).
     pub server: u64,
+    /// The proposing process's start time (ms): connection ids restart with the
+    /// process, so an entry replayed after a restart must not reach a new connection
+    /// that happens to reuse an old id.
+    pub incarnation: i64,
     pub conn: ConnId,
     pub xid: i32,
     /// The opcode of the request, or of each op of a multi, to shape the reply.

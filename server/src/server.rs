@@ -13,7 +13,7 @@ use tokio_util::task::TaskTracker;
 use crate::core::{Core, now_ms};
 use crate::net::{NetSettings, Shared, serve_clients};
 use crate::proposal::Proposal;
-use crate::replication::{Replica, ReplicationError};
+use crate::replication::{Replica, ReplicationError, StorageOptions};
 use crate::state::StateConfig;
 use crate::state::txn::{Entry, Txn};
 
@@ -28,6 +28,7 @@ pub struct ServerSettings {
     pub container_check_interval_ms: u64,
     pub container_max_per_minute: usize,
     pub container_max_never_used_ms: i64,
+    pub storage: StorageOptions,
     pub net: NetSettings,
 }
 
@@ -76,8 +77,13 @@ impl Server {
                 extended_types_enabled: settings.extended_types_enabled,
             },
         ));
-        let replica =
-            Replica::start_single(settings.server_id, local_addr.to_string(), core.clone()).await?;
+        let replica = Replica::start_single(
+            settings.server_id,
+            local_addr.to_string(),
+            core.clone(),
+            &settings.storage,
+        )
+        .await?;
         // A new leader gives every session a fresh timeout before expiring any.
         core.refresh_all_sessions();
 

@@ -106,6 +106,7 @@ pub struct ConnInfo {
 
 pub struct Core {
     server_id: u64,
+    incarnation: i64,
     inner: Mutex<Inner>,
     next_conn: AtomicU64,
     started: Instant,
@@ -140,6 +141,7 @@ impl Core {
     pub fn new(server_id: u64, config: StateConfig) -> Self {
         Core {
             server_id,
+            incarnation: now_ms(),
             inner: Mutex::new(Inner {
                 zk: ZkState::new(config),
                 watches: WatchRegistry::new(),
@@ -163,6 +165,11 @@ impl Core {
 
     pub fn server_id(&self) -> u64 {
         self.server_id
+    }
+
+    /// This process's incarnation, stamped into the entries it proposes.
+    pub fn incarnation(&self) -> i64 {
+        self.incarnation
     }
 
     pub fn next_conn_id(&self) -> ConnId {
@@ -406,7 +413,7 @@ impl Applier for Core {
         if let Some(origin) = proposal
             .origin
             .as_ref()
-            .filter(|o| o.server == self.server_id)
+            .filter(|o| o.server == self.server_id && o.incarnation == self.incarnation)
         {
             if let Some(entry) = inner.conns.get_mut(&origin.conn) {
                 let reply = crate::net::replies::write_reply(
@@ -430,13 +437,15 @@ impl Applier for Core {
         (applied.zxid, applied.result)
     }
 
-    fn snapshot(&self) -> io::Result<Vec<u8>> {
-        let inner = self.lock();
-        serde_json::to_vec(&inner.zk).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+    fn snapshot(&self) -> crate::replication::SnapshotWriter {
+        let copy = self.lock().zk.clone();
+        Box::new(move || {
+            postcard::to_allocvec(&copy).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+        })
     }
 
     fn restore(&self, data: &[u8]) -> io::Result<()> {
-        let zk: ZkState = serde_json::from_slice(data)
+        let zk: ZkState = postcard::from_bytes(data)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
         self.lock().zk = zk;
         Ok(())

@@ -375,6 +375,7 @@ async fn submit(
     let proposal = Proposal {
         origin: Some(Origin {
             server: shared.core.server_id(),
+            incarnation: shared.core.incarnation(),
             conn: session.conn,
             xid,
             kinds: kinds.iter().map(|k| k.code()).collect(),

@@ -2,8 +2,9 @@
 //! server proposes [`Proposal`]s through a [`Replica`] and learns results as
 //! [`TxnResult`]s.
 
-mod log_store;
+mod durable_log;
 mod network;
+mod snapshot_file;
 mod state_machine;
 mod types;
 
@@ -14,19 +15,34 @@ use std::time::Duration;
 use openraft::BasicNode;
 use openraft::impls::ProgressResponder;
 
-pub use state_machine::Applier;
+pub use durable_log::{DurableLogStore, LogOptions, LogStoreError, SyncMode};
+pub use state_machine::{Applier, SnapshotWriter};
 pub use types::ApplyOutcome;
 
 use crate::proposal::Proposal;
 use crate::state::txn::TxnResult;
-use log_store::MemLogStore;
 use network::NoPeers;
-use state_machine::StateMachine;
+use state_machine::{SnapshotOptions, StateMachine};
 use types::{Raft, TypeConfig};
+
+/// Where the Raft log and snapshots live and how they are kept.
+#[derive(Debug, Clone)]
+pub struct StorageOptions {
+    pub log_dir: std::path::PathBuf,
+    pub snapshot_dir: std::path::PathBuf,
+    /// `Fsync` unless `forceSync=no`.
+    pub sync: SyncMode,
+    /// `snapCount`: entries between snapshots.
+    pub snapshot_every: u64,
+    /// `autopurge.snapRetainCount`.
+    pub snapshots_kept: usize,
+    /// Entries kept in the log behind the newest snapshot.
+    pub log_kept_behind_snapshot: u64,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReplicationError {
-    #[error("raft failed to start: {0}")]
+    #[error("cannot start replication: {0}")]
     Start(String),
     #[error("this server cannot commit writes now: {0}")]
     Unavailable(String),
@@ -58,50 +74,59 @@ impl Pending {
 }
 
 impl Replica {
-    /// Starts a single-voter member `id` and makes sure it is the cluster's only voter
-    /// and leader. Initialising is skipped when the log already holds a membership.
+    /// Starts a single-voter member `id` over the durable log and snapshots in
+    /// `storage`, and makes sure it is the cluster's only voter and leader. Initialising
+    /// is skipped when the log or a snapshot already holds a membership. Returns once
+    /// everything the log held has been applied again.
     pub async fn start_single(
         id: u64,
         addr: String,
         applier: Arc<dyn Applier>,
+        storage: &StorageOptions,
     ) -> Result<Self, ReplicationError> {
+        let start = |e: &dyn std::fmt::Display| ReplicationError::Start(e.to_string());
         let config = openraft::Config {
             cluster_name: "ferrokeeper".into(),
             heartbeat_interval: 250,
             election_timeout_min: 500,
             election_timeout_max: 1000,
-            // Snapshots arrive with durable storage; until then the log stays in memory.
-            snapshot_policy: openraft::SnapshotPolicy::Never,
+            snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(storage.snapshot_every.max(1)),
+            // Keep some log behind each snapshot (openraft issue #2116, and for
+            // followers that are only a little behind).
+            max_in_snapshot_log_to_keep: storage.log_kept_behind_snapshot,
             ..Default::default()
         };
-        let config = Arc::new(
-            config
-                .validate()
-                .map_err(|e| ReplicationError::Start(e.to_string()))?,
-        );
-        let raft = Raft::new(
-            id,
-            config,
-            NoPeers,
-            MemLogStore::default(),
-            StateMachine::new(applier),
+        let config = Arc::new(config.validate().map_err(|e| start(&e))?);
+        let log = DurableLogStore::open(&storage.log_dir, storage.sync).map_err(|e| start(&e))?;
+        let state_machine = StateMachine::open(
+            applier,
+            SnapshotOptions {
+                dir: Some(storage.snapshot_dir.clone()),
+                retain: storage.snapshots_kept,
+            },
         )
-        .await
-        .map_err(|e| ReplicationError::Start(e.to_string()))?;
-        let initialized = raft
-            .is_initialized()
+        .map_err(|e| start(&e))?;
+        let raft = Raft::new(id, config, NoPeers, log, state_machine)
             .await
-            .map_err(|e| ReplicationError::Start(e.to_string()))?;
+            .map_err(|e| start(&e))?;
+        let initialized = raft.is_initialized().await.map_err(|e| start(&e))?;
         if !initialized {
             let members = BTreeMap::from([(id, BasicNode { addr })]);
-            raft.initialize(members)
-                .await
-                .map_err(|e| ReplicationError::Start(e.to_string()))?;
+            raft.initialize(members).await.map_err(|e| start(&e))?;
         }
         raft.wait(Some(Duration::from_secs(30)))
             .current_leader(id, "single voter elects itself")
             .await
-            .map_err(|e| ReplicationError::Start(e.to_string()))?;
+            .map_err(|e| start(&e))?;
+        // Serve nothing until the log's entries are applied again.
+        let last = {
+            use openraft::async_runtime::WatchReceiver;
+            raft.metrics().borrow_watched().last_log_index
+        };
+        raft.wait(Some(Duration::from_secs(600)))
+            .applied_index_at_least(last, "log replayed")
+            .await
+            .map_err(|e| start(&e))?;
         Ok(Replica { raft })
     }
 

@@ -1,16 +1,23 @@
 //! openraft's state machine, delegating our entries to an [`Applier`] (the server core,
 //! which owns the ZooKeeper state, the watch registry and the connection outboxes, so
 //! that applying an entry and queueing its watch events happen under one lock).
+//!
+//! Snapshots are files (see [`super::snapshot_file`]) written durably before openraft
+//! learns of them: openraft purges the log behind a snapshot, so a snapshot it knows
+//! about must survive any crash.
 
 use std::io::{self, Cursor};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use futures::{Stream, TryStreamExt};
 use openraft::alias::{LogIdOf, SnapshotMetaOf, SnapshotOf, StoredMembershipOf};
 use openraft::storage::{EntryResponder, RaftStateMachine};
 use openraft::{EntryPayload, RaftSnapshotBuilder};
+use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 
+use super::snapshot_file;
 use super::types::{ApplyOutcome, TypeConfig};
 use crate::proposal::Proposal;
 use crate::state::txn::TxnResult;
@@ -19,10 +26,30 @@ use crate::state::txn::TxnResult;
 pub trait Applier: Send + Sync + 'static {
     /// Applies one entry; returns its zxid and result.
     fn apply(&self, proposal: &Proposal) -> (i64, TxnResult);
-    /// Serializes the whole replicated state.
-    fn snapshot(&self) -> io::Result<Vec<u8>>;
+    /// A consistent copy of the whole replicated state, taken quickly (it stops apply
+    /// while it runs); the returned closure serializes it later, off the apply path.
+    fn snapshot(&self) -> SnapshotWriter;
     /// Replaces the whole replicated state.
     fn restore(&self, data: &[u8]) -> io::Result<()>;
+}
+
+/// Serializes a state copy taken by [`Applier::snapshot`].
+pub type SnapshotWriter = Box<dyn FnOnce() -> io::Result<Vec<u8>> + Send>;
+
+/// What a snapshot file holds: openraft's metadata and the application state.
+#[derive(Serialize, Deserialize)]
+struct SnapshotPayload {
+    meta: SnapshotMetaOf<TypeConfig>,
+    state: Vec<u8>,
+}
+
+/// Where and how snapshots are kept.
+#[derive(Debug, Clone)]
+pub struct SnapshotOptions {
+    /// `None` keeps snapshots in memory only (tests of the log store).
+    pub dir: Option<PathBuf>,
+    /// `autopurge.snapRetainCount`.
+    pub retain: usize,
 }
 
 struct Meta {
@@ -35,18 +62,62 @@ struct Meta {
 pub struct StateMachine {
     applier: Arc<dyn Applier>,
     meta: Arc<Mutex<Meta>>,
+    options: SnapshotOptions,
+}
+
+fn invalid(e: impl std::fmt::Display) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, e.to_string())
 }
 
 impl StateMachine {
-    pub fn new(applier: Arc<dyn Applier>) -> Self {
-        StateMachine {
-            applier,
-            meta: Arc::new(Mutex::new(Meta {
-                last_applied: None,
-                membership: StoredMembershipOf::<TypeConfig>::default(),
-                current: None,
-            })),
+    /// A state machine over `applier`, starting from the newest intact snapshot in
+    /// `options.dir` if there is one.
+    pub fn open(applier: Arc<dyn Applier>, options: SnapshotOptions) -> io::Result<Self> {
+        let mut meta = Meta {
+            last_applied: None,
+            membership: StoredMembershipOf::<TypeConfig>::default(),
+            current: None,
+        };
+        if let Some(dir) = &options.dir {
+            if let Some((index, bytes)) =
+                snapshot_file::read_newest(dir).map_err(io::Error::other)?
+            {
+                let payload: SnapshotPayload = postcard::from_bytes(&bytes).map_err(invalid)?;
+                applier.restore(&payload.state)?;
+                tracing::info!(index, dir = %dir.display(), "loaded snapshot");
+                meta.last_applied = payload.meta.last_log_id;
+                meta.membership = payload.meta.last_membership.clone();
+                meta.current = Some((payload.meta, payload.state));
+            }
         }
+        Ok(StateMachine {
+            applier,
+            meta: Arc::new(Mutex::new(meta)),
+            options,
+        })
+    }
+
+    /// Writes the snapshot file (off the async threads) and prunes old ones.
+    async fn persist(&self, meta: &SnapshotMetaOf<TypeConfig>, state: &[u8]) -> io::Result<()> {
+        let Some(dir) = self.options.dir.clone() else {
+            return Ok(());
+        };
+        let index = meta.last_log_id.map_or(0, |id| id.index);
+        let payload = postcard::to_allocvec(&SnapshotPayload {
+            meta: meta.clone(),
+            state: state.to_vec(),
+        })
+        .map_err(invalid)?;
+        let retain = self.options.retain;
+        tokio::task::spawn_blocking(move || {
+            snapshot_file::write(&dir, index, &payload)?;
+            snapshot_file::retain(&dir, retain)
+        })
+        .await
+        .map_err(io::Error::other)?
+        .map_err(io::Error::other)?;
+        tracing::info!(index, "snapshot written");
+        Ok(())
     }
 }
 
@@ -56,13 +127,22 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
     async fn build_snapshot(
         &mut self,
     ) -> Result<SnapshotOf<TypeConfig, Cursor<Vec<u8>>>, io::Error> {
-        let mut meta = self.meta.lock().await;
-        let data = self.applier.snapshot()?;
-        let snapshot_meta = SnapshotMetaOf::<TypeConfig> {
-            last_log_id: meta.last_applied,
-            last_membership: meta.membership.clone(),
+        // The state and the applied position must be taken together: the meta lock
+        // stops apply only while the core hands out its copy, not while it is encoded.
+        let (snapshot_meta, writer) = {
+            let meta = self.meta.lock().await;
+            let writer = self.applier.snapshot();
+            let snapshot_meta = SnapshotMetaOf::<TypeConfig> {
+                last_log_id: meta.last_applied,
+                last_membership: meta.membership.clone(),
+            };
+            (snapshot_meta, writer)
         };
-        meta.current = Some((snapshot_meta.clone(), data.clone()));
+        let data = tokio::task::spawn_blocking(writer)
+            .await
+            .map_err(io::Error::other)??;
+        self.persist(&snapshot_meta, &data).await?;
+        self.meta.lock().await.current = Some((snapshot_meta.clone(), data.clone()));
         Ok(SnapshotOf::<TypeConfig, Cursor<Vec<u8>>> {
             meta: snapshot_meta,
             snapshot: Cursor::new(data),
@@ -130,6 +210,8 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         snapshot: Self::SnapshotData,
     ) -> Result<(), io::Error> {
         let data = snapshot.into_inner();
+        // Durable first: once installed, openraft may purge the log it replaces.
+        self.persist(snapshot_meta, &data).await?;
         self.applier.restore(&data)?;
         let mut meta = self.meta.lock().await;
         meta.last_applied = snapshot_meta.last_log_id;

@@ -7,7 +7,7 @@ use crate::proposal::Proposal;
 use crate::state::txn::TxnResult;
 
 /// What the state machine answers for one log entry.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct ApplyOutcome {
     /// The zxid the entry was given; 0 for Raft's own (blank, membership) entries.
     pub zxid: i64,

@@ -84,7 +84,7 @@ pub struct Applied {
     pub events: Vec<WatchTrigger>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum TxnResult {
     SessionCreated,
     SessionClosed,
@@ -101,7 +101,7 @@ pub enum TxnResult {
     Error(ErrorCode),
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum OpResult {
     Created {
         path: String,

@@ -1,0 +1,108 @@
+//! The sync thread: group commit. It takes every request queued so far, runs one
+//! fdatasync that covers all of them (their bytes were written before they were queued),
+//! and only then completes them, in queue order.
+
+use std::fs::File;
+use std::io;
+use std::sync::{Arc, Mutex, mpsc};
+
+use openraft::storage::IOFlushed;
+
+use super::super::types::TypeConfig;
+use super::SyncMode;
+
+/// At most this many requests share one fdatasync, so completions are not delayed
+/// without bound under a flood of writes.
+const MAX_BATCH: usize = 4096;
+
+/// What to do once a write is durable.
+pub enum Done {
+    /// openraft's append callback.
+    Flushed(IOFlushed<TypeConfig>),
+    /// A waiting `save_vote`, `truncate_after` or `purge`.
+    Notify(tokio::sync::oneshot::Sender<io::Result<()>>),
+}
+
+impl Done {
+    fn complete(self, result: io::Result<()>) {
+        match self {
+            Done::Flushed(cb) => cb.io_completed(result),
+            Done::Notify(tx) => {
+                // The waiter may have gone away (its future was dropped); nothing to do.
+                let _ = tx.send(result);
+            }
+        }
+    }
+}
+
+pub struct SyncRequest {
+    /// The segment the request's bytes went to (older segments are fsynced when sealed).
+    pub file: Arc<File>,
+    pub done: Done,
+}
+
+/// Starts the sync thread; it stops when every sender is dropped.
+pub fn spawn(
+    mode: SyncMode,
+    failed: Arc<Mutex<Option<String>>>,
+) -> io::Result<mpsc::Sender<SyncRequest>> {
+    let (tx, rx) = mpsc::channel::<SyncRequest>();
+    std::thread::Builder::new()
+        .name("raft-log-sync".into())
+        .spawn(move || run(rx, mode, failed))?;
+    Ok(tx)
+}
+
+fn run(rx: mpsc::Receiver<SyncRequest>, mode: SyncMode, failed: Arc<Mutex<Option<String>>>) {
+    let mut batch = Vec::new();
+    while let Ok(first) = rx.recv() {
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(r) => batch.push(r),
+                Err(_) => break,
+            }
+        }
+        let result = sync_batch(&batch, mode, &failed);
+        for req in batch.drain(..) {
+            req.done.complete(match &result {
+                Ok(()) => Ok(()),
+                Err(why) => Err(io::Error::other(why.clone())),
+            });
+        }
+    }
+    tracing::debug!("raft log sync thread stopped");
+}
+
+fn sync_batch(
+    batch: &[SyncRequest],
+    mode: SyncMode,
+    failed: &Mutex<Option<String>>,
+) -> Result<(), String> {
+    if let Some(why) = failed
+        .lock()
+        .map_err(|_| "lock poisoned".to_string())?
+        .as_ref()
+    {
+        return Err(format!("raft log failed earlier: {why}"));
+    }
+    if mode == SyncMode::NoSync {
+        return Ok(());
+    }
+    // Requests are queued in write order, so the last one's file is the newest segment,
+    // and one fdatasync of it covers the whole batch.
+    let Some(last) = batch.last() else {
+        return Ok(());
+    };
+    if let Err(e) = last.file.sync_data() {
+        // After a failed fdatasync the kernel may have dropped the dirty pages; retrying
+        // could report success for lost data, so the store stops here for good.
+        let why = format!("fdatasync failed: {e}");
+        tracing::error!("raft log: {why}; refusing further writes");
+        if let Ok(mut f) = failed.lock() {
+            f.get_or_insert_with(|| why.clone());
+        }
+        return Err(why);
+    }
+    Ok(())
+}
