@@ -38,13 +38,21 @@ pub fn ferrokeeper_binary() -> PathBuf {
 pub struct Ferrokeeper {
     child: Child,
     addr: SocketAddr,
-    _data: tempfile::TempDir,
+    _data: Option<tempfile::TempDir>,
 }
 
 impl Ferrokeeper {
     /// Starts a standalone server on 127.0.0.1 with a fresh data dir; `args` are extra flags.
     pub fn start(args: &[&str]) -> Ferrokeeper {
         let data = tempfile::tempdir().expect("temp dir");
+        let mut server = Self::start_in(data.path(), args);
+        server._data = Some(data);
+        server
+    }
+
+    /// Starts a standalone server on 127.0.0.1 over an existing data dir (kept when the
+    /// server goes, so a test can restart on it).
+    pub fn start_in(data_dir: &std::path::Path, args: &[&str]) -> Ferrokeeper {
         let mut child = Command::new(ferrokeeper_binary())
             .args([
                 "--client-port-address",
@@ -53,7 +61,7 @@ impl Ferrokeeper {
                 "0",
                 "--data-dir",
             ])
-            .arg(data.path())
+            .arg(data_dir)
             .args(args)
             .env(
                 "RUST_LOG",
@@ -96,8 +104,14 @@ impl Ferrokeeper {
         Ferrokeeper {
             child,
             addr,
-            _data: data,
+            _data: None,
         }
+    }
+
+    /// SIGKILL, as a crash: no shutdown code runs.
+    pub fn kill9(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     pub fn addr(&self) -> SocketAddr {

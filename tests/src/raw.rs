@@ -44,6 +44,17 @@ impl RawClient {
         timeout_ms: i32,
         session: Option<(i64, Bytes)>,
     ) -> std::io::Result<(RawClient, ConnectResponse)> {
+        Self::connect_seen(addr, timeout_ms, session, 0)
+    }
+
+    /// As [`RawClient::connect`], telling the server the last zxid this client saw (a
+    /// server behind it closes the connection without a reply).
+    pub fn connect_seen(
+        addr: SocketAddr,
+        timeout_ms: i32,
+        session: Option<(i64, Bytes)>,
+        last_zxid_seen: i64,
+    ) -> std::io::Result<(RawClient, ConnectResponse)> {
         let mut stream = TcpStream::connect(addr)?;
         stream.set_read_timeout(Some(Duration::from_secs(20)))?;
         let (session_id, passwd) = session.unwrap_or((0, Bytes::from_static(&[0; 16])));
@@ -51,7 +62,7 @@ impl RawClient {
             &mut stream,
             &ConnectRequest {
                 protocol_version: 0,
-                last_zxid_seen: 0,
+                last_zxid_seen,
                 timeout: timeout_ms,
                 session_id,
                 passwd,
@@ -66,7 +77,7 @@ impl RawClient {
             session_id: response.session_id,
             passwd: response.passwd.clone(),
             timeout: response.timeout,
-            last_zxid: 0,
+            last_zxid: last_zxid_seen,
         };
         Ok((client, response))
     }

@@ -438,9 +438,22 @@ impl Applier for Core {
     }
 
     fn snapshot(&self) -> crate::replication::SnapshotWriter {
+        // Writes wait while the copy is taken: that is the snapshot's write stall.
+        let started = Instant::now();
         let copy = self.lock().zk.clone();
+        let stall = started.elapsed();
         Box::new(move || {
-            postcard::to_allocvec(&copy).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+            let encoding = Instant::now();
+            let bytes = postcard::to_allocvec(&copy)
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+            tracing::info!(
+                nodes = copy.tree().node_count(),
+                bytes = bytes.len(),
+                write_stall_ms = stall.as_millis() as u64,
+                encode_ms = encoding.elapsed().as_millis() as u64,
+                "snapshot state copied and encoded"
+            );
+            Ok(bytes)
         })
     }
 
