@@ -9,8 +9,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use ferrokeeper_protocol::{
-    ConnectRequest, ConnectResponse, ErrorCode, FrameCodec, Id, Jute, OpCode, ReplyFrame,
-    ReplyHeader, Request, RequestFrame, Response,
+    ConnectRequest, ConnectResponse, ErrorCode, FrameCodec, Id, Jute, OpCode, Request, RequestFrame,
 };
 use futures::{SinkExt, StreamExt};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -442,45 +441,30 @@ async fn handle(
         }
         Action::Read(Request::Auth(packet)) => {
             wait_for_writes(session).await?;
-            match super::auth::authenticate(&packet, &session.peer_ip, &shared.settings.auth) {
-                Some(ids) => {
-                    for id in ids {
-                        super::auth::add_id(&mut session.auth, id);
-                    }
-                    shared.core.set_auth(session.conn, session.auth.clone());
-                    // ZooKeeper answers with the request's xid (−4 from its own clients).
-                    shared.core.send(
-                        session.conn,
-                        &ReplyFrame {
-                            header: ReplyHeader {
-                                xid,
-                                zxid: 0,
-                                err: 0,
-                            },
-                            response: Response::Empty,
-                        },
-                    );
+            let ids = super::auth::authenticate(&packet, &session.peer_ip, &shared.settings.auth);
+            let code = if ids.is_some() {
+                ErrorCode::Ok
+            } else {
+                ErrorCode::AuthFailed
+            };
+            if let Some(ids) = ids {
+                for id in ids {
+                    super::auth::add_id(&mut session.auth, id);
                 }
-                None => {
-                    shared
-                        .core
-                        .stats
-                        .auth_failed
-                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    shared.core.send(
-                        session.conn,
-                        &ReplyFrame {
-                            header: ReplyHeader {
-                                xid,
-                                zxid: 0,
-                                err: ErrorCode::AuthFailed.code(),
-                            },
-                            response: Response::Empty,
-                        },
-                    );
-                    let _ = outbox.send(Outgoing::Close);
-                    return Err(Closed::Refused("authentication failed"));
-                }
+                shared.core.set_auth(session.conn, session.auth.clone());
+            }
+            // ZooKeeper answers with the request's xid (−4 from its own clients) and zxid 0.
+            shared
+                .core
+                .send(session.conn, &super::replies::error_reply(xid, 0, code));
+            if code == ErrorCode::AuthFailed {
+                shared
+                    .core
+                    .stats
+                    .auth_failed
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let _ = outbox.send(Outgoing::Close);
+                return Err(Closed::Refused("authentication failed"));
             }
         }
         Action::Read(request) => {
