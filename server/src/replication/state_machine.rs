@@ -52,10 +52,18 @@ pub struct SnapshotOptions {
     pub retain: usize,
 }
 
+/// The current snapshot: its metadata, and its state bytes only when there is no file
+/// to read them back from (they are needed only to send the snapshot to a peer, and at
+/// a million znodes they are a hundred megabytes worth not keeping in memory).
+struct Current {
+    meta: SnapshotMetaOf<TypeConfig>,
+    in_memory: Option<Vec<u8>>,
+}
+
 struct Meta {
     last_applied: Option<LogIdOf<TypeConfig>>,
     membership: StoredMembershipOf<TypeConfig>,
-    current: Option<(SnapshotMetaOf<TypeConfig>, Vec<u8>)>,
+    current: Option<Current>,
 }
 
 #[derive(Clone)]
@@ -87,7 +95,10 @@ impl StateMachine {
                 tracing::info!(index, dir = %dir.display(), "loaded snapshot");
                 meta.last_applied = payload.meta.last_log_id;
                 meta.membership = payload.meta.last_membership.clone();
-                meta.current = Some((payload.meta, payload.state));
+                meta.current = Some(Current {
+                    meta: payload.meta,
+                    in_memory: None,
+                });
             }
         }
         Ok(StateMachine {
@@ -95,6 +106,14 @@ impl StateMachine {
             meta: Arc::new(Mutex::new(meta)),
             options,
         })
+    }
+
+    /// What to remember of a snapshot just made or installed.
+    fn current(&self, meta: &SnapshotMetaOf<TypeConfig>, state: Vec<u8>) -> Current {
+        Current {
+            meta: meta.clone(),
+            in_memory: self.options.dir.is_none().then_some(state),
+        }
     }
 
     /// Writes the snapshot file (off the async threads) and prunes old ones.
@@ -142,7 +161,7 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
             .await
             .map_err(io::Error::other)??;
         self.persist(&snapshot_meta, &data).await?;
-        self.meta.lock().await.current = Some((snapshot_meta.clone(), data.clone()));
+        self.meta.lock().await.current = Some(self.current(&snapshot_meta, data.clone()));
         Ok(SnapshotOf::<TypeConfig, Cursor<Vec<u8>>> {
             meta: snapshot_meta,
             snapshot: Cursor::new(data),
@@ -216,7 +235,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         let mut meta = self.meta.lock().await;
         meta.last_applied = snapshot_meta.last_log_id;
         meta.membership = snapshot_meta.last_membership.clone();
-        meta.current = Some((snapshot_meta.clone(), data));
+        meta.current = Some(self.current(snapshot_meta, data));
         Ok(())
     }
 
@@ -224,12 +243,32 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         &mut self,
     ) -> Result<Option<SnapshotOf<TypeConfig, Self::SnapshotData>>, io::Error> {
         let meta = self.meta.lock().await;
-        Ok(meta
-            .current
-            .as_ref()
-            .map(|(m, data)| SnapshotOf::<TypeConfig, Cursor<Vec<u8>>> {
-                meta: m.clone(),
-                snapshot: Cursor::new(data.clone()),
-            }))
+        let Some(current) = meta.current.as_ref() else {
+            return Ok(None);
+        };
+        let state = match (&current.in_memory, &self.options.dir) {
+            (Some(bytes), _) => bytes.clone(),
+            (None, Some(dir)) => {
+                let dir = dir.clone();
+                let found = tokio::task::spawn_blocking(move || snapshot_file::read_newest(&dir))
+                    .await
+                    .map_err(io::Error::other)?
+                    .map_err(io::Error::other)?;
+                let (_, bytes) =
+                    found.ok_or_else(|| io::Error::other("the current snapshot's file is gone"))?;
+                let payload: SnapshotPayload = postcard::from_bytes(&bytes).map_err(invalid)?;
+                if payload.meta.last_log_id != current.meta.last_log_id {
+                    return Err(io::Error::other(
+                        "the newest snapshot file is not the current snapshot",
+                    ));
+                }
+                payload.state
+            }
+            (None, None) => return Ok(None),
+        };
+        Ok(Some(SnapshotOf::<TypeConfig, Cursor<Vec<u8>>> {
+            meta: current.meta.clone(),
+            snapshot: Cursor::new(state),
+        }))
     }
 }

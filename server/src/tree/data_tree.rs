@@ -1,14 +1,17 @@
 //! The data tree: every znode by full path, plus the indexes ZooKeeper keeps beside
 //! it (ephemerals by session, containers, TTL nodes) and its size counter.
 //!
-//! Nodes live in a `BTreeMap` rather than a `HashMap`: iteration order is then part
+//! Nodes live in an ordered map rather than a hash map: iteration order is then part
 //! of the value, so two replicas that applied the same log serialize to identical
-//! snapshots, and subtree questions (`getAllChildrenNumber`) are range scans.
+//! snapshots, and subtree questions (`getAllChildrenNumber`) are range scans. The maps
+//! and sets are persistent (`imbl`): a copy shares structure with the live tree, so
+//! the copy a snapshot takes costs O(1) under the lock instead of stalling writes for
+//! a deep clone, and the live tree copies only the paths it changes afterwards.
 //!
 //! Mutations here do no checking beyond what `DataTree.java` itself does: the
 //! request checks (versions, ACLs, modes) live in `state`, which calls these.
 
-use std::collections::{BTreeMap, BTreeSet};
+use imbl::{OrdMap, OrdSet};
 
 use bytes::Bytes;
 use ferrokeeper_protocol::{Acl, ErrorCode, Stat, StatPersisted, perms};
@@ -20,11 +23,11 @@ use super::path::{java_len, split_parent};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DataTree {
-    nodes: BTreeMap<String, Node>,
+    nodes: OrdMap<String, Node>,
     /// Session id → its ephemeral nodes (ZooKeeper's `ephemerals`).
-    ephemerals: BTreeMap<i64, BTreeSet<String>>,
-    containers: BTreeSet<String>,
-    ttls: BTreeSet<String>,
+    ephemerals: OrdMap<i64, OrdSet<String>>,
+    containers: OrdSet<String>,
+    ttls: OrdSet<String>,
     /// ZooKeeper's `approximateDataSize`, maintained incrementally as it does.
     data_size: i64,
     /// Whether TTL owner values are recognised (`zookeeper.extendedTypesEnabled`).
@@ -75,7 +78,7 @@ impl DataTree {
     pub fn with_extended_types(extended_types: bool) -> DataTree {
         let open = perms::open_acl_unsafe();
         let zeroed = StatPersisted::default();
-        let mut nodes = BTreeMap::new();
+        let mut nodes = OrdMap::new();
         let mut add = |path: &str, acl: Vec<Acl>, stat: StatPersisted, children: &[&str]| {
             let mut node = Node::new(Some(Bytes::new()), acl, stat);
             node.children = children.iter().map(|c| (*c).to_owned()).collect();
@@ -102,9 +105,9 @@ impl DataTree {
         );
         let mut tree = DataTree {
             nodes,
-            ephemerals: BTreeMap::new(),
-            containers: BTreeSet::new(),
-            ttls: BTreeSet::new(),
+            ephemerals: OrdMap::new(),
+            containers: OrdSet::new(),
+            ttls: OrdSet::new(),
             data_size: 0,
             extended_types,
         };
@@ -227,14 +230,14 @@ impl DataTree {
 
     /// `zk_ephemerals_count`: session ephemerals (not containers or TTL nodes).
     pub fn ephemeral_count(&self) -> usize {
-        self.ephemerals.values().map(BTreeSet::len).sum()
+        self.ephemerals.values().map(OrdSet::len).sum()
     }
 
-    pub fn containers(&self) -> &BTreeSet<String> {
+    pub fn containers(&self) -> &OrdSet<String> {
         &self.containers
     }
 
-    pub fn ttls(&self) -> &BTreeSet<String> {
+    pub fn ttls(&self) -> &OrdSet<String> {
         &self.ttls
     }
 

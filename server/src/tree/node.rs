@@ -1,6 +1,6 @@
 //! One znode as stored, and the `Stat` clients see for it.
 
-use std::collections::BTreeSet;
+use imbl::OrdSet;
 
 use bytes::Bytes;
 use ferrokeeper_protocol::{Acl, Stat, StatPersisted};
@@ -18,7 +18,7 @@ pub struct Node {
     pub(crate) data: Option<Bytes>,
     pub(crate) acl: Vec<Acl>,
     pub(crate) stat: StatPersisted,
-    pub(crate) children: BTreeSet<String>,
+    pub(crate) children: OrdSet<String>,
 }
 
 impl Node {
@@ -27,7 +27,7 @@ impl Node {
             data,
             acl,
             stat,
-            children: BTreeSet::new(),
+            children: OrdSet::new(),
         }
     }
 
@@ -45,7 +45,7 @@ impl Node {
     }
 
     /// Children's names (not full paths), sorted.
-    pub fn children(&self) -> &BTreeSet<String> {
+    pub fn children(&self) -> &OrdSet<String> {
         &self.children
     }
 
