@@ -2,6 +2,7 @@
 //! binary on a kernel-chosen port, learn the port from its log line, and kill it by
 //! pid when the test ends.
 
+pub mod bench;
 pub mod differential;
 pub mod process;
 pub mod raw;
