@@ -5,7 +5,9 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use ferrokeeper_server::config::{ConfRuntime, Config, ConfigError, HostPort};
-use ferrokeeper_server::net::{NetSettings, auth::AuthSettings};
+use std::sync::Arc;
+
+use ferrokeeper_server::net::{ConfRenderer, NetSettings, auth::AuthSettings};
 use ferrokeeper_server::replication::{StorageOptions, SyncMode};
 use ferrokeeper_server::server::{Server, ServerSettings};
 use tracing_subscriber::EnvFilter;
@@ -68,8 +70,10 @@ fn settings(config: &Config, client_addr: SocketAddr) -> ServerSettings {
             auth: AuthSettings {
                 super_digest: config.super_digest.clone(),
             },
-            conf_text: String::new(),
-            data_dir: config.data_dir.clone(),
+            // Replaced by Server::start once the port is bound.
+            conf: ConfRenderer(Arc::new(|_, _| String::new())),
+            snapshot_dir: config.data_dir.join("ferrokeeper").join("snapshots"),
+            log_dir: config.data_log_dir.join("ferrokeeper").join("log"),
             client_port: client_addr.port(),
         },
     }
@@ -87,9 +91,12 @@ async fn run(config: Config) -> Result<(), String> {
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|e| format!("cannot create dataDir {}: {e}", config.data_dir.display()))?;
 
-    let conf_text = |port: u16| {
-        config.conf_4lw(&ConfRuntime {
+    let conf_config = Arc::new(config.clone());
+    let conf_text = move |port: u16, data_dir_size: u64, data_log_size: u64| {
+        conf_config.conf_4lw(&ConfRuntime {
             client_port: Some(port),
+            data_dir_size,
+            data_log_size,
             ..Default::default()
         })
     };

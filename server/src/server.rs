@@ -53,11 +53,11 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts serving. `conf_text` renders the `conf` four-letter word's answer for the
-    /// port actually bound (the configured port may be 0).
+    /// Starts serving. `conf` renders the `conf` four-letter word's answer for the port
+    /// actually bound (the configured port may be 0) and the directory sizes.
     pub async fn start(
         mut settings: ServerSettings,
-        conf_text: impl FnOnce(u16) -> String,
+        conf: impl Fn(u16, u64, u64) -> String + Send + Sync + 'static,
     ) -> Result<Server, StartError> {
         let listener = TcpListener::bind(settings.client_addr)
             .await
@@ -70,7 +70,9 @@ impl Server {
             source,
         })?;
         settings.net.client_port = local_addr.port();
-        settings.net.conf_text = conf_text(local_addr.port());
+        let port = local_addr.port();
+        settings.net.conf =
+            crate::net::ConfRenderer(Arc::new(move |data, log| conf(port, data, log)));
         let core = Arc::new(Core::new(
             settings.server_id,
             StateConfig {

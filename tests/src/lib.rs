@@ -10,7 +10,7 @@ pub mod zookeeper;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -32,7 +32,44 @@ pub fn ferrokeeper_binary() -> PathBuf {
         "{} not found: build the workspace binaries first (cargo build --workspace)",
         bin.display()
     );
+    // `cargo test -p ferrokeeper-tests` does not rebuild the server binary: refuse to
+    // test an old one rather than report results of code that is not the code.
+    let built = modified(&bin);
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    for dir in ["server/src", "protocol/src"] {
+        if let Some(newer) = newest_file(&workspace.join(dir)).filter(|(t, _)| Some(*t) > built) {
+            panic!(
+                "{} is older than {}: rebuild it (cargo build -p ferrokeeper-server) or run the \
+                 workspace's tests (bash tests/run.sh)",
+                bin.display(),
+                newer.1.display()
+            );
+        }
+    }
     bin
+}
+
+fn modified(path: &Path) -> Option<std::time::SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
+/// The most recently modified file below `dir`.
+fn newest_file(dir: &Path) -> Option<(std::time::SystemTime, PathBuf)> {
+    let mut newest: Option<(std::time::SystemTime, PathBuf)> = None;
+    for entry in std::fs::read_dir(dir).ok()?.flatten() {
+        let path = entry.path();
+        let candidate = if path.is_dir() {
+            newest_file(&path)
+        } else {
+            modified(&path).map(|t| (t, path))
+        };
+        if let Some(c) = candidate
+            && newest.as_ref().is_none_or(|n| c.0 > n.0)
+        {
+            newest = Some(c);
+        }
+    }
+    newest
 }
 
 /// A running `ferrokeeper` process, killed on drop.

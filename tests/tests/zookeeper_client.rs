@@ -349,6 +349,37 @@ async fn four_letter_words_answer_in_zookeepers_shapes() {
     );
     assert!(four_letter(server.addr(), "mntr").contains("zk_server_state\tstandalone\n"));
     assert_eq!(four_letter(server.addr(), "isro"), "rw");
+
+    // dirs and conf report the real sizes of the log and snapshot directories (the
+    // log's first segment is preallocated, so it is never empty).
+    let dirs = four_letter(server.addr(), "dirs");
+    let log_size: u64 = dirs
+        .lines()
+        .find_map(|l| l.strip_prefix("logdir_size: "))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("{dirs}"));
+    assert!(log_size > 0, "{dirs}");
+    let conf = four_letter(server.addr(), "conf");
+    assert!(
+        conf.contains(&format!("dataLogSize={log_size}\n")),
+        "{conf}"
+    );
+
+    // The trace mask starts at ZooKeeper's default and stmk changes it.
+    assert_eq!(four_letter(server.addr(), "gtmk"), "306");
+    let mut stmk = b"stmk".to_vec();
+    stmk.extend_from_slice(&7i64.to_be_bytes());
+    assert_eq!(four_letter_bytes(server.addr(), &stmk), "7");
+    assert_eq!(four_letter(server.addr(), "gtmk"), "7");
+}
+
+fn four_letter_bytes(addr: std::net::SocketAddr, bytes: &[u8]) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+    stream.write_all(bytes).expect("send");
+    let mut out = String::new();
+    stream.read_to_string(&mut out).expect("read");
+    out
 }
 
 #[tokio::test]

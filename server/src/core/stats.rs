@@ -7,6 +7,9 @@ pub struct Stats {
     pub packets_received: AtomicU64,
     pub packets_sent: AtomicU64,
     pub auth_failed: AtomicU64,
+    /// `gtmk`/`stmk`: ZooKeeper's request trace mask. Kept and reported; ferrokeeper's
+    /// logging is configured with `RUST_LOG` instead, so the mask changes nothing else.
+    pub trace_mask: AtomicI64,
     latency_count: AtomicU64,
     latency_total_ms: AtomicU64,
     latency_min_ms: AtomicI64,
@@ -19,6 +22,7 @@ impl Default for Stats {
             packets_received: AtomicU64::new(0),
             packets_sent: AtomicU64::new(0),
             auth_failed: AtomicU64::new(0),
+            trace_mask: AtomicI64::new(306),
             latency_count: AtomicU64::new(0),
             latency_total_ms: AtomicU64::new(0),
             latency_min_ms: AtomicI64::new(i64::MAX),

@@ -163,6 +163,24 @@ fn mntr(shared: &Shared, s: &Snapshot) -> String {
         .collect()
 }
 
+/// Bytes in the snapshot and log directories, as ZooKeeper's `dirs` and `conf` report
+/// its snapshot and transaction-log directories.
+fn dir_sizes(settings: &super::NetSettings) -> (u64, u64) {
+    fn size(dir: &std::path::Path) -> u64 {
+        std::fs::read_dir(dir)
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .filter_map(|e| e.metadata().ok())
+                    .filter(|m| m.is_file())
+                    .map(|m| m.len())
+                    .sum()
+            })
+            .unwrap_or(0)
+    }
+    (size(&settings.snapshot_dir), size(&settings.log_dir))
+}
+
 /// Open and maximum file descriptors of this process (Linux `/proc`), as ZooKeeper
 /// reports them from its OS bean.
 fn file_descriptors() -> Option<(usize, u64)> {
@@ -283,7 +301,10 @@ fn text_for(shared: &Shared, word: FourLetterWord, asker: &str) -> String {
             )
         }
         FourLetterWord::Mntr => mntr(shared, &snapshot(shared)),
-        FourLetterWord::Conf => shared.settings.conf_text.clone(),
+        FourLetterWord::Conf => {
+            let (data, log) = dir_sizes(&shared.settings);
+            (shared.settings.conf.0)(data, log)
+        }
         FourLetterWord::Envi => envi(),
         FourLetterWord::Cons => format!("{}\n", cons_lines(shared, asker, false)),
         FourLetterWord::Isro => "rw".into(),
@@ -305,8 +326,16 @@ fn text_for(shared: &Shared, word: FourLetterWord, asker: &str) -> String {
             shared.core.stats.reset();
             "Server stats reset.\n".into()
         }
-        FourLetterWord::Dirs => "datadir_size: 0\nlogdir_size: 0\n".into(),
-        FourLetterWord::Gtmk | FourLetterWord::Stmk => "0\n".into(),
+        FourLetterWord::Dirs => {
+            let (data, log) = dir_sizes(&shared.settings);
+            format!("datadir_size: {data}\nlogdir_size: {log}\n")
+        }
+        FourLetterWord::Gtmk | FourLetterWord::Stmk => shared
+            .core
+            .stats
+            .trace_mask
+            .load(Ordering::Relaxed)
+            .to_string(),
         FourLetterWord::Hash => String::new(),
         FourLetterWord::TelnetClose => String::new(),
     }
@@ -320,7 +349,13 @@ pub async fn answer(shared: &Shared, mut stream: TcpStream, word: FourLetterWord
     if word == FourLetterWord::Stmk {
         // The mask follows as 8 bytes; ZooKeeper reads them before answering.
         let mut mask = [0u8; 8];
-        let _ = stream.read_exact(&mut mask).await;
+        if stream.read_exact(&mut mask).await.is_ok() {
+            shared
+                .core
+                .stats
+                .trace_mask
+                .store(i64::from_be_bytes(mask), Ordering::Relaxed);
+        }
     }
     let name = word.name();
     let text = if shared.settings.four_letter_whitelist.is_enabled(name) {

@@ -26,10 +26,23 @@ pub struct NetSettings {
     pub max_client_cnxns: usize,
     pub four_letter_whitelist: crate::config::FourLetterWhitelist,
     pub auth: auth::AuthSettings,
-    /// The `conf` answer, as ZooKeeper prints it.
-    pub conf_text: String,
-    pub data_dir: PathBuf,
+    /// Renders the `conf` answer, as ZooKeeper prints it, for the current sizes of the
+    /// snapshot and log directories.
+    pub conf: ConfRenderer,
+    /// Where snapshots and the log live (for `dirs` and `conf`).
+    pub snapshot_dir: PathBuf,
+    pub log_dir: PathBuf,
     pub client_port: u16,
+}
+
+/// Renders the `conf` four-letter word from `(snapshot dir bytes, log dir bytes)`.
+#[derive(Clone)]
+pub struct ConfRenderer(pub Arc<dyn Fn(u64, u64) -> String + Send + Sync>);
+
+impl std::fmt::Debug for ConfRenderer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ConfRenderer")
+    }
 }
 
 /// Everything a connection task shares.
