@@ -43,6 +43,11 @@ cargo fmt --all -- --check
 log "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+# The integration tests start the real server binary; test builds do not build the
+# binaries of other packages, so build them explicitly.
+log "cargo build (the binaries the integration tests start)"
+cargo build --workspace --bins --locked
+
 log "fuzz target builds"
 cargo build --manifest-path protocol/fuzz/Cargo.toml --locked
 
