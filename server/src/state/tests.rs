@@ -850,8 +850,9 @@ fn state_round_trips_through_serde() {
         data: None,
         version: -1,
     });
-    let json = serde_json::to_vec(&h.zk).unwrap_or_default();
-    let back: ZkState = serde_json::from_slice(&json).unwrap_or_else(|e| panic!("{e}"));
+    // Round-trip through the snapshot encoding.
+    let bytes = postcard::to_allocvec(&h.zk).unwrap_or_default();
+    let back: ZkState = postcard::from_bytes(&bytes).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(back, h.zk);
     let mut copy = H {
         zk: back,
