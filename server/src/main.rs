@@ -4,11 +4,15 @@
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
-use ferrokeeper_server::config::{ConfRuntime, Config, ConfigError, HostPort};
+use std::collections::BTreeMap;
+
+use ferrokeeper_server::config::{
+    ConfRuntime, Config, ConfigError, HostPort, PeerType, QuorumServer,
+};
 use std::sync::Arc;
 
 use ferrokeeper_server::net::{ConfRenderer, NetSettings, auth::AuthSettings};
-use ferrokeeper_server::replication::{StorageOptions, SyncMode};
+use ferrokeeper_server::replication::{Ensemble, StorageOptions, SyncMode};
 use ferrokeeper_server::server::{Server, ServerSettings};
 use tracing_subscriber::EnvFilter;
 
@@ -36,7 +40,65 @@ async fn resolve(address: &HostPort) -> Result<SocketAddr, String> {
         .ok_or_else(|| format!("client address {text} resolves to nothing"))
 }
 
-fn settings(config: &Config, client_addr: SocketAddr) -> ServerSettings {
+/// The ensemble this server belongs to, from its `server.N` lines and `myid`.
+async fn ensemble(config: &Config) -> Result<Option<Ensemble>, String> {
+    if !config.is_distributed() {
+        return Ok(None);
+    }
+    let me = config
+        .server_id
+        .ok_or("server.N lines are configured but this server has no id: write dataDir/myid")?;
+    let own = config
+        .servers
+        .get(&me)
+        .ok_or_else(|| format!("myid is {me} but there is no server.{me} line"))?;
+    let quorum = |server: &QuorumServer| {
+        server
+            .addresses
+            .first()
+            .map(|a| HostPort {
+                host: a.host.clone(),
+                port: a.quorum_port,
+            })
+            .ok_or_else(|| format!("server.{} has no address", server.id))
+    };
+    let own_quorum = quorum(own)?;
+    let listen_host = if config.quorum_listen_on_all_ips {
+        HostPort {
+            host: "0.0.0.0".into(),
+            port: own_quorum.port,
+        }
+    } else {
+        own_quorum
+    };
+    let listen = resolve(&listen_host)
+        .await
+        .map_err(|e| format!("quorum port of server.{me}: {e}"))?;
+    let mut peer_addrs = BTreeMap::new();
+    for server in config.servers.values().filter(|s| s.id != me) {
+        peer_addrs.insert(server.id, quorum(server)?.to_addr_string());
+    }
+    let of_type = |t: PeerType| {
+        config
+            .servers
+            .values()
+            .filter(|s| s.peer_type == t)
+            .map(|s| s.id)
+            .collect()
+    };
+    Ok(Some(Ensemble {
+        voters: of_type(PeerType::Participant),
+        observers: of_type(PeerType::Observer),
+        peer_addrs,
+        listen,
+    }))
+}
+
+fn settings(
+    config: &Config,
+    client_addr: SocketAddr,
+    ensemble: Option<Ensemble>,
+) -> ServerSettings {
     ServerSettings {
         // ZooKeeper's standalone server id is 1 for session ids (the top byte).
         server_id: config.server_id.unwrap_or(1).max(1),
@@ -76,13 +138,13 @@ fn settings(config: &Config, client_addr: SocketAddr) -> ServerSettings {
             log_dir: config.data_log_dir.join("ferrokeeper").join("log"),
             client_port: client_addr.port(),
         },
+        ensemble,
+        sync_limit_ticks: u64::from(config.sync_limit),
     }
 }
 
 async fn run(config: Config) -> Result<(), String> {
-    if config.is_distributed() {
-        return Err("ensemble mode (server.N lines) is not implemented yet; run one server without server.N lines".into());
-    }
+    let ensemble = ensemble(&config).await?;
     let address = config
         .client_address
         .as_ref()
@@ -100,10 +162,15 @@ async fn run(config: Config) -> Result<(), String> {
             ..Default::default()
         })
     };
-    let server = Server::start(settings(&config, client_addr), conf_text)
+    let mode = if ensemble.is_some() {
+        "ensemble"
+    } else {
+        "standalone"
+    };
+    let server = Server::start(settings(&config, client_addr, ensemble), conf_text)
         .await
         .map_err(|e| e.to_string())?;
-    tracing::info!(data_dir = %config.data_dir.display(), "ferrokeeper listening on {} (standalone)", server.local_addr());
+    tracing::info!(data_dir = %config.data_dir.display(), "ferrokeeper listening on {} ({mode})", server.local_addr());
 
     wait_for_signal().await;
     tracing::info!("shutting down");

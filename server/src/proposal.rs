@@ -33,9 +33,20 @@ impl Origin {
     }
 }
 
+/// Marks a proposal whose proposer waits for its result in-process.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ticket {
+    pub server: u64,
+    /// As in [`Origin`]: a replayed entry must not resolve a new process's ticket.
+    pub incarnation: i64,
+    pub id: u64,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Proposal {
     /// `None` for entries the server makes itself (session expiry, container reaping).
     pub origin: Option<Origin>,
+    /// Set by the replication layer when the proposer waits for the result.
+    pub ticket: Option<Ticket>,
     pub entry: Entry,
 }

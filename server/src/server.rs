@@ -13,7 +13,7 @@ use tokio_util::task::TaskTracker;
 use crate::core::{Core, now_ms};
 use crate::net::{NetSettings, Shared, serve_clients};
 use crate::proposal::Proposal;
-use crate::replication::{Replica, ReplicationError, StorageOptions};
+use crate::replication::{Ensemble, Replica, ReplicaOptions, ReplicationError, StorageOptions};
 use crate::state::StateConfig;
 use crate::state::txn::{Entry, Txn};
 
@@ -30,6 +30,10 @@ pub struct ServerSettings {
     pub container_max_never_used_ms: i64,
     pub storage: StorageOptions,
     pub net: NetSettings,
+    /// `None`: standalone.
+    pub ensemble: Option<Ensemble>,
+    /// `syncLimit`, in ticks.
+    pub sync_limit_ticks: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -79,11 +83,17 @@ impl Server {
                 extended_types_enabled: settings.extended_types_enabled,
             },
         ));
-        let replica = Replica::start_single(
-            settings.server_id,
-            local_addr.to_string(),
+        let replica = Replica::start(
+            ReplicaOptions {
+                id: settings.server_id,
+                incarnation: core.incarnation(),
+                ensemble: settings.ensemble.clone(),
+                tick_ms: settings.tick_time_ms,
+                sync_limit_ticks: settings.sync_limit_ticks,
+                storage: settings.storage.clone(),
+            },
             core.clone(),
-            &settings.storage,
+            core.clone(),
         )
         .await?;
         // A new leader gives every session a fresh timeout before expiring any.
@@ -100,6 +110,16 @@ impl Server {
         let connections = TaskTracker::new();
         let mut tasks = JoinSet::new();
         tasks.spawn(serve_clients(shared, listener, connections.clone()));
+        tasks.spawn(close_on_lost_writes(
+            core.clone(),
+            replica.clone(),
+            shutdown.clone(),
+        ));
+        tasks.spawn(close_when_not_serving(
+            core.clone(),
+            replica.clone(),
+            shutdown.clone(),
+        ));
         tasks.spawn(expire_sessions(
             core.clone(),
             replica.clone(),
@@ -141,10 +161,43 @@ impl Server {
     }
 }
 
+/// Connections waiting for writes that may have been dropped are closed, so their
+/// clients see a connection loss instead of waiting forever.
+async fn close_on_lost_writes(core: Arc<Core>, replica: Replica, shutdown: CancellationToken) {
+    let mut lost = replica.writes_lost();
+    loop {
+        tokio::select! {
+            changed = lost.changed() => if changed.is_err() { return },
+            () = shutdown.cancelled() => return,
+        }
+        core.close_waiting_writers();
+    }
+}
+
+/// A server out of touch with its leader or quorum drops its clients, which then
+/// reconnect to a server that can serve them (as a ZooKeeper server does).
+async fn close_when_not_serving(core: Arc<Core>, replica: Replica, shutdown: CancellationToken) {
+    let mut role = replica.role();
+    loop {
+        if !role.borrow_and_update().serving() {
+            core.close_all_connections();
+        }
+        tokio::select! {
+            changed = role.changed() => if changed.is_err() { return },
+            () = shutdown.cancelled() => return,
+        }
+    }
+}
+
+fn is_leader(replica: &Replica) -> bool {
+    replica.role().borrow().is_leader()
+}
+
 async fn propose_internal(replica: &Replica, txn: Txn) -> Result<(), ReplicationError> {
     replica
         .write(Proposal {
             origin: None,
+            ticket: None,
             entry: Entry {
                 time_ms: now_ms(),
                 txn,
@@ -166,6 +219,9 @@ async fn expire_sessions(
         tokio::select! {
             _ = ticker.tick() => {}
             () = shutdown.cancelled() => return,
+        }
+        if !is_leader(&replica) {
+            continue;
         }
         for session_id in core.expired_sessions() {
             tracing::info!(session = format!("0x{session_id:x}"), "session expired");
@@ -192,6 +248,9 @@ async fn reap_containers(
         tokio::select! {
             _ = ticker.tick() => {}
             () = shutdown.cancelled() => return,
+        }
+        if !is_leader(&replica) {
+            continue;
         }
         let candidates = core.container_candidates(settings.container_max_never_used_ms);
         // ZooKeeper spreads deletes to at most maxPerMinute.

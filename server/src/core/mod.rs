@@ -50,6 +50,8 @@ struct ConnEntry {
     session: i64,
     /// Counts this connection's writes that have been applied (and answered).
     applied: watch::Sender<u64>,
+    /// Counts this connection's writes submitted to the log.
+    submitted: u64,
     peer: String,
     established_ms: i64,
     /// The connection's authenticated ids, for filtering watch events by READ.
@@ -81,6 +83,8 @@ struct Inner {
     conns: HashMap<ConnId, ConnEntry>,
     expiry: ExpiryTracker,
     ids: SessionIdGenerator,
+    /// Sessions with client activity since the last report to the leader.
+    touched: std::collections::HashSet<i64>,
 }
 
 /// A connection's public facts, for `cons` and `dump`.
@@ -148,6 +152,7 @@ impl Core {
                 conns: HashMap::new(),
                 expiry: ExpiryTracker::default(),
                 ids: SessionIdGenerator::new(server_id, now_ms()),
+                touched: std::collections::HashSet::new(),
             }),
             next_conn: AtomicU64::new(1),
             started: Instant::now(),
@@ -225,6 +230,7 @@ impl Core {
                 outbox,
                 session,
                 applied,
+                submitted: 0,
                 peer,
                 established_ms: now_ms(),
                 auth,
@@ -269,8 +275,35 @@ impl Core {
         let now = Instant::now();
         let mut inner = self.lock();
         inner.expiry.touch(session, now);
+        inner.touched.insert(session);
         if let Some(entry) = inner.conns.get_mut(&conn) {
             entry.stats.received(xid, op, now);
+        }
+    }
+
+    /// Counts a write `conn` submitted to the log.
+    pub fn submitted(&self, conn: ConnId) {
+        if let Some(entry) = self.lock().conns.get_mut(&conn) {
+            entry.submitted += 1;
+        }
+    }
+
+    /// Closes every connection still waiting for a write: the write may have been
+    /// dropped by a leader change, and its client must learn that (connection loss)
+    /// rather than wait forever.
+    pub fn close_waiting_writers(&self) {
+        for (conn, entry) in self.lock().conns.iter() {
+            if entry.submitted > *entry.applied.borrow() {
+                tracing::info!(conn, "closing a connection whose writes may have been lost");
+                let _ = entry.outbox.send(Outgoing::Close);
+            }
+        }
+    }
+
+    /// Closes every client connection (this server stopped serving).
+    pub fn close_all_connections(&self) {
+        for entry in self.lock().conns.values() {
+            let _ = entry.outbox.send(Outgoing::Close);
         }
     }
 
@@ -371,6 +404,28 @@ pub fn session_timeouts(zk: &ZkState) -> Vec<(i64, i32)> {
 
 fn timeout_duration(timeout_ms: i32) -> Duration {
     Duration::from_millis(u64::try_from(timeout_ms).unwrap_or(0))
+}
+
+impl crate::replication::PeerHooks for Core {
+    fn touch_sessions(&self, sessions: &[i64]) {
+        let now = Instant::now();
+        let mut inner = self.lock();
+        for session in sessions {
+            inner.expiry.touch(*session, now);
+        }
+    }
+
+    fn take_touched_sessions(&self) -> Vec<i64> {
+        self.lock().touched.drain().collect()
+    }
+
+    fn session_moved(&self, session: i64) {
+        self.close_session_connections(session);
+    }
+
+    fn became_leader(&self) {
+        self.refresh_all_sessions();
+    }
 }
 
 impl Applier for Core {

@@ -274,6 +274,7 @@ async fn handshake(
         let session_id = core.new_session_id();
         let proposal = Proposal {
             origin: None,
+            ticket: None,
             entry: Entry {
                 time_ms: now_ms(),
                 txn: Txn::CreateSession {
@@ -292,6 +293,7 @@ async fn handshake(
         // ZooKeeper closes the session's current connection before it checks the
         // password, so even a failed resume moves the session off its old connection.
         core.close_session_connections(request.session_id);
+        shared.replica.announce_session_moved(request.session_id);
         let known = core.session_timeout(request.session_id);
         let password_ok = request.passwd.as_ref() == session_password(request.session_id);
         match known {
@@ -379,6 +381,7 @@ async fn submit(
             xid,
             kinds: kinds.iter().map(|k| k.code()).collect(),
         }),
+        ticket: None,
         entry: Entry {
             time_ms: now_ms(),
             txn,
@@ -390,6 +393,7 @@ async fn submit(
         .await
         .map_err(|e| Closed::Unavailable(e.to_string()))?;
     session.submitted += 1;
+    shared.core.submitted(session.conn);
     Ok(())
 }
 
@@ -469,6 +473,14 @@ async fn handle(
         }
         Action::Read(request) => {
             wait_for_writes(session).await?;
+            if matches!(request, Request::Sync(_)) {
+                // Everything the leader committed before now must be applied here.
+                shared
+                    .replica
+                    .sync()
+                    .await
+                    .map_err(|e| Closed::Unavailable(e.to_string()))?;
+            }
             let ctx = ReadContext {
                 conn: session.conn,
                 session: session.id,

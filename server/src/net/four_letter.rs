@@ -9,6 +9,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::Shared;
+use crate::replication::Role;
 
 /// The version clients see: a ZooKeeper version they know, then ours. go-zookeeper's
 /// `srvr` parser needs `[A-Za-z0-9.-]+` here, kazoo reads it from `envi`.
@@ -79,7 +80,7 @@ fn server_lines(shared: &Shared, s: &Snapshot) -> String {
     let _ = writeln!(out, "Connections: {}", shared.core.connections().len() + 1);
     let _ = writeln!(out, "Outstanding: 0");
     let _ = writeln!(out, "Zxid: 0x{:x}", s.zxid);
-    let _ = writeln!(out, "Mode: standalone");
+    let _ = writeln!(out, "Mode: {}", shared.replica.role().borrow().mode());
     let _ = writeln!(out, "Node count: {}", s.node_count);
     out
 }
@@ -118,10 +119,11 @@ fn cons_lines(shared: &Shared, asker: &str, brief: bool) -> String {
 
 fn mntr(shared: &Shared, s: &Snapshot) -> String {
     let stats = &shared.core.stats;
+    let role = *shared.replica.role().borrow();
     let latency = stats.latency();
     let mut lines: Vec<(&str, String)> = vec![
         ("zk_version", format!("{VERSION}, built on {BUILT_ON}")),
-        ("zk_server_state", "standalone".into()),
+        ("zk_server_state", role.mode().into()),
         ("zk_avg_latency", java_double(latency.avg)),
         ("zk_max_latency", latency.max.to_string()),
         ("zk_min_latency", latency.min.to_string()),
@@ -153,6 +155,17 @@ fn mntr(shared: &Shared, s: &Snapshot) -> String {
             stats.auth_failed.load(Ordering::Relaxed).to_string(),
         ),
     ];
+    if role == Role::Leader {
+        let counts = shared.replica.follower_counts();
+        lines.push(("zk_learners", counts.learners.to_string()));
+        // ZooKeeper 3.4's name for the same count, still read by monitoring tools.
+        lines.push(("zk_followers", counts.learners.to_string()));
+        lines.push(("zk_synced_followers", counts.synced_followers.to_string()));
+        lines.push(("zk_synced_non_voting_followers", "0".into()));
+        lines.push(("zk_synced_observers", counts.synced_observers.to_string()));
+        // A follower's sync waits on its own connection; the leader queues none.
+        lines.push(("zk_pending_syncs", "0".into()));
+    }
     if let Some((open, max)) = file_descriptors() {
         lines.push(("zk_open_file_descriptor_count", open.to_string()));
         lines.push(("zk_max_file_descriptor_count", max.to_string()));
@@ -285,6 +298,20 @@ fn dump(shared: &Shared) -> String {
 }
 
 fn text_for(shared: &Shared, word: FourLetterWord, asker: &str) -> String {
+    let needs_server = !matches!(
+        word,
+        FourLetterWord::Ruok
+            | FourLetterWord::Conf
+            | FourLetterWord::Envi
+            | FourLetterWord::Isro
+            | FourLetterWord::Gtmk
+            | FourLetterWord::Stmk
+            | FourLetterWord::Hash
+            | FourLetterWord::TelnetClose
+    );
+    if needs_server && !shared.replica.role().borrow().serving() {
+        return "This ZooKeeper instance is not currently serving requests\n".into();
+    }
     match word {
         FourLetterWord::Ruok => "imok".into(),
         FourLetterWord::Srvr => {

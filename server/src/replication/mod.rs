@@ -2,28 +2,84 @@
 //! server proposes [`Proposal`]s through a [`Replica`] and learns results as
 //! [`TxnResult`]s.
 
+mod contact;
 mod durable_log;
+mod forward;
 mod network;
+mod peer_client;
+mod peer_server;
+mod peer_wire;
+mod role;
 mod snapshot_file;
 mod state_machine;
+mod tickets;
 mod types;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use openraft::BasicNode;
-use openraft::impls::ProgressResponder;
+use openraft::async_runtime::WatchReceiver;
+use openraft::raft::ReadPolicy;
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
 
 pub use durable_log::{DurableLogStore, LogOptions, LogStoreError, SyncMode};
+pub use role::{FollowerCounts, Role};
 pub use state_machine::{Applier, SnapshotWriter};
 pub use types::ApplyOutcome;
 
 use crate::proposal::Proposal;
 use crate::state::txn::TxnResult;
-use network::NoPeers;
+use contact::Contact;
+use forward::ForwarderTask;
+use network::Peers;
+use peer_client::PeerConn;
+use peer_server::PeerService;
+use peer_wire::{PeerRequest, PeerResponse};
 use state_machine::{SnapshotOptions, StateMachine};
+use tickets::Tickets;
 use types::{Raft, TypeConfig};
+
+/// What the replication layer needs from the rest of the server.
+pub trait PeerHooks: Send + Sync + 'static {
+    /// The leader learns that these sessions had client activity on a follower.
+    fn touch_sessions(&self, sessions: &[i64]);
+    /// Sessions with client activity here since the last call (reported to the leader).
+    fn take_touched_sessions(&self) -> Vec<i64>;
+    /// A client resumed `session` on another server: drop its connections here.
+    fn session_moved(&self, session: i64);
+    /// This server just became the leader: give every session a fresh timeout.
+    fn became_leader(&self);
+}
+
+/// The members of a replicated ensemble, as this server's configuration names them.
+#[derive(Debug, Clone)]
+pub struct Ensemble {
+    pub voters: BTreeSet<u64>,
+    pub observers: BTreeSet<u64>,
+    /// Quorum address (`host:port`) of every other member.
+    pub peer_addrs: BTreeMap<u64, String>,
+    /// Where this server accepts its peers.
+    pub listen: SocketAddr,
+}
+
+#[derive(Debug, Clone)]
+pub struct ReplicaOptions {
+    /// `myid`.
+    pub id: u64,
+    /// This process's incarnation (see [`crate::proposal::Origin`]).
+    pub incarnation: i64,
+    /// `None`: a standalone server, a one-voter cluster.
+    pub ensemble: Option<Ensemble>,
+    pub tick_ms: u64,
+    /// `syncLimit`: ticks without a leader (or, for the leader, without a quorum) after
+    /// which this server stops serving clients.
+    pub sync_limit_ticks: u64,
+    pub storage: StorageOptions,
+}
 
 /// Where the Raft log and snapshots live and how they are kept.
 #[derive(Debug, Clone)]
@@ -51,53 +107,70 @@ pub enum ReplicationError {
 /// A handle to this server's Raft member.
 #[derive(Clone)]
 pub struct Replica {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    me: u64,
     raft: Raft,
+    tickets: Arc<Tickets>,
+    /// `None` for a standalone server (it is always the leader).
+    forward: Option<mpsc::UnboundedSender<Proposal>>,
+    ensemble: Option<Ensemble>,
+    role: watch::Receiver<Role>,
+    lost: watch::Sender<u64>,
+    /// One connection for `sync`'s read-index requests to the leader.
+    read_index_conn: tokio::sync::Mutex<Option<PeerConn>>,
+    /// How long to wait for a leader or a peer's answer.
+    patience: Duration,
+    stop: CancellationToken,
 }
 
-/// The result of a proposal, resolved once this server has applied it.
-pub struct Pending {
-    rx: tokio::sync::oneshot::Receiver<openraft::raft::ClientWriteResult<TypeConfig>>,
-}
-
-impl Pending {
-    pub async fn outcome(self) -> Result<TxnResult, ReplicationError> {
-        let result = self
-            .rx
-            .await
-            .map_err(|_| ReplicationError::Unavailable("raft dropped the proposal".into()))?;
-        let response = result.map_err(|e| ReplicationError::Unavailable(e.to_string()))?;
-        response
-            .data
-            .result
-            .ok_or_else(|| ReplicationError::Unavailable("entry applied without a result".into()))
+/// ZooKeeper-like timing from tickTime: heartbeats at a quarter tick, elections after
+/// one to two ticks of silence.
+fn raft_config(options: &ReplicaOptions) -> openraft::Config {
+    let tick = options.tick_ms.max(20);
+    let heartbeat = (tick / 4).clamp(10, 1000);
+    openraft::Config {
+        cluster_name: "ferrokeeper".into(),
+        heartbeat_interval: heartbeat,
+        election_timeout_min: tick.max(4 * heartbeat),
+        election_timeout_max: (2 * tick).max(8 * heartbeat),
+        snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(
+            options.storage.snapshot_every.max(1),
+        ),
+        // Keep some log behind each snapshot (openraft issue #2116, and for
+        // followers that are only a little behind).
+        max_in_snapshot_log_to_keep: options.storage.log_kept_behind_snapshot,
+        // A server that was cut off must not disturb a healthy leader when it returns.
+        enable_pre_vote: Some(options.ensemble.is_some()),
+        ..Default::default()
     }
 }
 
 impl Replica {
-    /// Starts a single-voter member `id` over the durable log and snapshots in
-    /// `storage`, and makes sure it is the cluster's only voter and leader. Initialising
-    /// is skipped when the log or a snapshot already holds a membership. Returns once
+    /// Starts this server's Raft member over the durable log and snapshots in
+    /// `options.storage`.
+    ///
+    /// Standalone: makes sure it is the only voter and leader, and returns once
     /// everything the log held has been applied again.
-    pub async fn start_single(
-        id: u64,
-        addr: String,
+    ///
+    /// Ensemble: every voter initialises openraft with the same membership (the voters
+    /// of the configuration) when its log and snapshots are empty, which openraft
+    /// allows; a member that was ever initialised never is again. Observers wait to be
+    /// added as learners by the leader. Returns at once; [`Replica::role`] says when
+    /// the server may serve clients.
+    pub async fn start(
+        options: ReplicaOptions,
         applier: Arc<dyn Applier>,
-        storage: &StorageOptions,
+        hooks: Arc<dyn PeerHooks>,
     ) -> Result<Self, ReplicationError> {
         let start = |e: &dyn std::fmt::Display| ReplicationError::Start(e.to_string());
-        let config = openraft::Config {
-            cluster_name: "ferrokeeper".into(),
-            heartbeat_interval: 250,
-            election_timeout_min: 500,
-            election_timeout_max: 1000,
-            snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(storage.snapshot_every.max(1)),
-            // Keep some log behind each snapshot (openraft issue #2116, and for
-            // followers that are only a little behind).
-            max_in_snapshot_log_to_keep: storage.log_kept_behind_snapshot,
-            ..Default::default()
-        };
-        let config = Arc::new(config.validate().map_err(|e| start(&e))?);
+        let id = options.id;
+        let config = Arc::new(raft_config(&options).validate().map_err(|e| start(&e))?);
+        let storage = &options.storage;
         let log = DurableLogStore::open(&storage.log_dir, storage.sync).map_err(|e| start(&e))?;
+        let tickets = Arc::new(Tickets::new(id, options.incarnation));
         let state_machine = StateMachine::open(
             applier,
             SnapshotOptions {
@@ -105,59 +178,453 @@ impl Replica {
                 retain: storage.snapshots_kept,
             },
         )
-        .map_err(|e| start(&e))?;
-        let raft = Raft::new(id, config, NoPeers, log, state_machine)
-            .await
-            .map_err(|e| start(&e))?;
-        let initialized = raft.is_initialized().await.map_err(|e| start(&e))?;
-        if !initialized {
-            let members = BTreeMap::from([(id, BasicNode { addr })]);
-            raft.initialize(members).await.map_err(|e| start(&e))?;
-        }
-        raft.wait(Some(Duration::from_secs(30)))
-            .current_leader(id, "single voter elects itself")
-            .await
-            .map_err(|e| start(&e))?;
-        // Serve nothing until the log's entries are applied again.
-        let last = {
-            use openraft::async_runtime::WatchReceiver;
-            raft.metrics().borrow_watched().last_log_index
+        .map_err(|e| start(&e))?
+        .with_tickets(tickets.clone());
+        let peer_addrs = Arc::new(
+            options
+                .ensemble
+                .as_ref()
+                .map(|e| e.peer_addrs.clone())
+                .unwrap_or_default(),
+        );
+        let network = Peers {
+            me: id,
+            addrs: peer_addrs.clone(),
         };
-        raft.wait(Some(Duration::from_secs(600)))
-            .applied_index_at_least(last, "log replayed")
+        let raft = Raft::new(id, config, network, log, state_machine)
             .await
             .map_err(|e| start(&e))?;
-        Ok(Replica { raft })
+        let stop = CancellationToken::new();
+        let tick = Duration::from_millis(options.tick_ms.max(1));
+        let quorum_timeout = tick * u32::try_from(options.sync_limit_ticks.max(2)).unwrap_or(2);
+        let (lost, _) = watch::channel(0u64);
+        let initialized = raft.is_initialized().await.map_err(|e| start(&e))?;
+
+        let Some(ensemble) = options.ensemble.clone() else {
+            if !initialized {
+                let members = BTreeMap::from([(id, BasicNode::default())]);
+                raft.initialize(members).await.map_err(|e| start(&e))?;
+            }
+            raft.wait(Some(Duration::from_secs(30)))
+                .current_leader(id, "single voter elects itself")
+                .await
+                .map_err(|e| start(&e))?;
+            // Serve nothing until the log's entries are applied again.
+            let last = raft.metrics().borrow_watched().last_log_index;
+            raft.wait(Some(Duration::from_secs(600)))
+                .applied_index_at_least(last, "log replayed")
+                .await
+                .map_err(|e| start(&e))?;
+            let (_, role) = watch::channel(Role::Standalone);
+            return Ok(Replica {
+                inner: Arc::new(Inner {
+                    me: id,
+                    raft,
+                    tickets,
+                    forward: None,
+                    ensemble: None,
+                    role,
+                    lost,
+                    read_index_conn: tokio::sync::Mutex::new(None),
+                    patience: quorum_timeout,
+                    stop,
+                }),
+            });
+        };
+
+        let listener = tokio::net::TcpListener::bind(ensemble.listen)
+            .await
+            .map_err(|e| {
+                ReplicationError::Start(format!(
+                    "cannot listen for peers on {}: {e}",
+                    ensemble.listen
+                ))
+            })?;
+        if !initialized && ensemble.voters.contains(&id) {
+            let members: BTreeMap<u64, BasicNode> = ensemble
+                .voters
+                .iter()
+                .map(|voter| (*voter, BasicNode::default()))
+                .collect();
+            tracing::info!(voters = ?ensemble.voters, "initialising a new ensemble");
+            // Before the quorum port answers, so no leader can have reached us yet;
+            // a refusal still only means another member's entries arrived first.
+            if let Err(e) = raft.initialize(members).await {
+                tracing::info!("not initialising: {e}");
+            }
+        }
+
+        let contact = Arc::new(Contact::default());
+        tokio::spawn(peer_server::serve_peers(
+            PeerService {
+                me: id,
+                raft: raft.clone(),
+                hooks: hooks.clone(),
+                contact: contact.clone(),
+            },
+            listener,
+            stop.clone(),
+        ));
+        let (forward_tx, forward_rx) = mpsc::unbounded_channel();
+        tokio::spawn(
+            ForwarderTask {
+                me: id,
+                raft: raft.clone(),
+                addrs: peer_addrs.clone(),
+                lost: lost.clone(),
+                patience: quorum_timeout,
+            }
+            .run(forward_rx),
+        );
+        let (role_tx, role) = watch::channel(Role::NotServing);
+        let monitor = RoleMonitor {
+            me: id,
+            raft: raft.clone(),
+            contact,
+            hooks: hooks.clone(),
+            observers: ensemble.observers.clone(),
+            quorum_timeout,
+            role: role_tx,
+            lost: lost.clone(),
+        };
+        tokio::spawn(monitor.run(stop.clone()));
+        tokio::spawn(report_activity(
+            id,
+            raft.clone(),
+            hooks,
+            peer_addrs,
+            tick / 2,
+            stop.clone(),
+        ));
+        Ok(Replica {
+            inner: Arc::new(Inner {
+                me: id,
+                raft,
+                tickets,
+                forward: Some(forward_tx),
+                ensemble: Some(ensemble),
+                role,
+                lost,
+                read_index_conn: tokio::sync::Mutex::new(None),
+                patience: quorum_timeout,
+                stop,
+            }),
+        })
+    }
+
+    /// This server's role; changes are announced on the receiver.
+    pub fn role(&self) -> watch::Receiver<Role> {
+        self.inner.role.clone()
+    }
+
+    /// Bumped whenever writes submitted here may have been dropped (a leader change,
+    /// or forwarding failed): connections waiting for a write must be closed.
+    pub fn writes_lost(&self) -> watch::Receiver<u64> {
+        self.inner.lost.subscribe()
+    }
+
+    pub fn is_ensemble(&self) -> bool {
+        self.inner.ensemble.is_some()
+    }
+
+    /// The leader's follower counts (zero elsewhere).
+    pub fn follower_counts(&self) -> FollowerCounts {
+        let metrics = self.inner.raft.metrics().borrow_watched().clone();
+        let Some(replication) = metrics.replication.as_ref() else {
+            return FollowerCounts::default();
+        };
+        let committed = metrics.local_committed.map(|l| l.index);
+        let observers = self
+            .inner
+            .ensemble
+            .as_ref()
+            .map(|e| e.observers.clone())
+            .unwrap_or_default();
+        let mut counts = FollowerCounts::default();
+        for (target, matched) in replication {
+            if *target == self.inner.me {
+                continue;
+            }
+            counts.learners += 1;
+            let synced = committed.is_some() && matched.map(|m| m.index) >= committed;
+            if synced {
+                if observers.contains(target) {
+                    counts.synced_observers += 1;
+                } else {
+                    counts.synced_followers += 1;
+                }
+            }
+        }
+        counts
+    }
+
+    /// `sync`: waits until this server has applied everything the leader had committed
+    /// when asked (a read-index confirmed by a quorum).
+    pub async fn sync(&self) -> Result<(), ReplicationError> {
+        let inner = &self.inner;
+        let unavailable = |e: &dyn std::fmt::Display| ReplicationError::Unavailable(e.to_string());
+        let leader = inner.raft.metrics().borrow_watched().current_leader;
+        let index = if inner.ensemble.is_none() || leader == Some(inner.me) {
+            inner
+                .raft
+                .get_read_linearizer(ReadPolicy::ReadIndex)
+                .await
+                .map_err(|e| unavailable(&e))?
+                .read_log_id()
+                .index()
+        } else {
+            let leader = leader.ok_or_else(|| unavailable(&"no leader"))?;
+            let addr = inner
+                .ensemble
+                .as_ref()
+                .and_then(|e| e.peer_addrs.get(&leader))
+                .ok_or_else(|| unavailable(&format!("leader {leader} is not configured")))?;
+            let mut conn = inner.read_index_conn.lock().await;
+            if conn.as_ref().is_none_or(|c| c.target() != leader) {
+                *conn = Some(PeerConn::new(inner.me, leader, addr.clone()));
+            }
+            let conn = conn.as_mut().ok_or_else(|| unavailable(&"no connection"))?;
+            match conn
+                .call(&PeerRequest::ReadIndex, inner.patience)
+                .await
+                .map_err(|e| unavailable(&e))?
+            {
+                PeerResponse::ReadIndex(Ok(index)) => index,
+                PeerResponse::ReadIndex(Err(e)) => return Err(unavailable(&e)),
+                other => return Err(unavailable(&format!("unexpected answer {other:?}"))),
+            }
+        };
+        inner
+            .raft
+            .wait(Some(inner.patience))
+            .applied_index_at_least(Some(index), "sync")
+            .await
+            .map_err(|e| unavailable(&e))?;
+        Ok(())
+    }
+
+    /// Tells every peer that a client resumed `session` here (best effort).
+    pub fn announce_session_moved(&self, session: i64) {
+        let Some(ensemble) = &self.inner.ensemble else {
+            return;
+        };
+        for (peer, addr) in &ensemble.peer_addrs {
+            let mut conn = PeerConn::new(self.inner.me, *peer, addr.clone());
+            let patience = self.inner.patience;
+            tokio::spawn(async move {
+                if let Err(e) = conn
+                    .call(&PeerRequest::SessionMoved { session }, patience)
+                    .await
+                {
+                    tracing::debug!("cannot tell a peer that session 0x{session:x} moved: {e}");
+                }
+            });
+        }
     }
 
     /// Submits `proposal` without waiting for it: proposals submitted one after another
     /// by one caller are applied in that order, and the state machine answers the
-    /// proposal's origin itself.
+    /// proposal's origin itself. On a follower the proposal is forwarded to the leader.
     pub async fn submit(&self, proposal: Proposal) -> Result<(), ReplicationError> {
-        self.raft
-            .client_write_ff(proposal, None)
-            .await
-            .map_err(|e| ReplicationError::Unavailable(e.to_string()))
+        let inner = &self.inner;
+        match &inner.forward {
+            Some(forward)
+                if inner.raft.metrics().borrow_watched().current_leader != Some(inner.me) =>
+            {
+                forward
+                    .send(proposal)
+                    .map_err(|_| ReplicationError::Unavailable("the forwarder has stopped".into()))
+            }
+            _ => inner
+                .raft
+                .client_write_ff(proposal, None)
+                .await
+                .map_err(|e| ReplicationError::Unavailable(e.to_string())),
+        }
     }
 
-    /// Submits `proposal`; the returned [`Pending`] resolves after the local apply.
-    pub async fn propose(&self, proposal: Proposal) -> Result<Pending, ReplicationError> {
-        let (responder, rx) = ProgressResponder::<TypeConfig, _>::complete_only();
-        self.raft
-            .client_write_ff(proposal, Some(responder))
-            .await
-            .map_err(|e| ReplicationError::Unavailable(e.to_string()))?;
-        Ok(Pending { rx })
-    }
-
-    /// Proposes and waits for the result.
-    pub async fn write(&self, proposal: Proposal) -> Result<TxnResult, ReplicationError> {
-        self.propose(proposal).await?.outcome().await
+    /// Proposes and waits (bounded) until this server has applied it.
+    pub async fn write(&self, mut proposal: Proposal) -> Result<TxnResult, ReplicationError> {
+        let (ticket, rx) = self.inner.tickets.issue();
+        proposal.ticket = Some(ticket.clone());
+        let result = async {
+            self.submit(proposal).await?;
+            tokio::time::timeout(self.inner.patience.max(Duration::from_secs(10)), rx)
+                .await
+                .map_err(|_| {
+                    ReplicationError::Unavailable("the write was not applied in time".into())
+                })?
+                .map_err(|_| ReplicationError::Unavailable("the write was dropped".into()))
+        }
+        .await;
+        if result.is_err() {
+            self.inner.tickets.forget(&ticket);
+        }
+        result
     }
 
     pub async fn shutdown(&self) {
-        if let Err(e) = self.raft.shutdown().await {
+        self.inner.stop.cancel();
+        if let Err(e) = self.inner.raft.shutdown().await {
             tracing::warn!("raft shutdown: {e}");
+        }
+    }
+}
+
+/// Watches openraft's metrics and publishes this server's [`Role`]; on a leader
+/// change, announces possibly lost writes; on becoming leader, refreshes sessions and
+/// adds the observers as learners.
+struct RoleMonitor {
+    me: u64,
+    raft: Raft,
+    contact: Arc<Contact>,
+    hooks: Arc<dyn PeerHooks>,
+    observers: BTreeSet<u64>,
+    quorum_timeout: Duration,
+    role: watch::Sender<Role>,
+    lost: watch::Sender<u64>,
+}
+
+impl RoleMonitor {
+    async fn run(self, stop: CancellationToken) {
+        let mut ticker = tokio::time::interval(Duration::from_millis(50));
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut seen_leader: Option<(u64, Option<u64>)> = None;
+        loop {
+            tokio::select! {
+                _ = ticker.tick() => {}
+                () = stop.cancelled() => return,
+            }
+            let metrics = self.raft.metrics().borrow_watched().clone();
+            let leadership = (metrics.current_term, metrics.current_leader);
+            if seen_leader != Some(leadership) {
+                if seen_leader.is_some() {
+                    // Entries not yet committed may be dropped by a new leader.
+                    self.lost.send_modify(|n| *n += 1);
+                }
+                tracing::info!(
+                    term = metrics.current_term,
+                    leader = ?metrics.current_leader,
+                    "leadership changed"
+                );
+                if metrics.current_leader == Some(self.me) {
+                    self.hooks.became_leader();
+                    self.add_observers(&metrics);
+                }
+                seen_leader = Some(leadership);
+            }
+            let role = self.role_now(&metrics);
+            if *self.role.borrow() != role {
+                tracing::info!(mode = role.mode(), "serving state changed");
+                self.role.send_replace(role);
+            }
+        }
+    }
+
+    fn role_now(&self, metrics: &openraft::RaftMetrics<TypeConfig>) -> Role {
+        use openraft::ServerState;
+        let fresh = |age: Duration| age < self.quorum_timeout;
+        match metrics.state {
+            ServerState::Leader => {
+                let acked = metrics.last_quorum_acked.map(|t| {
+                    use openraft::Instant as _;
+                    t.into_inner().elapsed()
+                });
+                if acked.is_some_and(fresh) {
+                    Role::Leader
+                } else {
+                    Role::NotServing
+                }
+            }
+            ServerState::Follower | ServerState::Learner => {
+                let in_touch = matches!(
+                    (self.contact.last(), metrics.current_leader),
+                    (Some((heard, at)), Some(leader)) if heard == leader && fresh(at.elapsed())
+                );
+                // Start serving only once caught up with what the leader said is
+                // committed; then apply may trail commit by a little under load.
+                let applied = metrics.last_applied.map(|l| l.index);
+                let committed = metrics.local_committed.map(|l| l.index);
+                let caught_up = applied >= committed
+                    || matches!(*self.role.borrow(), Role::Follower | Role::Observer);
+                if in_touch && caught_up {
+                    if self.observers.contains(&self.me) {
+                        Role::Observer
+                    } else {
+                        Role::Follower
+                    }
+                } else {
+                    Role::NotServing
+                }
+            }
+            _ => Role::NotServing,
+        }
+    }
+
+    fn add_observers(&self, metrics: &openraft::RaftMetrics<TypeConfig>) {
+        let known: BTreeSet<u64> = metrics
+            .membership_config
+            .membership()
+            .nodes()
+            .map(|(id, _)| *id)
+            .collect();
+        for observer in self.observers.iter().filter(|o| !known.contains(o)) {
+            let raft = self.raft.clone();
+            let observer = *observer;
+            tokio::spawn(async move {
+                tracing::info!(observer, "adding an observer as a learner");
+                if let Err(e) = raft
+                    .add_learner(observer, BasicNode::default(), false)
+                    .await
+                {
+                    tracing::warn!(observer, "cannot add the observer: {e}");
+                }
+            });
+        }
+    }
+}
+
+/// A non-leader reports its sessions' activity to the leader every half tick, so the
+/// leader (the only server that expires sessions) keeps them alive.
+async fn report_activity(
+    me: u64,
+    raft: Raft,
+    hooks: Arc<dyn PeerHooks>,
+    addrs: Arc<BTreeMap<u64, String>>,
+    every: Duration,
+    stop: CancellationToken,
+) {
+    let mut ticker = tokio::time::interval(every.max(Duration::from_millis(10)));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut conn: Option<PeerConn> = None;
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            () = stop.cancelled() => return,
+        }
+        let touched = hooks.take_touched_sessions();
+        let leader = raft.metrics().borrow_watched().current_leader;
+        let Some(leader) = leader.filter(|l| *l != me) else {
+            continue;
+        };
+        if touched.is_empty() {
+            continue;
+        }
+        let Some(addr) = addrs.get(&leader) else {
+            continue;
+        };
+        if conn.as_ref().is_none_or(|c| c.target() != leader) {
+            conn = Some(PeerConn::new(me, leader, addr.clone()));
+        }
+        if let Some(conn) = conn.as_mut()
+            && let Err(e) = conn
+                .call(
+                    &PeerRequest::Activity(touched),
+                    every.max(Duration::from_secs(1)),
+                )
+                .await
+        {
+            tracing::debug!("cannot report session activity to the leader: {e}");
         }
     }
 }

@@ -1,5 +1,10 @@
-//! Peer transport. A one-voter cluster never sends Raft RPCs, so every peer is
-//! unreachable until the ensemble transport exists.
+//! openraft's view of the peers: each RPC is one request on a [`PeerConn`]. Peer
+//! addresses come from this server's own `server.N` lines, not from the Raft
+//! membership, so every member initialises with an identical membership and a test
+//! can route one server's view of a peer through a proxy.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use openraft::alias::{SnapshotOf, VoteOf};
 use openraft::error::{RPCError, ReplicationClosed, StreamingError, Unreachable};
@@ -9,52 +14,142 @@ use openraft::raft::{
 };
 use openraft::{AnyError, BasicNode};
 
+use super::peer_client::PeerConn;
+use super::peer_wire::{PeerRequest, PeerResponse, SNAPSHOT_CHUNK};
 use super::types::TypeConfig;
 
-pub struct NoPeers;
-
-pub struct NoPeer;
-
-fn unreachable() -> Unreachable<TypeConfig> {
-    Unreachable::new(&AnyError::error(
-        "no peer transport: ferrokeeper runs as a single server",
-    ))
+#[derive(Clone)]
+pub struct Peers {
+    pub me: u64,
+    /// Quorum address (`host:port`) of every other member.
+    pub addrs: Arc<BTreeMap<u64, String>>,
 }
 
-impl RaftNetworkFactory<TypeConfig> for NoPeers {
-    type Network = NoPeer;
+pub struct PeerClient {
+    conn: Option<PeerConn>,
+    target: u64,
+}
 
-    async fn new_client(&mut self, _target: u64, _node: &BasicNode) -> NoPeer {
-        NoPeer
+fn unreachable(e: impl std::fmt::Display) -> Unreachable<TypeConfig> {
+    Unreachable::new(&AnyError::error(e.to_string()))
+}
+
+impl RaftNetworkFactory<TypeConfig> for Peers {
+    type Network = PeerClient;
+
+    async fn new_client(&mut self, target: u64, _node: &BasicNode) -> PeerClient {
+        PeerClient {
+            conn: self
+                .addrs
+                .get(&target)
+                .map(|addr| PeerConn::new(self.me, target, addr.clone())),
+            target,
+        }
     }
 }
 
-impl RaftNetworkV2<TypeConfig> for NoPeer {
+impl PeerClient {
+    async fn call(
+        &mut self,
+        request: &PeerRequest,
+        ttl: std::time::Duration,
+    ) -> Result<PeerResponse, Unreachable<TypeConfig>> {
+        let target = self.target;
+        let conn = self.conn.as_mut().ok_or_else(|| {
+            unreachable(format!(
+                "server {target} is not in this server's configuration"
+            ))
+        })?;
+        conn.call(request, ttl).await.map_err(unreachable)
+    }
+}
+
+fn unexpected(response: PeerResponse) -> Unreachable<TypeConfig> {
+    unreachable(format!("unexpected peer response {response:?}"))
+}
+
+impl RaftNetworkV2<TypeConfig> for PeerClient {
     type SnapshotData = std::io::Cursor<Vec<u8>>;
 
     async fn append_entries(
         &mut self,
-        _rpc: AppendEntriesRequest<TypeConfig>,
-        _option: RPCOption,
+        rpc: AppendEntriesRequest<TypeConfig>,
+        option: RPCOption,
     ) -> Result<AppendEntriesResponse<TypeConfig>, RPCError<TypeConfig>> {
-        Err(RPCError::Unreachable(unreachable()))
+        match self
+            .call(&PeerRequest::Append(rpc), option.hard_ttl())
+            .await?
+        {
+            PeerResponse::Append(Ok(response)) => Ok(response),
+            PeerResponse::Append(Err(e)) => Err(RPCError::Unreachable(unreachable(e))),
+            other => Err(RPCError::Unreachable(unexpected(other))),
+        }
     }
 
     async fn vote(
         &mut self,
-        _rpc: VoteRequest<TypeConfig>,
-        _option: RPCOption,
+        rpc: VoteRequest<TypeConfig>,
+        option: RPCOption,
     ) -> Result<VoteResponse<TypeConfig>, RPCError<TypeConfig>> {
-        Err(RPCError::Unreachable(unreachable()))
+        match self
+            .call(&PeerRequest::Vote(rpc), option.hard_ttl())
+            .await?
+        {
+            PeerResponse::Vote(Ok(response)) => Ok(response),
+            PeerResponse::Vote(Err(e)) => Err(RPCError::Unreachable(unreachable(e))),
+            other => Err(RPCError::Unreachable(unexpected(other))),
+        }
+    }
+
+    async fn pre_vote(
+        &mut self,
+        rpc: VoteRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<VoteResponse<TypeConfig>, RPCError<TypeConfig>> {
+        match self
+            .call(&PeerRequest::PreVote(rpc), option.hard_ttl())
+            .await?
+        {
+            PeerResponse::Vote(Ok(response)) => Ok(response),
+            PeerResponse::Vote(Err(e)) => Err(RPCError::Unreachable(unreachable(e))),
+            other => Err(RPCError::Unreachable(unexpected(other))),
+        }
     }
 
     async fn full_snapshot(
         &mut self,
-        _vote: VoteOf<TypeConfig>,
-        _snapshot: SnapshotOf<TypeConfig, Self::SnapshotData>,
-        _cancel: impl std::future::Future<Output = ReplicationClosed> + openraft::OptionalSend + 'static,
-        _option: RPCOption,
+        vote: VoteOf<TypeConfig>,
+        snapshot: SnapshotOf<TypeConfig, Self::SnapshotData>,
+        cancel: impl std::future::Future<Output = ReplicationClosed> + openraft::OptionalSend + 'static,
+        option: RPCOption,
     ) -> Result<SnapshotResponse<TypeConfig>, StreamingError<TypeConfig>> {
-        Err(StreamingError::Unreachable(unreachable()))
+        let data = snapshot.snapshot.into_inner();
+        // The last chunk waits for the install (fsync, decode): far longer than a heartbeat.
+        let ttl = option.hard_ttl().max(std::time::Duration::from_secs(120));
+        let send = async {
+            let mut offset = 0usize;
+            loop {
+                let end = (offset + SNAPSHOT_CHUNK).min(data.len());
+                let done = end == data.len();
+                let request = PeerRequest::SnapshotChunk {
+                    vote,
+                    meta: snapshot.meta.clone(),
+                    offset: offset as u64,
+                    data: data[offset..end].to_vec(),
+                    done,
+                };
+                match self.call(&request, ttl).await? {
+                    PeerResponse::Snapshot(Ok(Some(response))) if done => return Ok(response),
+                    PeerResponse::Snapshot(Ok(None)) if !done => {}
+                    PeerResponse::Snapshot(Err(e)) => return Err(unreachable(e)),
+                    other => return Err(unexpected(other)),
+                }
+                offset = end;
+            }
+        };
+        tokio::select! {
+            result = send => result.map_err(StreamingError::Unreachable),
+            closed = cancel => Err(StreamingError::Closed(closed)),
+        }
     }
 }

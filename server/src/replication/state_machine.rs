@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 
 use super::snapshot_file;
+use super::tickets::Tickets;
 use super::types::{ApplyOutcome, TypeConfig};
 use crate::proposal::Proposal;
 use crate::state::txn::TxnResult;
@@ -71,6 +72,8 @@ pub struct StateMachine {
     applier: Arc<dyn Applier>,
     meta: Arc<Mutex<Meta>>,
     options: SnapshotOptions,
+    /// Waiters for proposals' results, resolved at apply.
+    tickets: Option<Arc<Tickets>>,
 }
 
 fn invalid(e: impl std::fmt::Display) -> io::Error {
@@ -105,7 +108,13 @@ impl StateMachine {
             applier,
             meta: Arc::new(Mutex::new(meta)),
             options,
+            tickets: None,
         })
+    }
+
+    pub fn with_tickets(mut self, tickets: Arc<Tickets>) -> Self {
+        self.tickets = Some(tickets);
+        self
     }
 
     /// What to remember of a snapshot just made or installed.
@@ -196,6 +205,9 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                 },
                 EntryPayload::Normal(ours) => {
                     let (zxid, result) = self.applier.apply(ours);
+                    if let (Some(ticket), Some(tickets)) = (&ours.ticket, &self.tickets) {
+                        tickets.resolve(ticket, &result);
+                    }
                     ApplyOutcome {
                         zxid,
                         result: Some(result),

@@ -88,6 +88,7 @@ fn proposal(i: u64) -> Proposal {
             xid: i as i32,
             kinds: vec![-11],
         }),
+        ticket: None,
         entry: Entry {
             time_ms: 1_700_000_000_000 + i as i64,
             txn: Txn::CloseSession {

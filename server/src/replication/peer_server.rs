@@ -1,0 +1,216 @@
+//! The quorum port: accepts peers' connections and answers their requests, one at a
+//! time per connection, in order (forwarded writes keep their order this way).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use openraft::alias::SnapshotOf;
+use openraft::async_runtime::WatchReceiver;
+use openraft::raft::ReadPolicy;
+use tokio::net::{TcpListener, TcpStream};
+use tokio_util::sync::CancellationToken;
+
+use super::PeerHooks;
+use super::contact::Contact;
+use super::peer_wire::{
+    self, ForwardRefused, Hello, PeerFramed, PeerRequest, PeerResponse, WireError,
+};
+use super::types::{Raft, TypeConfig};
+
+#[derive(Clone)]
+pub struct PeerService {
+    pub me: u64,
+    pub raft: Raft,
+    pub hooks: Arc<dyn PeerHooks>,
+    pub contact: Arc<Contact>,
+}
+
+/// How long a new connection may take to say who it is.
+const HELLO_TIMEOUT: Duration = Duration::from_secs(5);
+
+pub async fn serve_peers(service: PeerService, listener: TcpListener, stop: CancellationToken) {
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = stop.cancelled() => return,
+        };
+        match accepted {
+            Ok((stream, addr)) => {
+                let service = service.clone();
+                let stop = stop.clone();
+                tokio::spawn(async move {
+                    tokio::select! {
+                        result = serve_one(&service, stream) => {
+                            if let Err(e) = result {
+                                tracing::debug!(%addr, "peer connection closed: {e}");
+                            }
+                        }
+                        () = stop.cancelled() => {}
+                    }
+                });
+            }
+            Err(e) => {
+                tracing::warn!("quorum port accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+/// Names a snapshot by the last entry it covers.
+fn snapshot_id(meta: &openraft::alias::SnapshotMetaOf<TypeConfig>) -> String {
+    format!("{:?}", meta.last_log_id)
+}
+
+/// A snapshot being received, chunk by chunk.
+struct Incoming {
+    snapshot_id: String,
+    data: Vec<u8>,
+}
+
+async fn serve_one(service: &PeerService, stream: TcpStream) -> Result<(), WireError> {
+    let mut framed = peer_wire::framed(stream);
+    let hello: Hello = tokio::time::timeout(HELLO_TIMEOUT, peer_wire::receive(&mut framed))
+        .await
+        .map_err(|_| WireError::Closed)??;
+    if hello.protocol != peer_wire::PROTOCOL || hello.to != service.me {
+        tracing::warn!(
+            from = hello.from,
+            to = hello.to,
+            protocol = hello.protocol,
+            "refusing a peer connection meant for another server or protocol; check the server.N lines"
+        );
+        return Ok(());
+    }
+    let mut incoming: Option<Incoming> = None;
+    loop {
+        let request: PeerRequest = peer_wire::receive(&mut framed).await?;
+        let response = handle(service, hello.from, request, &mut incoming).await;
+        respond(&mut framed, &response).await?;
+    }
+}
+
+async fn respond(framed: &mut PeerFramed, response: &PeerResponse) -> Result<(), WireError> {
+    peer_wire::send(framed, response).await
+}
+
+async fn handle(
+    service: &PeerService,
+    from: u64,
+    request: PeerRequest,
+    incoming: &mut Option<Incoming>,
+) -> PeerResponse {
+    let raft = &service.raft;
+    match request {
+        PeerRequest::Append(rpc) => {
+            let leader = rpc.vote.leader_id().node_id;
+            let result = raft.append_entries(rpc).await.map_err(|e| e.to_string());
+            if let Ok(response) = &result
+                && response.is_success()
+            {
+                service.contact.heard_from_leader(leader);
+            }
+            PeerResponse::Append(result)
+        }
+        PeerRequest::Vote(rpc) => {
+            PeerResponse::Vote(raft.vote(rpc).await.map_err(|e| e.to_string()))
+        }
+        PeerRequest::PreVote(rpc) => {
+            PeerResponse::Vote(raft.pre_vote(rpc).await.map_err(|e| e.to_string()))
+        }
+        PeerRequest::SnapshotChunk {
+            vote,
+            meta,
+            offset,
+            data,
+            done,
+        } => {
+            let fresh = offset == 0
+                || incoming
+                    .as_ref()
+                    .is_none_or(|i| i.snapshot_id != snapshot_id(&meta));
+            if fresh {
+                if offset != 0 {
+                    return PeerResponse::Snapshot(Err(format!(
+                        "snapshot {} chunk at offset {offset} without its start",
+                        snapshot_id(&meta)
+                    )));
+                }
+                *incoming = Some(Incoming {
+                    snapshot_id: snapshot_id(&meta),
+                    data: Vec::new(),
+                });
+            }
+            let Some(buffer) = incoming.as_mut() else {
+                return PeerResponse::Snapshot(Err("no snapshot in progress".into()));
+            };
+            if buffer.data.len() as u64 != offset {
+                return PeerResponse::Snapshot(Err(format!(
+                    "snapshot chunk at offset {offset}, expected {}",
+                    buffer.data.len()
+                )));
+            }
+            buffer.data.extend_from_slice(&data);
+            if !done {
+                return PeerResponse::Snapshot(Ok(None));
+            }
+            let Some(whole) = incoming.take() else {
+                return PeerResponse::Snapshot(Err("no snapshot in progress".into()));
+            };
+            tracing::info!(
+                from,
+                bytes = whole.data.len(),
+                snapshot = snapshot_id(&meta),
+                "installing a snapshot from the leader"
+            );
+            let snapshot = SnapshotOf::<TypeConfig, std::io::Cursor<Vec<u8>>> {
+                meta,
+                snapshot: std::io::Cursor::new(whole.data),
+            };
+            PeerResponse::Snapshot(
+                raft.install_full_snapshot(vote, snapshot)
+                    .await
+                    .map(Some)
+                    .map_err(|e| e.to_string()),
+            )
+        }
+        PeerRequest::Forward(proposals) => {
+            PeerResponse::Forwarded(forward(service, proposals).await)
+        }
+        PeerRequest::Activity(sessions) => {
+            service.hooks.touch_sessions(&sessions);
+            PeerResponse::Ack
+        }
+        PeerRequest::ReadIndex => PeerResponse::ReadIndex(
+            match raft.get_read_linearizer(ReadPolicy::ReadIndex).await {
+                Ok(linearizer) => Ok(linearizer.read_log_id().index()),
+                Err(e) => Err(e.to_string()),
+            },
+        ),
+        PeerRequest::SessionMoved { session } => {
+            service.hooks.session_moved(session);
+            PeerResponse::Ack
+        }
+    }
+}
+
+async fn forward(
+    service: &PeerService,
+    proposals: Vec<crate::proposal::Proposal>,
+) -> Result<(), ForwardRefused> {
+    let leader = service.raft.metrics().borrow_watched().current_leader;
+    if leader != Some(service.me) {
+        return Err(ForwardRefused::NotLeader {
+            me: service.me,
+            leader,
+        });
+    }
+    for proposal in proposals {
+        service
+            .raft
+            .client_write_ff(proposal, None)
+            .await
+            .map_err(|e| ForwardRefused::Failed(e.to_string()))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,110 @@
+//! What servers say to each other on the quorum port: openraft's RPCs and
+//! ferrokeeper's own (forwarded writes, session activity, read-index, session moves).
+//!
+//! A connection starts with a [`Hello`] naming both ends, then carries strictly
+//! alternating requests and responses, each one length-prefixed postcard frame. One
+//! request at a time per connection keeps the order of forwarded writes without
+//! sequence numbers; the caller opens one connection per purpose.
+
+use futures::{SinkExt, StreamExt};
+use openraft::alias::{SnapshotMetaOf, VoteOf};
+use openraft::raft::{
+    AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, VoteRequest, VoteResponse,
+};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use tokio::net::TcpStream;
+use tokio_util::codec::{Framed, LengthDelimitedCodec};
+
+use super::types::TypeConfig;
+use crate::proposal::Proposal;
+
+/// The largest frame either side accepts. Snapshots travel in smaller chunks.
+pub const MAX_FRAME: usize = 64 << 20;
+/// Snapshot bytes per chunk.
+pub const SNAPSHOT_CHUNK: usize = 4 << 20;
+/// Names the protocol, so that a ZooKeeper server (or anything else) answering on a
+/// configured quorum port is told apart from a ferrokeeper peer.
+pub const PROTOCOL: &str = "ferrokeeper-peer/1";
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Hello {
+    pub protocol: String,
+    pub from: u64,
+    pub to: u64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub enum PeerRequest {
+    Append(AppendEntriesRequest<TypeConfig>),
+    Vote(VoteRequest<TypeConfig>),
+    PreVote(VoteRequest<TypeConfig>),
+    /// One piece of a snapshot; the receiver installs it after the piece with `done`.
+    SnapshotChunk {
+        vote: VoteOf<TypeConfig>,
+        meta: SnapshotMetaOf<TypeConfig>,
+        offset: u64,
+        data: Vec<u8>,
+        done: bool,
+    },
+    /// Writes of a follower's clients, in their order, for the leader to propose.
+    Forward(Vec<Proposal>),
+    /// Sessions with client activity on the sender since its last report.
+    Activity(Vec<i64>),
+    /// The leader's commit index, confirmed by a quorum (for `sync`).
+    ReadIndex,
+    /// A client resumed this session on the sender: drop its connections here.
+    SessionMoved {
+        session: i64,
+    },
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub enum PeerResponse {
+    Append(Result<AppendEntriesResponse<TypeConfig>, String>),
+    Vote(Result<VoteResponse<TypeConfig>, String>),
+    /// `None` after a chunk that was not the last.
+    Snapshot(Result<Option<SnapshotResponse<TypeConfig>>, String>),
+    Forwarded(Result<(), ForwardRefused>),
+    ReadIndex(Result<u64, String>),
+    Ack,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, thiserror::Error)]
+pub enum ForwardRefused {
+    #[error("server {me} is not the leader (leader: {leader:?})")]
+    NotLeader { me: u64, leader: Option<u64> },
+    #[error("the leader cannot accept writes: {0}")]
+    Failed(String),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WireError {
+    #[error("peer i/o: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("undecodable peer frame: {0}")]
+    Decode(#[from] postcard::Error),
+    #[error("the peer closed the connection")]
+    Closed,
+}
+
+pub type PeerFramed = Framed<TcpStream, LengthDelimitedCodec>;
+
+pub fn framed(stream: TcpStream) -> PeerFramed {
+    let _ = stream.set_nodelay(true);
+    let codec = LengthDelimitedCodec::builder()
+        .max_frame_length(MAX_FRAME)
+        .new_codec();
+    Framed::new(stream, codec)
+}
+
+pub async fn send<T: Serialize>(framed: &mut PeerFramed, message: &T) -> Result<(), WireError> {
+    let bytes = postcard::to_allocvec(message)?;
+    framed.send(bytes::Bytes::from(bytes)).await?;
+    Ok(())
+}
+
+pub async fn receive<T: DeserializeOwned>(framed: &mut PeerFramed) -> Result<T, WireError> {
+    let frame = framed.next().await.ok_or(WireError::Closed)??;
+    Ok(postcard::from_bytes(&frame)?)
+}
