@@ -120,7 +120,8 @@ fn settings(
             },
             snapshot_every: u64::from(config.snap_count),
             snapshots_kept: config.autopurge.snap_retain_count as usize,
-            log_kept_behind_snapshot: 1000,
+            // A follower a little behind catches up from the log, not a snapshot.
+            log_kept_behind_snapshot: u64::from(config.snap_count).min(1000),
         },
         net: NetSettings {
             max_frame_len: config.jute_max_buffer as usize

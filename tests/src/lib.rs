@@ -3,8 +3,11 @@
 //! pid when the test ends.
 
 pub mod bench;
+pub mod cluster;
 pub mod differential;
+pub mod ensemble;
 pub mod process;
+pub mod proxy;
 pub mod raw;
 pub mod zookeeper;
 

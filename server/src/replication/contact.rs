@@ -9,11 +9,23 @@ use std::time::Instant;
 #[derive(Default)]
 pub struct Contact {
     last: Mutex<Option<(u64, Instant)>>,
+    /// When the leader last said it has its quorum (answering an activity report).
+    /// A leader that lost its quorum still sends heartbeats, so they alone do not
+    /// tell an observer (which never votes) that the ensemble is down.
+    leader_serving: Mutex<Option<(u64, Instant)>>,
 }
 
 impl Contact {
     pub fn heard_from_leader(&self, leader: u64) {
         *self.lock() = Some((leader, Instant::now()));
+    }
+
+    pub fn leader_serving(&self, leader: u64) {
+        *lock(&self.leader_serving) = Some((leader, Instant::now()));
+    }
+
+    pub fn last_leader_serving(&self) -> Option<(u64, Instant)> {
+        *lock(&self.leader_serving)
     }
 
     /// The leader last heard from, and when.
@@ -22,9 +34,11 @@ impl Contact {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Option<(u64, Instant)>> {
-        // A plain value: a poisoned lock still holds a valid one.
-        self.last
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        lock(&self.last)
     }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A plain value: a poisoned lock still holds a valid one.
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }

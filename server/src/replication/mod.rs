@@ -255,12 +255,14 @@ impl Replica {
         }
 
         let contact = Arc::new(Contact::default());
+        let (role_tx, role) = watch::channel(Role::NotServing);
         tokio::spawn(peer_server::serve_peers(
             PeerService {
                 me: id,
                 raft: raft.clone(),
                 hooks: hooks.clone(),
                 contact: contact.clone(),
+                role: role.clone(),
             },
             listener,
             stop.clone(),
@@ -276,11 +278,10 @@ impl Replica {
             }
             .run(forward_rx),
         );
-        let (role_tx, role) = watch::channel(Role::NotServing);
         let monitor = RoleMonitor {
             me: id,
             raft: raft.clone(),
-            contact,
+            contact: contact.clone(),
             hooks: hooks.clone(),
             observers: ensemble.observers.clone(),
             quorum_timeout,
@@ -292,6 +293,7 @@ impl Replica {
             id,
             raft.clone(),
             hooks,
+            contact.clone(),
             peer_addrs,
             tick / 2,
             stop.clone(),
@@ -541,6 +543,11 @@ impl RoleMonitor {
                     (self.contact.last(), metrics.current_leader),
                     (Some((heard, at)), Some(leader)) if heard == leader && fresh(at.elapsed())
                 );
+                let leader_serving = matches!(
+                    (self.contact.last_leader_serving(), metrics.current_leader),
+                    (Some((said, at)), Some(leader)) if said == leader && fresh(at.elapsed())
+                );
+                let in_touch = in_touch && leader_serving;
                 // Start serving only once caught up with what the leader said is
                 // committed; then apply may trail commit by a little under load.
                 let applied = metrics.last_applied.map(|l| l.index);
@@ -585,11 +592,13 @@ impl RoleMonitor {
 }
 
 /// A non-leader reports its sessions' activity to the leader every half tick, so the
-/// leader (the only server that expires sessions) keeps them alive.
+/// leader (the only server that expires sessions) keeps them alive; the answer tells
+/// whether the leader still has its quorum.
 async fn report_activity(
     me: u64,
     raft: Raft,
     hooks: Arc<dyn PeerHooks>,
+    contact: Arc<Contact>,
     addrs: Arc<BTreeMap<u64, String>>,
     every: Duration,
     stop: CancellationToken,
@@ -607,24 +616,26 @@ async fn report_activity(
         let Some(leader) = leader.filter(|l| *l != me) else {
             continue;
         };
-        if touched.is_empty() {
-            continue;
-        }
+        // Sent even when empty: the answer says whether the leader has its quorum.
         let Some(addr) = addrs.get(&leader) else {
             continue;
         };
         if conn.as_ref().is_none_or(|c| c.target() != leader) {
             conn = Some(PeerConn::new(me, leader, addr.clone()));
         }
-        if let Some(conn) = conn.as_mut()
-            && let Err(e) = conn
-                .call(
-                    &PeerRequest::Activity(touched),
-                    every.max(Duration::from_secs(1)),
-                )
-                .await
+        let Some(conn) = conn.as_mut() else {
+            continue;
+        };
+        match conn
+            .call(
+                &PeerRequest::Activity(touched),
+                every.max(Duration::from_secs(1)),
+            )
+            .await
         {
-            tracing::debug!("cannot report session activity to the leader: {e}");
+            Ok(PeerResponse::Leader { serving: true }) => contact.leader_serving(leader),
+            Ok(_) => {}
+            Err(e) => tracing::debug!("cannot report session activity to the leader: {e}"),
         }
     }
 }

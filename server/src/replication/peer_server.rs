@@ -23,6 +23,7 @@ pub struct PeerService {
     pub raft: Raft,
     pub hooks: Arc<dyn PeerHooks>,
     pub contact: Arc<Contact>,
+    pub role: tokio::sync::watch::Receiver<super::Role>,
 }
 
 /// How long a new connection may take to say who it is.
@@ -179,7 +180,9 @@ async fn handle(
         }
         PeerRequest::Activity(sessions) => {
             service.hooks.touch_sessions(&sessions);
-            PeerResponse::Ack
+            PeerResponse::Leader {
+                serving: *service.role.borrow() == super::Role::Leader,
+            }
         }
         PeerRequest::ReadIndex => PeerResponse::ReadIndex(
             match raft.get_read_linearizer(ReadPolicy::ReadIndex).await {

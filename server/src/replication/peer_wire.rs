@@ -67,6 +67,10 @@ pub enum PeerResponse {
     Snapshot(Result<Option<SnapshotResponse<TypeConfig>>, String>),
     Forwarded(Result<(), ForwardRefused>),
     ReadIndex(Result<u64, String>),
+    /// Answer to an activity report: whether the leader serves (has its quorum).
+    Leader {
+        serving: bool,
+    },
     Ack,
 }
 
