@@ -51,6 +51,8 @@ struct Session {
     /// Writes submitted by this connection; `applied` counts those answered.
     submitted: u64,
     applied: watch::Receiver<u64>,
+    /// The leadership under which the last write was submitted.
+    leadership: (u64, Option<u64>),
 }
 
 /// Serves one accepted connection until it closes. `first` holds the four bytes
@@ -353,6 +355,7 @@ async fn handshake(
         peer_ip,
         submitted: 0,
         applied,
+        leadership: (0, None),
     })
 }
 
@@ -373,6 +376,16 @@ async fn submit(
     kinds: Vec<OpCode>,
     txn: Txn,
 ) -> Result<(), Closed> {
+    // A write must not overtake an earlier one of this connection that a leader
+    // change may have dropped: with writes still in flight from another leadership,
+    // end the connection instead (the client sees a connection loss, as in ZooKeeper).
+    let leadership = shared.replica.leadership();
+    if session.submitted > *session.applied.borrow() && leadership != session.leadership {
+        return Err(Closed::Unavailable(
+            "the leader changed while writes were in flight".into(),
+        ));
+    }
+    session.leadership = leadership;
     let proposal = Proposal {
         origin: Some(Origin {
             server: shared.core.server_id(),

@@ -325,6 +325,14 @@ impl Replica {
         self.inner.lost.subscribe()
     }
 
+    /// The current (term, leader): writes submitted under one leadership are appended
+    /// in submission order; across a change, earlier ones may have been dropped.
+    pub fn leadership(&self) -> (u64, Option<u64>) {
+        let metrics = self.inner.raft.metrics();
+        let metrics = metrics.borrow_watched();
+        (metrics.current_term, metrics.current_leader)
+    }
+
     pub fn is_ensemble(&self) -> bool {
         self.inner.ensemble.is_some()
     }
