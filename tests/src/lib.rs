@@ -4,8 +4,11 @@
 
 pub mod bench;
 pub mod differential;
+pub mod ensemble;
 pub mod process;
+pub mod proxy;
 pub mod raw;
+pub mod zk_ensemble;
 pub mod zookeeper;
 
 use std::io::{BufRead, BufReader};
