@@ -9,6 +9,7 @@ pub mod ensemble;
 pub mod process;
 pub mod proxy;
 pub mod raw;
+pub mod zk_ensemble;
 pub mod zookeeper;
 
 use std::io::{BufRead, BufReader};
