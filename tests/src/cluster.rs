@@ -36,7 +36,7 @@ impl ClusterOptions {
         ClusterOptions {
             voters,
             observers: 0,
-            tick_ms: 300,
+            tick_ms: 500,
             sync_limit: 5,
             snap_count: None,
             partitionable: false,

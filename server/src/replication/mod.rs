@@ -126,16 +126,20 @@ struct Inner {
     stop: CancellationToken,
 }
 
-/// ZooKeeper-like timing from tickTime: heartbeats at a quarter tick, elections after
-/// one to two ticks of silence.
+/// Timing from tickTime: heartbeats every tenth of a tick, elections after half a tick
+/// to a tick of silence (ZooKeeper notices a crashed leader at once through its closed
+/// connection; Raft notices only the silence, so the timeout must be short for a
+/// failover as fast. Pre-vote and the leader lease keep a slow heartbeat from
+/// deposing a healthy leader).
 fn raft_config(options: &ReplicaOptions) -> openraft::Config {
     let tick = options.tick_ms.max(20);
-    let heartbeat = (tick / 4).clamp(10, 1000);
+    let heartbeat = (tick / 10).clamp(10, 500);
+    let election = (tick / 2).max(5 * heartbeat);
     openraft::Config {
         cluster_name: "ferrokeeper".into(),
         heartbeat_interval: heartbeat,
-        election_timeout_min: tick.max(4 * heartbeat),
-        election_timeout_max: (2 * tick).max(8 * heartbeat),
+        election_timeout_min: election,
+        election_timeout_max: 2 * election,
         snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(
             options.storage.snapshot_every.max(1),
         ),
@@ -497,7 +501,7 @@ struct RoleMonitor {
 
 impl RoleMonitor {
     async fn run(self, stop: CancellationToken) {
-        let mut ticker = tokio::time::interval(Duration::from_millis(50));
+        let mut ticker = tokio::time::interval(Duration::from_millis(20));
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut seen_leader: Option<(u64, Option<u64>)> = None;
         loop {
@@ -614,12 +618,28 @@ async fn report_activity(
     let mut ticker = tokio::time::interval(every.max(Duration::from_millis(10)));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut conn: Option<PeerConn> = None;
+    let mut metrics = raft.metrics();
+    let mut reported_to = None;
     loop {
+        // A new leader hears from us at once: its answer lets this server serve again.
+        let leader_changed = async {
+            loop {
+                let leader = metrics.borrow_watched().current_leader;
+                if leader != reported_to {
+                    return;
+                }
+                if metrics.changed().await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            }
+        };
         tokio::select! {
             _ = ticker.tick() => {}
+            () = leader_changed => {}
             () = stop.cancelled() => return,
         }
         let touched = hooks.take_touched_sessions();
+        reported_to = raft.metrics().borrow_watched().current_leader;
         let leader = raft.metrics().borrow_watched().current_leader;
         let Some(leader) = leader.filter(|l| *l != me) else {
             continue;
