@@ -303,12 +303,17 @@ fn text_for(shared: &Shared, word: FourLetterWord, asker: &str) -> String {
         FourLetterWord::Ruok
             | FourLetterWord::Conf
             | FourLetterWord::Envi
-            | FourLetterWord::Isro
             | FourLetterWord::Gtmk
             | FourLetterWord::Stmk
             | FourLetterWord::Hash
             | FourLetterWord::TelnetClose
     );
+    if !shared.replica.role().borrow().serving() {
+        if word == FourLetterWord::Isro {
+            // ZooKeeper's answer while its server object is down (no leader).
+            return "null".into();
+        }
+    }
     if needs_server && !shared.replica.role().borrow().serving() {
         return "This ZooKeeper instance is not currently serving requests\n".into();
     }
