@@ -308,13 +308,12 @@ fn text_for(shared: &Shared, word: FourLetterWord, asker: &str) -> String {
             | FourLetterWord::Hash
             | FourLetterWord::TelnetClose
     );
-    if !shared.replica.role().borrow().serving() {
-        if word == FourLetterWord::Isro {
-            // ZooKeeper's answer while its server object is down (no leader).
-            return "null".into();
-        }
+    let serving = shared.replica.role().borrow().serving();
+    if !serving && word == FourLetterWord::Isro {
+        // ZooKeeper's answer while its server object is down (no leader).
+        return "null".into();
     }
-    if needs_server && !shared.replica.role().borrow().serving() {
+    if needs_server && !serving {
         return "This ZooKeeper instance is not currently serving requests\n".into();
     }
     match word {
