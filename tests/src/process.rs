@@ -193,3 +193,55 @@ pub fn assert_lines(what: &str, expected: &[String], actual: &[String], context:
     }
     panic!("{msg}\n{context}");
 }
+
+/// The ZooKeeper C client's main header (Debian `libzookeeper-mt-dev`).
+pub const ZOOKEEPER_C_HEADER: &str = "/usr/include/zookeeper/zookeeper.h";
+
+/// Compiles `tests/clients/c/<name>.c` against the multi-threaded ZooKeeper C client
+/// (`cc -DTHREADED ... -lzookeeper_mt`, as Mesos builds it) into `dir/<name>`; fails with the
+/// install hint when the compiler, the headers or the library are missing.
+pub fn compile_c_client(name: &str, dir: &Path) -> PathBuf {
+    let compiler = std::env::var("CC")
+        .ok()
+        .filter(|cc| on_path(cc))
+        .or_else(|| {
+            ["cc", "gcc"]
+                .into_iter()
+                .find(|c| on_path(c))
+                .map(Into::into)
+        });
+    require(compiler.is_some(), "a C compiler (cc or gcc)");
+    require(
+        Path::new(ZOOKEEPER_C_HEADER).is_file(),
+        &format!(
+            "the ZooKeeper C client headers ({ZOOKEEPER_C_HEADER}, Debian libzookeeper-mt-dev)"
+        ),
+    );
+    let compiler = compiler.unwrap_or_default();
+    let bin = dir.join(name);
+    let src = clients_dir().join(format!("c/{name}.c"));
+    let out = run(
+        Command::new(&compiler)
+            .args([
+                "-DTHREADED",
+                "-Wall",
+                "-O1",
+                "-I/usr/include/zookeeper",
+                "-o",
+            ])
+            .arg(&bin)
+            .arg(&src)
+            .args(["-lzookeeper_mt", "-lpthread"]),
+        None,
+        &format!("compiling {name}.c"),
+        Duration::from_secs(60),
+    );
+    if !out.status.success() {
+        require(
+            !out.stderr.contains("zookeeper_mt"),
+            "libzookeeper_mt (Debian libzookeeper-mt-dev)",
+        );
+        panic!("{compiler} {} failed\n{}", src.display(), out.dump());
+    }
+    bin
+}
