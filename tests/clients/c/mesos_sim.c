@@ -52,6 +52,43 @@
  *
  * The ZooKeeper C client's own log is off; MESOS_SIM_ZK_LOG=1..4 sends it to
  * stderr at that level (error .. debug).
+ *
+ * Kept from Mesos: the ZooKeeper calls and their order (zookeeper_init flags 0,
+ * no chroot; add_auth digest; exists + create for each missing path level with
+ * ZNODEEXISTS as success; EPHEMERAL|SEQUENCE "<znode>/json.info_" with the JSON
+ * MasterInfo; getChildren with watch=1 after every change; getData of the
+ * lowest sequence; delete of an old membership when re-contending); the ACLs
+ * (OPEN, or EVERYONE_READ_CREATOR_ALL with credentials); the Group states,
+ * what sync() does in each, the retryable codes and the 2 s .. 60 s back-off;
+ * the connect timer (requested timeout at start, negotiated one after a
+ * disconnection) and the local expiry it forces (MESOS-4546); expired():
+ * watchers see the empty set, owned memberships are cancelled, new handle; the
+ * contender's lost candidacy and re-contention; the master's reactions
+ * (ELECTED, "Conceded leadership", "Lost leadership after indecisive
+ * election", "Lost candidacy as a leader", "Failed to contend") and EXIT
+ * without closing its handles.
+ *
+ * Simplified, and why:
+ *  - libprocess actors become threads: one per Group (it blocks on the
+ *    synchronous C API, as GroupProcess blocks on ZooKeeperProcess futures),
+ *    and one for the rest (contender, detectors, master), fed by queues in
+ *    message order.  Same serialisation, no libprocess.
+ *  - Group::watch(expected): the detector always has one pending watch, so
+ *    the group pushes every changed membership set to it instead (the instant
+ *    between a satisfied watch and its renewal is not modelled).
+ *  - The consumer sees every leader assignment of the master detector (one
+ *    DETECTED line each), as a consumer that re-calls detect() at once does.
+ *  - MasterInfo is checked for shape only (a JSON object with id, ip, port),
+ *    not parsed into a protobuf; "elected" compares the JSON text, which is
+ *    protobuf equality for data this program writes.  The "info_" (binary
+ *    protobuf) label is accepted without parsing.
+ *  - add_auth's completion is awaited at most 2 T, then retried (Mesos waits
+ *    forever: a completion lost with the session would hang it).
+ *  - No replicated-log groups (-L): a master has 2 sessions, not 4.  Agents
+ *    and schedulers only detect (no registration RPCs), so they behave alike.
+ *  - CHECK/LOG(FATAL) print "EXIT FATAL ..." and exit 1 instead of aborting.
+ *  - SIGTERM closes both handles (the graceful stop of scenario 2); Mesos's
+ *    own EXIT paths close nothing, and neither do this program's.
  */
 #include <zookeeper/zookeeper.h>
 
