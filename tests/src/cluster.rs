@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -61,15 +61,10 @@ pub struct FerrokeeperEnsemble {
     tick: Duration,
 }
 
-/// Distinct free loopback ports (all held open until every one is chosen).
+/// Distinct free loopback ports, below the kernel's ephemeral range where possible, so
+/// that no client socket takes a dead member's port before it restarts.
 fn free_ports(n: usize) -> Vec<u16> {
-    let listeners: Vec<TcpListener> = (0..n)
-        .map(|_| TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0"))
-        .collect();
-    listeners
-        .iter()
-        .map(|l| l.local_addr().expect("local addr").port())
-        .collect()
+    (0..n).map(|_| crate::zk_ensemble::pick_port()).collect()
 }
 
 /// Sends a four-letter word; `None` if the server does not answer.

@@ -59,7 +59,7 @@ fn ephemeral_low() -> u16 {
 }
 
 /// A free loopback port, outside the ephemeral range when there is room below it.
-fn pick_port() -> u16 {
+pub fn pick_port() -> u16 {
     let low = ephemeral_low();
     let mut taken = TAKEN.lock().unwrap_or_else(|p| p.into_inner());
     let taken = taken.get_or_insert_with(HashSet::new);

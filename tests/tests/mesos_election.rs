@@ -8,9 +8,8 @@
 //! and detector), an agent or a scheduler (one detector session). Each actor prints a line per
 //! event; the test reads them as they come (their arrival time is the measurement).
 //!
-//! The scenarios run against the [`Ensemble`] trait, so the same code tests ferrokeeper's own
-//! ensemble once it exists: a second `#[test]` calling `accept` with its `Ensemble` impl.
-//! Today only the real ZooKeeper 3.8 run exists.
+//! The scenarios run against the [`Ensemble`] trait: one `#[test]` runs them on a real 3-server
+//! ZooKeeper 3.8 ensemble (which proves the test), one on a 3-server ferrokeeper ensemble.
 //!
 //! Scenarios, in order on one ensemble: 1 initial election; 2 graceful leader exit; 3 hard
 //! leader kill; 4 the old masters rejoin as followers; 5 leader session expiry; 6 agent session
@@ -20,7 +19,7 @@
 //! several masters Mesos's outcome there depends on which lingering old node expires first).
 //!
 //! Timing. Actors request the session timeout T (Mesos's default, 10 s; override with
-//! `MESOS_ACCEPT_SESSION_MS`) from a 3-server ZooKeeper ensemble with `tickTime` 1 s. Every
+//! `MESOS_ACCEPT_SESSION_MS`) from a 3-server ensemble with `tickTime` 1 s. Every
 //! bound derives from T, the tick and Mesos's test bound of 15 s (`TEST_AWAIT_TIMEOUT`):
 //! hard-kill failover T + 2·tick + 15 s, a silently cut leader exits within 5/3·T + 15 s,
 //! clients of a killed ensemble server reconnect within T and nothing changes for T + 5 s.
@@ -41,6 +40,7 @@ use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
+use ferrokeeper_tests::cluster::{ClusterOptions, FerrokeeperEnsemble};
 use ferrokeeper_tests::ensemble::Ensemble;
 use ferrokeeper_tests::process::{compile_c_client, run};
 use ferrokeeper_tests::proxy::FaultProxy;
@@ -1302,9 +1302,12 @@ fn mesos_election_on_real_zookeeper() {
     accept(|| RealZooKeeperEnsemble::start(3, ZK_TICK_MS, &[]));
 }
 
-// ferrokeeper's ensemble plugs in here once it exists, e.g.:
-//
-//     #[test]
-//     fn mesos_election_on_ferrokeeper() {
-//         accept(|| FerrokeeperEnsemble::start(3, ...));
-//     }
+/// ferrokeeper, 3 servers from generated zoo.cfg files, tickTime 1 s.
+#[test]
+fn mesos_election_on_ferrokeeper() {
+    accept(|| {
+        let mut options = ClusterOptions::new(3);
+        options.tick_ms = u32::try_from(ZK_TICK_MS).expect("tick");
+        FerrokeeperEnsemble::start(options)
+    });
+}

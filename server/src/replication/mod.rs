@@ -18,6 +18,7 @@ mod types;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use openraft::BasicNode;
@@ -291,6 +292,7 @@ impl Replica {
             quorum_timeout,
             role: role_tx,
             lost: lost.clone(),
+            adding: Arc::new(AtomicBool::new(false)),
         };
         tokio::spawn(monitor.run(stop.clone()));
         tokio::spawn(report_activity(
@@ -497,6 +499,8 @@ struct RoleMonitor {
     quorum_timeout: Duration,
     role: watch::Sender<Role>,
     lost: watch::Sender<u64>,
+    /// An attempt to add observers as learners is under way.
+    adding: Arc<AtomicBool>,
 }
 
 impl RoleMonitor {
@@ -523,9 +527,13 @@ impl RoleMonitor {
                 );
                 if metrics.current_leader == Some(self.me) {
                     self.hooks.became_leader();
-                    self.add_observers(&metrics);
                 }
                 seen_leader = Some(leadership);
+            }
+            // Until every configured observer is a learner (an attempt can fail, e.g.
+            // while the first membership is not committed yet).
+            if metrics.current_leader == Some(self.me) && !self.adding.load(Ordering::Relaxed) {
+                self.add_observers(&metrics);
             }
             let role = self.role_now(&metrics);
             if *self.role.borrow() != role {
