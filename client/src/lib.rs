@@ -46,13 +46,28 @@
 //! (addWatch), removeWatches, TTL and container creation with their own calls, read-only
 //! mode, recipes, and a CLI.
 
+mod builder;
+mod chroot;
 mod client;
-mod conn;
+mod connect_string;
+mod connection;
 mod error;
+mod multi;
+mod reconnect;
+mod registry;
+mod session;
+mod session_state;
+mod shared;
 mod watch;
 
-pub use client::{Client, ClientBuilder};
+pub use builder::ClientBuilder;
+pub use client::Client;
 pub use error::{Error, Result};
-pub use ferrokeeper_protocol::perms::{creator_all_acl, open_acl_unsafe, read_acl_unsafe};
-pub use ferrokeeper_protocol::{Acl, CreateMode, EventType, Id, KeeperState, Stat};
-pub use watch::{Watch, WatchedEvent};
+pub use ferrokeeper_protocol::perms::{self, creator_all_acl, open_acl_unsafe, read_acl_unsafe};
+pub use ferrokeeper_protocol::{
+    Acl, AddWatchMode, ClientInfo, CreateMode, EventType, Id, KeeperState, Stat, WatcherType,
+};
+pub use multi::{MultiError, MultiReader, MultiWriter, OpResult, ReadResult};
+pub use session_state::{SessionState, StateStream};
+pub use shared::SessionInfo;
+pub use watch::{PersistentWatch, Watch, WatchedEvent};

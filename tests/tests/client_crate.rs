@@ -41,7 +41,6 @@ async fn crud_and_errors(addr: &str) {
         .await
         .expect("create");
     assert_eq!(path, "/crud");
-    let stat = stat.expect("create2 returns a Stat");
     assert_eq!((stat.version, stat.data_length), (0, 3));
 
     assert_eq!(
@@ -244,7 +243,7 @@ async fn many_in_flight(addr: &str) {
         let result = bounded("create in flight", task).await.expect("task");
         let (path, stat) = result.expect("create in flight");
         assert_eq!(path, format!("/many/n{i:02}"));
-        assert_eq!(stat.map(|s| s.data_length), Some(1));
+        assert_eq!(stat.data_length, 1);
     }
     // Concurrent reads, each matched to its own reply.
     let reads: Vec<_> = (0..50u8)
@@ -272,8 +271,8 @@ async fn close_removes_ephemeral(addr: &str) {
         .await
         .expect("create ephemeral");
     assert_eq!(
-        stat.map(|s| s.ephemeral_owner),
-        Some(owner.session_id()),
+        stat.ephemeral_owner,
+        owner.session_id(),
         "owned by the creating session"
     );
     let (_, watch) = observer.exists_w("/eph").await.expect("exists_w");
