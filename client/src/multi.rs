@@ -21,10 +21,12 @@ const MAX_TTL_MS: u128 = 0xFF_FFFF_FFFF;
 /// The result of one op of a committed multi.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OpResult {
-    /// The created path (sequence suffix included, chroot removed) and its Stat.
+    /// The created path (sequence suffix included, chroot removed), and its Stat when
+    /// the server sent one: ZooKeeper 3.8 answers a plain create inside a multi with
+    /// the path only (`None`), a container or TTL create with the Stat too.
     Create {
         path: String,
-        stat: Stat,
+        stat: Option<Stat>,
     },
     Delete,
     SetData {
@@ -123,8 +125,9 @@ impl MultiWriter {
         self
     }
 
-    /// Creates `path` (create2, or createContainer for [`CreateMode::Container`]).
-    /// A TTL mode is refused: use [`MultiWriter::create_ttl`].
+    /// Creates `path` (create, as ZooKeeper's Java client sends it in a multi, or
+    /// createContainer for [`CreateMode::Container`]). A TTL mode is refused: use
+    /// [`MultiWriter::create_ttl`].
     pub fn create(&mut self, path: &str, data: &[u8], acl: &[Acl], mode: CreateMode) -> &mut Self {
         if mode.is_ttl() {
             return self.refuse(Error::BadArguments);
@@ -141,7 +144,7 @@ impl MultiWriter {
             if mode.is_container() {
                 MultiOp::CreateContainer(request)
             } else {
-                MultiOp::Create2(request)
+                MultiOp::Create(request)
             }
         })
     }
@@ -270,9 +273,13 @@ fn write_results(
     results
         .into_iter()
         .map(|r| match r {
+            MultiResult::Create(r) => Ok(OpResult::Create {
+                path: chroot.client_path_lossy(&r.path),
+                stat: None,
+            }),
             MultiResult::Create2(r) => Ok(OpResult::Create {
                 path: chroot.client_path_lossy(&r.path),
-                stat: r.stat,
+                stat: Some(r.stat),
             }),
             MultiResult::Delete => Ok(OpResult::Delete),
             MultiResult::SetData(r) => Ok(OpResult::SetData { stat: r.stat }),
@@ -435,7 +442,7 @@ mod tests {
             ok[0],
             OpResult::Create {
                 path: "/x0000000001".into(),
-                stat: Stat::default()
+                stat: Some(Stat::default())
             }
         );
         assert_eq!(ok[2..], [OpResult::Delete, OpResult::Check]);
