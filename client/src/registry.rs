@@ -231,6 +231,26 @@ impl Registry {
         }
     }
 
+    /// Whether the one-shot watch `id` (of `kind`) will be fired by an armed persistent
+    /// watch on the same path anyway: a persistent watch sees every event a one-shot
+    /// one would, a recursive one every event but NodeChildrenChanged. Its request can
+    /// then leave the server alone (watch=false): ZooKeeper 3.8 keeps one watch mode per
+    /// path and connection (ZOOKEEPER-4466), so arming the one-shot watch there would
+    /// turn the persistent watch into a one-shot one.
+    pub(crate) fn covered_by_persistent(&self, id: WatchId, kind: Kind) -> bool {
+        let Some(entries) = self.ids.get(&id).and_then(|path| self.paths.get(path)) else {
+            return false;
+        };
+        entries.iter().any(|e| {
+            e.armed
+                && match e.kind {
+                    Kind::Persistent => kind.is_one_shot(),
+                    Kind::PersistentRecursive => matches!(kind, Kind::Data | Kind::Exist),
+                    _ => false,
+                }
+        })
+    }
+
     /// Whether an armed watch that `watcher_type` covers exists on `path`.
     pub(crate) fn has_local(&self, path: &str, watcher_type: WatcherType) -> bool {
         self.paths.get(path).is_some_and(|entries| {
@@ -499,6 +519,31 @@ mod tests {
                 (EventType::NodeCreated, "/x/y".into()),
                 (EventType::NodeDataChanged, "/".into())
             ]
+        );
+    }
+
+    #[test]
+    fn persistent_watches_cover_one_shot_ones() {
+        let mut reg = Registry::default();
+        let _p = stream(&mut reg, 1, "/p", Kind::Persistent, "/");
+        let _d = once(&mut reg, 2, "/p", Kind::Data);
+        assert!(!reg.covered_by_persistent(2, Kind::Data), "not armed yet");
+        reg.arm(1, Kind::Persistent);
+        for kind in [Kind::Data, Kind::Exist, Kind::Child] {
+            assert!(reg.covered_by_persistent(2, kind));
+        }
+        let _r = stream(&mut reg, 3, "/r", Kind::PersistentRecursive, "/");
+        reg.arm(3, Kind::PersistentRecursive);
+        let _c = once(&mut reg, 4, "/r", Kind::Child);
+        assert!(reg.covered_by_persistent(4, Kind::Data));
+        assert!(
+            !reg.covered_by_persistent(4, Kind::Child),
+            "no child events"
+        );
+        let _other = once(&mut reg, 5, "/r/x", Kind::Data);
+        assert!(
+            !reg.covered_by_persistent(5, Kind::Data),
+            "only the same path"
         );
     }
 

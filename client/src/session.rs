@@ -166,6 +166,24 @@ struct Waiting {
     command: Command,
 }
 
+/// Turns a watching read into a plain one.
+fn clear_watch_flag(request: &mut Request) {
+    match request {
+        Request::GetData(r) => r.watch = false,
+        Request::Exists(r) => r.watch = false,
+        Request::GetChildren(r) => r.watch = false,
+        Request::GetChildren2(r) => r.watch = false,
+        _ => {}
+    }
+}
+
+/// `timeout` from now; a caller's huge timeout means "no deadline", not a panic.
+fn deadline_after(timeout: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(timeout)
+        .unwrap_or_else(|| now + Duration::from_secs(86_400 * 365 * 30))
+}
+
 /// Why `serve` returned.
 #[derive(Debug)]
 enum End {
@@ -375,6 +393,13 @@ impl Session {
         match command {
             Command::Request(mut rc) => {
                 let watch = rc.register(&mut self.registry);
+                if let Some((id, kind)) = watch
+                    && self.registry.covered_by_persistent(id, kind)
+                {
+                    // Served locally from the persistent watch's events (see
+                    // `Registry::covered_by_persistent`); it is armed on the reply as usual.
+                    clear_watch_flag(&mut rc.request);
+                }
                 self.send(conn, rc.request, ReplyTo::Caller(rc.reply), watch, rc.span);
             }
             Command::Auth { packet, reply } => {
@@ -619,7 +644,7 @@ impl Session {
 
     fn park(&mut self, command: Command) {
         self.waiting.push_back(Waiting {
-            deadline: Instant::now() + self.config.connection_timeout,
+            deadline: deadline_after(self.config.connection_timeout),
             command,
         });
     }

@@ -1128,6 +1128,83 @@ async fn one_shot_watch_removal(server: &mut Server) {
     c.close().await.expect("close");
 }
 
+/// One-shot and persistent watches on the same path of one session. ZooKeeper 3.8
+/// keeps one watch mode per path and connection (ZOOKEEPER-4466): armed there, the
+/// one-shot watch would turn the persistent one into a one-shot. The client serves
+/// such one-shot watches from the persistent watch instead, so both keep working.
+async fn mixed_watch_kinds_on_one_path(server: &mut Server) {
+    let addr = &server.connect_string();
+    let c = connect(addr).await;
+    let other = connect(addr).await;
+    let acl = open_acl_unsafe();
+    c.create("/mix", b"", &acl, CreateMode::Persistent)
+        .await
+        .expect("create");
+    let mut persistent = c
+        .add_watch("/mix", AddWatchMode::Persistent)
+        .await
+        .expect("add_watch");
+    let (_, _, data) = c.get_data_w("/mix").await.expect("get_data_w");
+    let (_, exists) = c.exists_w("/mix").await.expect("exists_w");
+    let (_, children) = c.get_children_w("/mix").await.expect("get_children_w");
+    other.set_data("/mix", b"1", None).await.expect("set");
+    assert_eq!(
+        next_event(&mut persistent).await,
+        node(EventType::NodeDataChanged, "/mix")
+    );
+    for watch in [data, exists] {
+        let event = bounded("one-shot watch", watch).await.expect("event");
+        assert_eq!(event.event_type, EventType::NodeDataChanged);
+    }
+    other
+        .create("/mix/k", b"", &acl, CreateMode::Persistent)
+        .await
+        .expect("create");
+    assert_eq!(
+        next_event(&mut persistent).await,
+        node(EventType::NodeChildrenChanged, "/mix")
+    );
+    let event = bounded("child watch", children).await.expect("event");
+    assert_eq!(event.event_type, EventType::NodeChildrenChanged);
+    // The persistent watch is still persistent.
+    other.set_data("/mix", b"2", None).await.expect("set");
+    other.delete("/mix/k", None).await.expect("delete");
+    assert_eq!(
+        next_event(&mut persistent).await,
+        node(EventType::NodeDataChanged, "/mix")
+    );
+    assert_eq!(
+        next_event(&mut persistent).await,
+        node(EventType::NodeChildrenChanged, "/mix")
+    );
+
+    c.create("/rmix", b"", &acl, CreateMode::Persistent)
+        .await
+        .expect("create");
+    let mut tree = c
+        .add_watch("/rmix", AddWatchMode::PersistentRecursive)
+        .await
+        .expect("add_watch");
+    let (_, _, data) = c.get_data_w("/rmix").await.expect("get_data_w");
+    other.set_data("/rmix", b"1", None).await.expect("set");
+    let event = bounded("data watch", data).await.expect("event");
+    assert_eq!(event.event_type, EventType::NodeDataChanged);
+    other.set_data("/rmix", b"2", None).await.expect("set");
+    other
+        .create("/rmix/a", b"", &acl, CreateMode::Persistent)
+        .await
+        .expect("create");
+    for expected in [
+        node(EventType::NodeDataChanged, "/rmix"),
+        node(EventType::NodeDataChanged, "/rmix"),
+        node(EventType::NodeCreated, "/rmix/a"),
+    ] {
+        assert_eq!(next_event(&mut tree).await, expected);
+    }
+    other.close().await.expect("close");
+    c.close().await.expect("close");
+}
+
 /// Expiry made deterministic: the watcher is cut off by a proxy while a second client
 /// takes over its session (id + password) and closes it; back on the network, the
 /// watcher's reconnect is refused with timeout 0.
@@ -1432,6 +1509,7 @@ against_both!(
     chroot,
     persistent_watches,
     one_shot_watch_removal,
+    mixed_watch_kinds_on_one_path,
     session_expiry,
     reconnect_after_restart,
 );
