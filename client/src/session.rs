@@ -184,6 +184,16 @@ fn deadline_after(timeout: Duration) -> Instant {
         .unwrap_or_else(|| now + Duration::from_secs(86_400 * 365 * 30))
 }
 
+/// Makes the state terminal however the task ends (also when the runtime drops it),
+/// so that no caller waits for a state change that cannot come.
+struct EndGuard(Arc<Shared>);
+
+impl Drop for EndGuard {
+    fn drop(&mut self) {
+        self.0.state.set(SessionState::Closed);
+    }
+}
+
 /// Why `serve` returned.
 #[derive(Debug)]
 enum End {
@@ -250,6 +260,7 @@ impl Session {
 
     /// Runs the session from its first connection until a terminal state.
     pub(crate) async fn run(mut self, first: Connection) {
+        let _guard = EndGuard(self.shared.clone());
         let session = format!("{:#x}", self.shared.session_info().id);
         let span = tracing::debug_span!("zookeeper_session", session);
         let mut conn = first;
@@ -588,6 +599,8 @@ impl Session {
                 }
             }
             ReplyTo::Close(tx) => {
+                // Closed before the caller hears of it, so that `state()` agrees.
+                self.shared.state.set(SessionState::Closed);
                 let _ = tx.send(result.map(drop));
             }
         }

@@ -728,3 +728,17 @@ async fn pings_when_idle_and_shrugs_off_odd_notifications() {
     assert_eq!(task.await, Err(Error::BadVersion));
     assert_eq!(client.state(), SessionState::Connected);
 }
+
+#[tokio::test]
+async fn connect_skips_a_dead_host() {
+    let dead = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let dead_addr = dead.local_addr().expect("addr").to_string();
+    drop(dead);
+    let alive = Fake::bind().await;
+    let hosts = format!("{dead_addr},{}", alive.addr);
+    let (client, _conn) = tokio::join!(
+        bounded("connect", builder(Duration::from_secs(30)).connect(&hosts)),
+        alive.accept(30_000)
+    );
+    assert_eq!(client.expect("connect").session_id(), SESSION);
+}

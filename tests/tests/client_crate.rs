@@ -360,6 +360,7 @@ async fn close_removes_ephemeral(server: &mut Server) {
     );
     let (_, watch) = observer.exists_w("/eph").await.expect("exists_w");
     bounded("close", owner.close()).await.expect("close");
+    assert_eq!(owner.state(), SessionState::Closed);
     // closeSession is answered after the ephemeral is gone.
     assert_eq!(observer.exists("/eph").await, Ok(None));
     let event = bounded("ephemeral delete watch", watch)
