@@ -664,7 +664,7 @@ impl Client {
     ///     if event.is_session_event() {
     ///         continue; // Disconnected / SyncConnected: re-read if missed changes matter
     ///     }
-    ///     println!("{:?} {}", event.event_type, event.path);
+    ///     tracing::info!(kind = ?event.event_type, path = event.path, "changed");
     /// }
     /// # Ok(())
     /// # }

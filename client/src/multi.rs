@@ -86,7 +86,7 @@ impl From<MultiError> for Error {
 ///     .await;
 /// match results {
 ///     Ok(results) => assert!(matches!(results[2], OpResult::Create { .. })),
-///     Err(MultiError::OpFailed { index, error, .. }) => eprintln!("op {index}: {error}"),
+///     Err(MultiError::OpFailed { index, error, .. }) => tracing::warn!(index, %error, "not applied"),
 ///     Err(MultiError::Request(e)) => return Err(e),
 /// }
 /// # Ok(())
@@ -308,7 +308,7 @@ pub enum ReadResult {
 /// use ferrokeeper_client::ReadResult;
 /// let results = client.multi_read().get_data("/a").get_children("/b").execute().await?;
 /// if let ReadResult::Data { data, .. } = &results[0] {
-///     println!("{} bytes", data.len());
+///     tracing::info!(bytes = data.len(), "read");
 /// }
 /// # Ok(())
 /// # }
