@@ -19,40 +19,147 @@
 //! # }
 //! ```
 //!
+//! # The API in one page
+//!
+//! - [`Client`]: one session, cheap to clone. Every operation (`create`, `create_ttl`,
+//!   `delete`, `exists`, `get_data`, `set_data`, `get_children`, `get_children2`,
+//!   `get_acl`, `set_acl`, `sync`, `get_ephemerals`, `get_all_children_number`,
+//!   `whoami`, `add_auth`, `add_watch`, `remove_watches`, `check_watches`, `close`)
+//!   queues its request when it is *called* and returns a `'static` future: requests
+//!   reach the server in call order, whatever order their futures are polled in, and
+//!   can be spawned without borrowing the client. Dropping a future does not withdraw
+//!   its request.
+//! - Reads ending in `_w` also return a one-shot [`Watch`] (a future);
+//!   [`Client::add_watch`] returns a [`PersistentWatch`] (a stream) for persistent and
+//!   persistent-recursive watches.
+//! - [`Client::multi`] builds an atomic [`MultiWriter`]; a failed multi is
+//!   [`MultiError::OpFailed`] with the failing op and every op's result.
+//!   [`Client::multi_read`] builds a [`MultiReader`] (reads that succeed or fail each
+//!   on their own).
+//! - [`Client::state_stream`] reports every [`SessionState`] change.
+//! - Errors are one [`Error`] enum with ZooKeeper's codes plus [`Error::Closed`].
+//!
 //! # How it works
 //!
-//! [`Client::connect`] performs the session handshake (a 45-byte ConnectRequest,
-//! readOnly false) with the first host of the connect string that answers, then spawns
-//! one task that owns the TCP connection. Inside it a writer sends queued requests
-//! (batched, one flush per batch; a ping with xid −2 after a third of the negotiated
-//! session timeout without sending, i.e. readTimeout/2 as in ZooKeeper's client) and a
-//! reader matches replies to requests in FIFO order by xid, so any number of requests
-//! may be in flight. Notifications (xid −1) fire one-shot [`Watch`]es: data and exists
-//! watches on NodeCreated, NodeDataChanged and NodeDeleted, child watches on
-//! NodeChildrenChanged and NodeDeleted. If nothing arrives for readTimeout (two thirds
-//! of the session timeout), the connection counts as lost.
+//! [`ClientBuilder::connect`] parses `host:port,...[/chroot]`, shuffles the hosts
+//! (unless [`ClientBuilder::shuffle_hosts`] is off), tries each once and returns when
+//! one has accepted the session (ConnectRequest with readOnly as configured) and
+//! answered every auth packet. It then spawns one session task that owns everything:
+//! the connection, the requests in flight, the watch registry and reconnection.
+//! Handles talk to it through an unbounded queue.
+//!
+//! **Requests.** The task gives each request the next xid and hands it to a writer task
+//! (batched, one flush per batch), and matches replies to requests in FIFO order, so
+//! any number may be in flight. A ping (xid −2) goes out after readTimeout/2 without
+//! sending (at most every 10 s), readTimeout being ⅔ of the negotiated session
+//! timeout; nothing received for readTimeout counts as a lost connection. Each
+//! request runs in a `zookeeper_request` tracing span (op, path; xid and result logged
+//! at trace/debug level) inside the task's `zookeeper_session` span.
+//!
+//! **Connection loss.** On EOF, a read or write error, the read timeout or an
+//! out-of-order reply, every request in flight fails with [`Error::ConnectionLoss`] (it
+//! may or may not have been applied, as in ZooKeeper), the state becomes
+//! [`SessionState::Disconnected`] and the task reconnects: to the next host of the
+//! list (the lost one last), after a random wait below 50 ms that doubles with each
+//! failed attempt up to 1 s. The ConnectRequest carries the session id, password and
+//! last zxid seen. After the handshake every auth packet (from the builder and from
+//! [`Client::add_auth`]) is sent again and must be accepted before anything else, then
+//! SetWatches2 (relative zxid = last zxid seen; several packets beyond 128 KiB of
+//! paths, as the Java client) re-registers the armed watches: the server fires at once
+//! those whose node changed meanwhile. Operations called while disconnected wait for
+//! the next connection, each for at most the connection timeout
+//! ([`ClientBuilder::connection_timeout`]), then fail with [`Error::ConnectionLoss`].
+//! The client keeps trying for as long as it lives: like ZooKeeper's Java and C
+//! clients it has no client-side expiry timer, since only a server can tell that a
+//! session expired.
+//!
+//! **Terminal states.** A handshake answered with timeout ≤ 0 means the session is
+//! gone: [`SessionState::Expired`]. A refused auth packet (the server then hangs up) is
+//! [`SessionState::AuthFailed`], as in the Java client. [`Client::close`] ends in
+//! [`SessionState::Closed`], and so does dropping every handle (without closeSession:
+//! the server expires the session). In a terminal state every request in flight or
+//! waiting fails with the state's error ([`Error::SessionExpired`],
+//! [`Error::AuthFailed`], [`Error::Closed`]), one-shot watches fail with it, persistent
+//! watches yield the state as their last event, the state stream yields it and ends,
+//! and every later operation fails at once with the same error. Recovering from expiry
+//! (a new session, re-creating ephemerals) is the caller's job.
+//!
+//! **Watches.** The registry keeps, per server path, every local watch and its kind
+//! (data, exist, child, persistent, persistent-recursive), as ZooKeeper's
+//! `ZKWatchManager`. A watch counts as armed only once its request's reply says so
+//! (exists arms an exist watch on NoNode and a data watch otherwise). A notification
+//! fires every armed local watch it concerns, once: one-shot watches of the matching
+//! lists go, persistent ones on the path stay, and recursive ones on the path or an
+//! ancestor get every event but NodeChildrenChanged. One-shot watches survive
+//! reconnects. Persistent streams also get `Disconnected` and `SyncConnected` session
+//! events (type [`EventType::None`]), because ZooKeeper re-arms persistent watches
+//! without replaying what changed while disconnected.
+//!
+//! **Dropping a watch handle** removes that watch locally at once. When it was the last
+//! local watch of any kind on its path (counting watches whose request is still in
+//! flight), the client also sends removeWatches(Any) for the path, so the server stops
+//! sending its events; later requests are queued behind it, so a new watch on the same
+//! path is not caught by the removal. While other local watches remain on the path,
+//! nothing is sent: ZooKeeper 3.8 keeps one entry per path and connection, so removing
+//! one kind could remove the others, and any event the server still sends for the
+//! dropped watch is dropped by the client. [`Client::remove_watches`] removes all
+//! local watches of a type on a path, after the server removed its own.
+//!
+//! **Chroot.** A chroot from the connect string (or [`Client::chroot`]) is added to
+//! every path sent and removed from every path received: created paths (sequential
+//! names included), multi results, watch events of every kind, getEphemerals results
+//! (which also drop nodes outside the chroot that only match it as a string prefix).
 //!
 //! Nothing the server sends can panic the client: a malformed reply body fails that
 //! request with [`Error::MarshallingError`]; a malformed header, a reply out of order or
-//! an oversize frame ends the connection ([`Error::ConnectionLoss`]).
+//! an oversize frame ends the connection (and the client reconnects); notifications of
+//! unknown types, for paths nobody watches, or with undecodable bodies are logged
+//! (`tracing`) and dropped.
 //!
-//! # Not in this slice
+//! # Known server behaviour worth knowing
 //!
-//! Reconnecting (to the same or another host) and re-arming watches with SetWatches2:
-//! a lost connection fails every waiting request and watch with
-//! [`Error::ConnectionLoss`] and the client stays unusable. Also missing: chroot
-//! suffixes in the connect string, authentication (addAuth, SASL), multi/multiRead,
-//! ACL operations (getACL/setACL), sync, persistent and recursive watches
-//! (addWatch), removeWatches, TTL and container creation with their own calls, read-only
-//! mode, recipes, and a CLI.
+//! - ZooKeeper 3.8 keeps a single watch mode per path and connection (ZOOKEEPER-4466,
+//!   fixed in 3.9; ferrokeeper keeps the kinds apart). Armed there, a one-shot watch
+//!   would turn a persistent watch on the same path into a one-shot one, so when an
+//!   armed persistent watch (or, for data and exists watches, a recursive one) already
+//!   covers a path, the client sends the read with watch=false and fires the one-shot
+//!   watch from the persistent watch's events. The other order is not covered: a
+//!   one-shot *child* watch armed before a recursive watch on the same path never fires
+//!   on ZooKeeper 3.8 (the recursive watch replaces it). Use another path or session.
+//! - A plain create inside a multi is answered with the path only, so
+//!   [`OpResult::Create`]'s `stat` is `None` there (container and TTL creates have it).
+//! - A create followed by a delete while disconnected is not seen by an exists watch
+//!   (ZooKeeper documents this gap of SetWatches).
+//!
+//! # Not in this crate (yet)
+//!
+//! SASL and TLS; reconfig/getConfig; moving from a read-only server to a read-write
+//! one while connected (the client moves only when the connection is lost);
+//! `updateServerList`; recipes (locks, leader election, group membership) and a CLI,
+//! which are meant to be built on this API.
 
+mod builder;
+mod chroot;
 mod client;
-mod conn;
+mod connect_string;
+mod connection;
 mod error;
+mod multi;
+mod reconnect;
+mod registry;
+mod session;
+mod session_state;
+mod shared;
 mod watch;
 
-pub use client::{Client, ClientBuilder};
+pub use builder::ClientBuilder;
+pub use client::Client;
 pub use error::{Error, Result};
-pub use ferrokeeper_protocol::perms::{creator_all_acl, open_acl_unsafe, read_acl_unsafe};
-pub use ferrokeeper_protocol::{Acl, CreateMode, EventType, Id, KeeperState, Stat};
-pub use watch::{Watch, WatchedEvent};
+pub use ferrokeeper_protocol::perms::{self, creator_all_acl, open_acl_unsafe, read_acl_unsafe};
+pub use ferrokeeper_protocol::{
+    Acl, AddWatchMode, ClientInfo, CreateMode, EventType, Id, KeeperState, Stat, WatcherType,
+};
+pub use multi::{MultiError, MultiReader, MultiWriter, OpResult, ReadResult};
+pub use session_state::{SessionState, StateStream};
+pub use shared::SessionInfo;
+pub use watch::{PersistentWatch, Watch, WatchedEvent};

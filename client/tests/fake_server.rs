@@ -1,84 +1,179 @@
-//! The client against a scripted server on a loopback socket: what it does when the
-//! server misbehaves (no panics; the right errors) and that it pings on its own.
+//! The client against scripted servers on loopback sockets: what it does when a server
+//! misbehaves (no panics; the right errors), that it pings on its own, and how it
+//! reconnects: to the next host, with the session id, password and last zxid, auth
+//! first, then SetWatches2 with every armed watch.
 
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use ferrokeeper_client::{Client, Error};
+use ferrokeeper_client::{
+    AddWatchMode, Client, CreateMode, Error, EventType, KeeperState, SessionState, WatcherType,
+    open_acl_unsafe,
+};
 use ferrokeeper_protocol::{
-    ConnectRequest, ConnectResponse, FrameCodec, GetDataResponse, Jute, OpCode, ReplyHeader,
-    RequestFrame, Stat, xid,
+    ConnectRequest, ConnectResponse, ExistsRequest, FrameCodec, GetDataResponse, Jute, OpCode,
+    ReplyHeader, Request, RequestFrame, SetWatches2, Stat, WatcherEvent, xid,
 };
 use futures::{SinkExt, StreamExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::codec::Framed;
 
 const BOUND: Duration = Duration::from_secs(10);
+const SESSION: i64 = 0x1234;
+const PASSWORD: [u8; 16] = [1; 16];
 
 type Conn = Framed<TcpStream, FrameCodec>;
 
-/// Listens once; returns the address and the accepted connection after the handshake
-/// (answered with `timeout_ms`), plus the ConnectRequest the client sent.
-async fn fake(timeout_ms: i32) -> (String, tokio::task::JoinHandle<(Conn, ConnectRequest)>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr").to_string();
-    let task = tokio::spawn(async move {
-        let (stream, _) = listener.accept().await.expect("accept");
+async fn bounded<T>(what: &str, fut: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(BOUND, fut)
+        .await
+        .unwrap_or_else(|_| panic!("{what} did not happen within {BOUND:?}"))
+}
+
+/// A listening fake server.
+struct Fake {
+    listener: TcpListener,
+    addr: String,
+}
+
+impl Fake {
+    async fn bind() -> Fake {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr").to_string();
+        Fake { listener, addr }
+    }
+
+    /// Accepts one connection and reads its ConnectRequest (unanswered).
+    async fn accept_raw(&self) -> (Conn, ConnectRequest) {
+        let (stream, _) = bounded("accept", self.listener.accept())
+            .await
+            .expect("accept");
         let mut conn = Framed::new(stream, FrameCodec::default());
-        let mut frame = conn.next().await.expect("frame").expect("read");
+        let mut frame = bounded("ConnectRequest", conn.next())
+            .await
+            .expect("frame")
+            .expect("read");
         assert_eq!(frame.len(), 45, "ConnectRequest with the readOnly byte");
         let request = ConnectRequest::decode(&mut frame).expect("decode");
-        let response = ConnectResponse {
-            protocol_version: 0,
-            timeout: timeout_ms,
-            session_id: 0x1234,
-            passwd: Bytes::from_static(&[1; 16]),
-            read_only: Some(false),
-        };
-        conn.send(response).await.expect("send");
         (conn, request)
-    });
-    (addr, task)
+    }
+
+    /// Accepts one connection and answers its handshake with `timeout_ms`.
+    async fn accept(&self, timeout_ms: i32) -> (Conn, ConnectRequest) {
+        let (mut conn, request) = self.accept_raw().await;
+        conn.send(connect_response(timeout_ms, false))
+            .await
+            .expect("send");
+        (conn, request)
+    }
 }
 
+fn connect_response(timeout_ms: i32, read_only: bool) -> ConnectResponse {
+    ConnectResponse {
+        protocol_version: 0,
+        timeout: timeout_ms,
+        session_id: if timeout_ms > 0 { SESSION } else { 0 },
+        passwd: Bytes::from_static(&PASSWORD),
+        read_only: Some(read_only),
+    }
+}
+
+/// The next request, answering pings on the way.
 async fn next_request(conn: &mut Conn) -> RequestFrame {
-    let mut frame = tokio::time::timeout(BOUND, conn.next())
-        .await
-        .expect("request in time")
-        .expect("frame")
-        .expect("read");
-    RequestFrame::decode(&mut frame).expect("decode request")
+    loop {
+        let mut frame = bounded("a request", conn.next())
+            .await
+            .expect("frame")
+            .expect("read");
+        let request = RequestFrame::decode(&mut frame).expect("decode request");
+        if request.header.xid == xid::PING {
+            conn.send(reply(xid::PING, 0, &[])).await.expect("pong");
+            continue;
+        }
+        return request;
+    }
 }
 
-fn reply(xid: i32, err: i32, body: &[u8]) -> Bytes {
+fn reply_with_zxid(xid: i32, zxid: i64, err: i32, body: &[u8]) -> Bytes {
     let mut payload = BytesMut::new();
-    ReplyHeader { xid, zxid: 1, err }.encode(&mut payload);
+    ReplyHeader { xid, zxid, err }.encode(&mut payload);
     payload.extend_from_slice(body);
     payload.freeze()
 }
 
+fn reply(xid: i32, err: i32, body: &[u8]) -> Bytes {
+    reply_with_zxid(xid, 1, err, body)
+}
+
+fn encoded(record: &impl Jute) -> Vec<u8> {
+    let mut buf = BytesMut::new();
+    record.encode(&mut buf);
+    buf.to_vec()
+}
+
+fn notification(event_type: EventType, path: &str) -> Bytes {
+    let mut buf = BytesMut::new();
+    ReplyHeader {
+        xid: xid::NOTIFICATION,
+        zxid: -1,
+        err: 0,
+    }
+    .encode(&mut buf);
+    WatcherEvent {
+        r#type: event_type.code(),
+        state: KeeperState::SyncConnected.code(),
+        path: path.into(),
+    }
+    .encode(&mut buf);
+    buf.freeze()
+}
+
+fn builder(session: Duration) -> ferrokeeper_client::ClientBuilder {
+    Client::builder()
+        .session_timeout(session)
+        .connection_timeout(Duration::from_secs(2))
+        .shuffle_hosts(false)
+}
+
 async fn connect(addr: &str, session: Duration) -> Client {
-    tokio::time::timeout(
-        BOUND,
-        Client::builder().session_timeout(session).connect(addr),
-    )
-    .await
-    .expect("connect in time")
-    .expect("connect")
+    bounded("connect", builder(session).connect(addr))
+        .await
+        .expect("connect")
+}
+
+/// Connects a client to `fake`, answering the handshake.
+async fn connected(fake: &Fake) -> (Client, Conn) {
+    let client = tokio::spawn({
+        let addr = fake.addr.clone();
+        async move { connect(&addr, Duration::from_secs(30)).await }
+    });
+    let (conn, _) = fake.accept(30_000).await;
+    (client.await.expect("task"), conn)
 }
 
 #[tokio::test]
 async fn handshake_and_session_expired() {
-    let (addr, server) = fake(30_000).await;
-    let client = connect(&addr, Duration::from_secs(30)).await;
-    let (_conn, request) = server.await.expect("server");
+    let fake = Fake::bind().await;
+    let (client, request) = tokio::join!(connect(&fake.addr, Duration::from_secs(30)), async {
+        fake.accept(30_000).await.1
+    });
     assert_eq!(request.timeout, 30_000);
-    assert_eq!((request.session_id, request.read_only), (0, Some(false)));
-    assert_eq!(client.session_id(), 0x1234);
+    assert_eq!(
+        (
+            request.session_id,
+            request.last_zxid_seen,
+            request.read_only
+        ),
+        (0, 0, Some(false))
+    );
+    assert_eq!(&request.passwd[..], &[0; 16]);
+    assert_eq!(client.session_id(), SESSION);
+    assert_eq!(&client.session_info().password[..], &PASSWORD);
     assert_eq!(client.session_timeout(), Duration::from_secs(30));
+    assert_eq!(client.state(), SessionState::Connected);
 
-    let (addr, _server) = fake(0).await;
-    let refused = Client::connect(&addr).await;
+    let fake = Fake::bind().await;
+    let (refused, _) = tokio::join!(Client::connect(&fake.addr), fake.accept(0));
     assert_eq!(refused.err(), Some(Error::SessionExpired));
 }
 
@@ -87,142 +182,563 @@ async fn connect_to_nothing_is_connection_loss() {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr").to_string();
     drop(listener);
-    let result = tokio::time::timeout(BOUND, Client::connect(&addr))
-        .await
-        .expect("in time");
+    let result = bounded("connect", Client::connect(&addr)).await;
     assert_eq!(result.err(), Some(Error::ConnectionLoss));
+    assert_eq!(
+        Client::connect("a:1/bad/").await.err(),
+        Some(Error::BadArguments)
+    );
+}
+
+#[tokio::test]
+async fn read_only_and_resumed_sessions_say_so() {
+    let fake = Fake::bind().await;
+    let info = ferrokeeper_client::SessionInfo {
+        id: 0x77,
+        password: Bytes::from_static(&[9; 16]),
+    };
+    let connecting = builder(Duration::from_secs(30))
+        .read_only(true)
+        .session(info)
+        .connect(&fake.addr);
+    let (client, (_conn, request)) = tokio::join!(connecting, async {
+        let (mut conn, request) = fake.accept_raw().await;
+        conn.send(connect_response(30_000, true))
+            .await
+            .expect("send");
+        (conn, request)
+    });
+    let client = client.expect("connect");
+    assert_eq!(request.read_only, Some(true));
+    assert_eq!(request.session_id, 0x77);
+    assert_eq!(&request.passwd[..], &[9; 16]);
+    assert_eq!(client.state(), SessionState::ReadOnly);
 }
 
 #[tokio::test]
 async fn malformed_body_fails_one_request_only() {
-    let (addr, server) = fake(30_000).await;
-    let client = connect(&addr, Duration::from_secs(30)).await;
-    let (mut conn, _) = server.await.expect("server");
-    let first = tokio::spawn({
-        let client = client.clone();
-        async move { client.get_data("/a").await }
-    });
+    let fake = Fake::bind().await;
+    let (client, mut conn) = connected(&fake).await;
+    let first = client.get_data("/a");
     let request = next_request(&mut conn).await;
     assert_eq!(request.header.r#type, OpCode::GetData.code());
     // A getData body cut short.
     conn.send(reply(request.header.xid, 0, &[0, 0, 0, 9, 1]))
         .await
         .expect("send");
-    assert_eq!(
-        first.await.expect("task").err(),
-        Some(Error::MarshallingError)
-    );
+    assert_eq!(first.await.err(), Some(Error::MarshallingError));
 
-    let second = tokio::spawn({
-        let client = client.clone();
-        async move { client.get_data("/a").await }
-    });
+    let second = client.get_data("/a");
     let request = next_request(&mut conn).await;
     let body = GetDataResponse {
         data: Some(Bytes::from_static(b"ok")),
         stat: Stat::default(),
     };
-    let mut encoded = BytesMut::new();
-    body.encode(&mut encoded);
-    conn.send(reply(request.header.xid, 0, &encoded))
+    conn.send(reply(request.header.xid, 0, &encoded(&body)))
         .await
         .expect("send");
-    let (data, _) = second.await.expect("task").expect("get_data");
+    let (data, _) = second.await.expect("get_data");
     assert_eq!(&data[..], b"ok");
 }
 
 #[tokio::test]
-async fn out_of_order_reply_ends_the_connection() {
-    let (addr, server) = fake(30_000).await;
-    let client = connect(&addr, Duration::from_secs(30)).await;
-    let (mut conn, _) = server.await.expect("server");
-    let (watched, watch) = {
-        // Arm a watch first (exists on a missing node registers one).
-        let c = client.clone();
-        let task = tokio::spawn(async move { c.exists_w("/w").await });
+async fn requests_go_out_in_call_order_not_poll_order() {
+    let fake = Fake::bind().await;
+    let (client, mut conn) = connected(&fake).await;
+    let first = client.delete("/first", None);
+    let second = client.delete("/second", None);
+    let third = client.exists("/third");
+    drop(third); // dropping the future does not withdraw the request
+    let second = tokio::spawn(second);
+    let mut paths = Vec::new();
+    for _ in 0..3 {
         let request = next_request(&mut conn).await;
-        conn.send(reply(request.header.xid, -101, &[]))
+        paths.push(match request.request {
+            Request::Delete(r) => r.path,
+            Request::Exists(r) => r.path,
+            other => panic!("unexpected {other:?}"),
+        });
+        conn.send(reply(request.header.xid, 0, &[]))
             .await
             .expect("send");
-        let (stat, watch) = task.await.expect("task").expect("exists_w");
-        (stat, watch)
-    };
-    assert_eq!(watched, None);
-    let pending = tokio::spawn({
-        let client = client.clone();
-        async move { client.delete("/a", None).await }
-    });
+    }
+    assert_eq!(paths, ["/first", "/second", "/third"]);
+    assert_eq!(second.await.expect("task"), Ok(()));
+    assert_eq!(first.await, Ok(()));
+}
+
+#[tokio::test]
+async fn out_of_order_reply_loses_the_connection_then_the_client_comes_back() {
+    let fake = Fake::bind().await;
+    let (client, mut conn) = connected(&fake).await;
+    let mut states = client.state_stream();
+    assert_eq!(states.next().await, Some(SessionState::Connected));
+
+    // Arm a watch first (exists on a missing node registers one); the reply carries
+    // zxid 42, which the reconnect must report.
+    let exists = client.exists_w("/w");
+    let request = next_request(&mut conn).await;
+    conn.send(reply_with_zxid(request.header.xid, 42, -101, &[]))
+        .await
+        .expect("send");
+    let (stat, watch) = exists.await.expect("exists_w");
+    assert_eq!(stat, None);
+
+    let pending = client.delete("/a", None);
     let request = next_request(&mut conn).await;
     conn.send(reply(request.header.xid + 7, 0, &[]))
         .await
         .expect("send");
-    assert_eq!(pending.await.expect("task"), Err(Error::ConnectionLoss));
-    let fired = tokio::time::timeout(BOUND, watch).await.expect("in time");
-    assert_eq!(fired, Err(Error::ConnectionLoss));
-    assert_eq!(client.exists("/").await, Err(Error::ConnectionLoss));
-    assert_eq!(client.close().await, Err(Error::ConnectionLoss));
+    assert_eq!(pending.await, Err(Error::ConnectionLoss));
+    assert_eq!(states.next().await, Some(SessionState::Disconnected));
+
+    // The only host again: same session, last zxid 42, the watch re-registered.
+    let (mut conn, request) = fake.accept(30_000).await;
+    assert_eq!((request.session_id, request.last_zxid_seen), (SESSION, 42));
+    assert_eq!(&request.passwd[..], &PASSWORD);
+    assert_eq!(states.next().await, Some(SessionState::Connected));
+    let set_watches = next_request(&mut conn).await;
+    assert_eq!(set_watches.header.xid, xid::SET_WATCHES);
+    let Request::SetWatches2(set) = set_watches.request else {
+        panic!("expected SetWatches2, got {:?}", set_watches.request);
+    };
+    assert_eq!(
+        set,
+        SetWatches2 {
+            relative_zxid: 42,
+            exist_watches: vec!["/w".into()],
+            ..SetWatches2::default()
+        }
+    );
+    conn.send(reply(xid::SET_WATCHES, 0, &[]))
+        .await
+        .expect("send");
+    // The server fires the watch (as after a create while disconnected).
+    conn.send(notification(EventType::NodeCreated, "/w"))
+        .await
+        .expect("send");
+    let event = bounded("watch", watch).await.expect("event");
+    assert_eq!(event.event_type, EventType::NodeCreated);
+    assert_eq!(event.path, "/w");
+}
+
+#[tokio::test]
+async fn reconnect_goes_to_the_next_host_with_auth_then_set_watches2() {
+    let a = Fake::bind().await;
+    let b = Fake::bind().await;
+    let hosts = format!("{},{}/app", a.addr, b.addr);
+    let connecting = builder(Duration::from_secs(30))
+        .digest_auth("u", "p")
+        .connect(&hosts);
+    let (client, mut conn) = tokio::join!(connecting, async {
+        let (mut conn, _) = a.accept(30_000).await;
+        let auth = next_request(&mut conn).await;
+        assert_eq!(auth.header.xid, xid::AUTH);
+        let Request::Auth(packet) = &auth.request else {
+            panic!("expected auth, got {:?}", auth.request);
+        };
+        assert_eq!(
+            (packet.scheme.as_str(), &packet.auth[..]),
+            ("digest", &b"u:p"[..])
+        );
+        conn.send(reply_with_zxid(xid::AUTH, 0, 0, &[]))
+            .await
+            .expect("send");
+        conn
+    });
+    let client = client.expect("connect");
+
+    // Arm one watch of each kind; the replies carry growing zxids.
+    let mut zxid = 10;
+    let mut answer = async |conn: &mut Conn, err: i32, body: Vec<u8>| {
+        let request = next_request(conn).await;
+        zxid += 1;
+        conn.send(reply_with_zxid(request.header.xid, zxid, err, &body))
+            .await
+            .expect("send");
+        request
+    };
+    let data_body = encoded(&GetDataResponse {
+        data: None,
+        stat: Stat::default(),
+    });
+    let data = client.get_data_w("/d");
+    let request = answer(&mut conn, 0, data_body).await;
+    assert_eq!(
+        request.request,
+        Request::GetData(ferrokeeper_protocol::GetDataRequest {
+            path: "/app/d".into(),
+            watch: true
+        })
+    );
+    let (_, _, data_watch) = data.await.expect("get_data_w");
+    let existing = client.exists_w("/x");
+    answer(&mut conn, 0, encoded(&Stat::default())).await;
+    let (_, _exists_on_existing) = existing.await.expect("exists_w");
+    let missing = client.exists_w("/e");
+    answer(&mut conn, -101, vec![]).await;
+    let (_, _exists_on_missing) = missing.await.expect("exists_w");
+    let children = client.get_children_w("/");
+    answer(&mut conn, 0, vec![0, 0, 0, 0]).await;
+    let (_, _child_watch) = children.await.expect("get_children_w");
+    let persistent = client.add_watch("/p", AddWatchMode::Persistent);
+    let request = answer(&mut conn, 0, vec![0, 0, 0, 0]).await;
+    assert_eq!(request.header.r#type, OpCode::AddWatch.code());
+    let mut persistent = persistent.await.expect("add_watch");
+    let recursive = client.add_watch("/", AddWatchMode::PersistentRecursive);
+    answer(&mut conn, 0, vec![0, 0, 0, 0]).await;
+    let mut recursive = recursive.await.expect("add_watch");
+    // A watch whose read failed is not re-registered.
+    let failed = client.get_data_w("/gone");
+    answer(&mut conn, -101, vec![]).await;
+    assert!(matches!(failed.await, Err(Error::NoNode)));
+    let last_zxid = zxid;
+    assert_eq!(client.last_zxid(), last_zxid);
+
+    // Host A hangs up; the client must go to B.
+    drop(conn);
+    let (mut conn, request) = b.accept(30_000).await;
+    assert_eq!(
+        (request.session_id, request.last_zxid_seen),
+        (SESSION, last_zxid)
+    );
+    let auth = next_request(&mut conn).await;
+    assert_eq!(auth.header.xid, xid::AUTH, "auth comes before SetWatches2");
+    conn.send(reply_with_zxid(xid::AUTH, 0, 0, &[]))
+        .await
+        .expect("send");
+    let set_watches = next_request(&mut conn).await;
+    let Request::SetWatches2(set) = set_watches.request else {
+        panic!("expected SetWatches2, got {:?}", set_watches.request);
+    };
+    assert_eq!(
+        set,
+        SetWatches2 {
+            relative_zxid: last_zxid,
+            data_watches: vec!["/app/d".into(), "/app/x".into()],
+            exist_watches: vec!["/app/e".into()],
+            child_watches: vec!["/app".into()],
+            persistent_watches: vec!["/app/p".into()],
+            persistent_recursive_watches: vec!["/app".into()],
+        }
+    );
+    conn.send(reply(xid::SET_WATCHES, 0, &[]))
+        .await
+        .expect("send");
+
+    // The persistent streams saw the session go and come back.
+    for stream in [&mut persistent, &mut recursive] {
+        let states: Vec<KeeperState> = vec![
+            bounded("event", stream.next())
+                .await
+                .expect("event")
+                .keeper_state,
+            bounded("event", stream.next())
+                .await
+                .expect("event")
+                .keeper_state,
+        ];
+        assert_eq!(
+            states,
+            [KeeperState::Disconnected, KeeperState::SyncConnected]
+        );
+    }
+    conn.send(notification(EventType::NodeDataChanged, "/app/d"))
+        .await
+        .expect("send");
+    let event = bounded("data watch", data_watch).await.expect("event");
+    assert_eq!(
+        (event.event_type, event.path.as_str()),
+        (EventType::NodeDataChanged, "/d")
+    );
+    let event = bounded("recursive", recursive.next()).await.expect("event");
+    assert_eq!(
+        (event.event_type, event.path.as_str()),
+        (EventType::NodeDataChanged, "/d")
+    );
+
+    // Requests work on the new connection, paths under the chroot both ways.
+    let create = client.create(
+        "/n-",
+        b"",
+        &open_acl_unsafe(),
+        CreateMode::PersistentSequential,
+    );
+    let request = next_request(&mut conn).await;
+    let Request::Create2(create_request) = &request.request else {
+        panic!("expected create2, got {:?}", request.request);
+    };
+    assert_eq!(create_request.path, "/app/n-");
+    let body = encoded(&ferrokeeper_protocol::Create2Response {
+        path: "/app/n-0000000003".into(),
+        stat: Stat::default(),
+    });
+    conn.send(reply(request.header.xid, 0, &body))
+        .await
+        .expect("send");
+    assert_eq!(create.await.expect("create").0, "/n-0000000003");
+}
+
+#[tokio::test]
+async fn requests_while_disconnected_wait_for_the_connection_timeout() {
+    let fake = Fake::bind().await;
+    let client = tokio::spawn({
+        let addr = fake.addr.clone();
+        async move {
+            bounded(
+                "connect",
+                builder(Duration::from_secs(30))
+                    .connection_timeout(Duration::from_millis(500))
+                    .connect(&addr),
+            )
+            .await
+            .expect("connect")
+        }
+    });
+    let (conn, _) = fake.accept(30_000).await;
+    let client = client.await.expect("task");
+    let mut states = client.state_stream();
+    assert_eq!(states.next().await, Some(SessionState::Connected));
+    drop(conn);
+    assert_eq!(
+        bounded("disconnect", states.next()).await,
+        Some(SessionState::Disconnected)
+    );
+    // Nobody answers handshakes for a while: the request gives up after 500 ms.
+    let started = tokio::time::Instant::now();
+    assert_eq!(
+        bounded("give up", client.exists("/a")).await,
+        Err(Error::ConnectionLoss)
+    );
+    assert!(started.elapsed() >= Duration::from_millis(450));
+
+    // Issued while disconnected, answered after the reconnect.
+    let waiting = client.exists("/b");
+    let (mut conn, _) = fake.accept(30_000).await;
+    let request = next_request(&mut conn).await;
+    assert_eq!(
+        request.request,
+        Request::Exists(ExistsRequest {
+            path: "/b".into(),
+            watch: false
+        })
+    );
+    conn.send(reply(request.header.xid, -101, &[]))
+        .await
+        .expect("send");
+    assert_eq!(bounded("exists", waiting).await, Ok(None));
+}
+
+#[tokio::test]
+async fn expiry_on_reconnect_is_terminal() {
+    let fake = Fake::bind().await;
+    let (client, mut conn) = connected(&fake).await;
+    let exists = client.exists_w("/w");
+    let request = next_request(&mut conn).await;
+    conn.send(reply(request.header.xid, -101, &[]))
+        .await
+        .expect("send");
+    let (_, watch) = exists.await.expect("exists_w");
+    let persistent = client.add_watch("/p", AddWatchMode::Persistent);
+    let request = next_request(&mut conn).await;
+    conn.send(reply(request.header.xid, 0, &[0, 0, 0, 0]))
+        .await
+        .expect("send");
+    let mut persistent = persistent.await.expect("add_watch");
+    let mut states = client.state_stream();
+    assert_eq!(states.next().await, Some(SessionState::Connected));
+
+    drop(conn);
+    let (_conn, _) = fake.accept(0).await;
+    assert_eq!(
+        bounded("states", (&mut states).collect::<Vec<_>>()).await,
+        [SessionState::Disconnected, SessionState::Expired],
+        "the stream ends after Expired"
+    );
+    assert_eq!(bounded("watch", watch).await, Err(Error::SessionExpired));
+    let events: Vec<_> = bounded("stream", (&mut persistent).collect::<Vec<_>>()).await;
+    let states: Vec<KeeperState> = events.iter().map(|e| e.keeper_state).collect();
+    assert_eq!(states, [KeeperState::Disconnected, KeeperState::Expired]);
+    assert_eq!(client.exists("/").await, Err(Error::SessionExpired));
+    assert_eq!(client.state(), SessionState::Expired);
+    assert_eq!(
+        client.close().await,
+        Ok(()),
+        "closing an ended session is harmless"
+    );
+    assert_eq!(
+        client.get_data("/").await.err(),
+        Some(Error::SessionExpired)
+    );
+}
+
+#[tokio::test]
+async fn refused_auth_is_terminal() {
+    // At connect: the handshake fails.
+    let fake = Fake::bind().await;
+    let connecting = builder(Duration::from_secs(30))
+        .auth("nosuch", b"x")
+        .connect(&fake.addr);
+    let (client, _) = tokio::join!(connecting, async {
+        let (mut conn, _) = fake.accept(30_000).await;
+        let auth = next_request(&mut conn).await;
+        assert_eq!(auth.header.xid, xid::AUTH);
+        conn.send(reply_with_zxid(xid::AUTH, 0, -115, &[]))
+            .await
+            .expect("send");
+        conn
+    });
+    assert_eq!(client.err(), Some(Error::AuthFailed));
+
+    // Later: add_auth fails and so does the session.
+    let (client, mut conn) = connected(&fake).await;
+    let auth = client.add_auth("nosuch", b"x");
+    let request = next_request(&mut conn).await;
+    assert_eq!(request.header.xid, xid::AUTH);
+    conn.send(reply_with_zxid(xid::AUTH, 0, -115, &[]))
+        .await
+        .expect("send");
+    assert_eq!(auth.await, Err(Error::AuthFailed));
+    assert_eq!(client.state(), SessionState::AuthFailed);
+    assert_eq!(client.exists("/").await, Err(Error::AuthFailed));
+}
+
+#[tokio::test]
+async fn dropping_the_last_watch_on_a_path_removes_it_on_the_server() {
+    let fake = Fake::bind().await;
+    let (client, mut conn) = connected(&fake).await;
+    let data_body = encoded(&GetDataResponse {
+        data: None,
+        stat: Stat::default(),
+    });
+    let mut watches = Vec::new();
+    for _ in 0..2 {
+        let read = client.get_data_w("/d");
+        let request = next_request(&mut conn).await;
+        conn.send(reply(request.header.xid, 0, &data_body))
+            .await
+            .expect("send");
+        watches.push(read.await.expect("get_data_w").2);
+    }
+    let persistent = client.add_watch("/p", AddWatchMode::Persistent);
+    let request = next_request(&mut conn).await;
+    conn.send(reply(request.header.xid, 0, &[0, 0, 0, 0]))
+        .await
+        .expect("send");
+    let persistent = persistent.await.expect("add_watch");
+
+    // The first drop leaves another watch on /d: nothing is sent. The second is the
+    // last: removeWatches(Any). Then the persistent one.
+    drop(watches.pop());
+    drop(watches.pop());
+    drop(persistent);
+    for path in ["/d", "/p"] {
+        let request = next_request(&mut conn).await;
+        let Request::RemoveWatches(remove) = &request.request else {
+            panic!("expected removeWatches, got {:?}", request.request);
+        };
+        assert_eq!(
+            (remove.path.as_str(), remove.r#type),
+            (path, WatcherType::Any.code())
+        );
+        conn.send(reply(request.header.xid, 0, &[]))
+            .await
+            .expect("send");
+    }
+    // Nothing is left to remove locally: no request at all.
+    assert_eq!(
+        client.remove_watches("/d", WatcherType::Any).await,
+        Err(Error::NoWatcher)
+    );
+    let probe = client.exists("/probe");
+    let request = next_request(&mut conn).await;
+    assert_eq!(
+        request.header.r#type,
+        OpCode::Exists.code(),
+        "no stray request"
+    );
+    conn.send(reply(request.header.xid, -101, &[]))
+        .await
+        .expect("send");
+    assert_eq!(probe.await, Ok(None));
 }
 
 #[tokio::test]
 async fn garbage_and_hangup_are_connection_loss() {
-    let (addr, server) = fake(30_000).await;
-    let client = connect(&addr, Duration::from_secs(30)).await;
-    let (conn, _) = server.await.expect("server");
-    let pending = tokio::spawn({
-        let client = client.clone();
-        async move { client.get_children("/").await }
-    });
+    let fake = Fake::bind().await;
+    let (client, conn) = connected(&fake).await;
+    let pending = client.get_children("/");
     // A negative frame length, then hang up.
     let mut stream = conn.into_inner();
     tokio::io::AsyncWriteExt::write_all(&mut stream, &[0xff, 0xff, 0xff, 0xfe])
         .await
         .expect("write");
     drop(stream);
-    let result = tokio::time::timeout(BOUND, pending)
-        .await
-        .expect("in time")
-        .expect("task");
-    assert_eq!(result, Err(Error::ConnectionLoss));
+    assert_eq!(bounded("reply", pending).await, Err(Error::ConnectionLoss));
 }
 
 #[tokio::test]
-async fn pings_when_idle_and_ignores_ping_replies() {
+async fn pings_when_idle_and_shrugs_off_odd_notifications() {
     // A 1.5 s session: a ping after 0.5 s idle.
-    let (addr, server) = fake(1_500).await;
-    let client = connect(&addr, Duration::from_millis(1_500)).await;
-    let (mut conn, _) = server.await.expect("server");
+    let fake = Fake::bind().await;
+    let client = tokio::spawn({
+        let addr = fake.addr.clone();
+        async move { connect(&addr, Duration::from_millis(1_500)).await }
+    });
+    let (mut conn, _) = fake.accept(1_500).await;
+    let client = client.await.expect("task");
     for _ in 0..2 {
-        let ping = next_request(&mut conn).await;
+        let mut frame = bounded("ping", conn.next())
+            .await
+            .expect("frame")
+            .expect("read");
+        let ping = RequestFrame::decode(&mut frame).expect("decode");
         assert_eq!(ping.header.xid, xid::PING);
         assert_eq!(ping.header.r#type, OpCode::Ping.code());
         conn.send(reply(xid::PING, 0, &[])).await.expect("send");
     }
-    // A notification for a path nobody watches is dropped quietly.
-    let mut event = BytesMut::new();
+    // A notification for a path nobody watches, one of an unknown type, one with an
+    // undecodable body and a reply on an unknown special xid: all dropped quietly.
+    conn.send(notification(EventType::NodeDataChanged, "/x"))
+        .await
+        .expect("send");
+    let mut odd = BytesMut::new();
     ReplyHeader {
         xid: xid::NOTIFICATION,
         zxid: -1,
         err: 0,
     }
-    .encode(&mut event);
-    ferrokeeper_protocol::WatcherEvent {
-        r#type: 3,
+    .encode(&mut odd);
+    WatcherEvent {
+        r#type: 99,
         state: 3,
         path: "/x".into(),
     }
-    .encode(&mut event);
-    conn.send(event.freeze()).await.expect("send");
-    let task = tokio::spawn({
-        let client = client.clone();
-        async move { client.delete("/a", Some(3)).await }
-    });
-    let mut request = next_request(&mut conn).await;
-    while request.header.xid == xid::PING {
-        conn.send(reply(xid::PING, 0, &[])).await.expect("send");
-        request = next_request(&mut conn).await;
-    }
+    .encode(&mut odd);
+    conn.send(odd.freeze()).await.expect("send");
+    conn.send(reply(xid::NOTIFICATION, 0, &[1, 2]))
+        .await
+        .expect("send");
+    conn.send(reply(-77, 0, &[])).await.expect("send");
+    let task = client.delete("/a", Some(3));
+    let request = next_request(&mut conn).await;
     conn.send(reply(request.header.xid, -103, &[]))
         .await
         .expect("send");
-    assert_eq!(task.await.expect("task"), Err(Error::BadVersion));
+    assert_eq!(task.await, Err(Error::BadVersion));
+    assert_eq!(client.state(), SessionState::Connected);
+}
+
+#[tokio::test]
+async fn connect_skips_a_dead_host() {
+    let dead = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let dead_addr = dead.local_addr().expect("addr").to_string();
+    drop(dead);
+    let alive = Fake::bind().await;
+    let hosts = format!("{dead_addr},{}", alive.addr);
+    let (client, _conn) = tokio::join!(
+        bounded("connect", builder(Duration::from_secs(30)).connect(&hosts)),
+        alive.accept(30_000)
+    );
+    assert_eq!(client.expect("connect").session_id(), SESSION);
 }

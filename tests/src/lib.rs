@@ -80,6 +80,8 @@ fn newest_file(dir: &Path) -> Option<(std::time::SystemTime, PathBuf)> {
 pub struct Ferrokeeper {
     child: Child,
     addr: SocketAddr,
+    data_dir: PathBuf,
+    args: Vec<String>,
     _data: Option<tempfile::TempDir>,
 }
 
@@ -95,58 +97,42 @@ impl Ferrokeeper {
     /// Starts a standalone server on 127.0.0.1 over an existing data dir (kept when the
     /// server goes, so a test can restart on it).
     pub fn start_in(data_dir: &std::path::Path, args: &[&str]) -> Ferrokeeper {
-        let mut child = Command::new(ferrokeeper_binary())
-            .args([
-                "--client-port-address",
-                "127.0.0.1",
-                "--client-port",
-                "0",
-                "--data-dir",
-            ])
-            .arg(data_dir)
-            .args(args)
-            .env(
-                "RUST_LOG",
-                std::env::var("FERROKEEPER_TEST_RUST_LOG")
-                    .unwrap_or_else(|_| "info,openraft=warn".into()),
-            )
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn ferrokeeper");
-        let stderr = child.stderr.take().expect("stderr");
-        let (tx, rx) = mpsc::channel();
-        // Keep draining the log so the server never blocks on a full pipe.
-        std::thread::spawn(move || {
-            let mut sent = false;
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if !sent && let Some(rest) = line.split(LISTENING).nth(1) {
-                    let addr = rest
-                        .split_whitespace()
-                        .next()
-                        .unwrap_or_default()
-                        .to_owned();
-                    let _ = tx.send(addr);
-                    sent = true;
+        let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+        match spawn(data_dir, 0, &args) {
+            Ok((child, addr)) => Ferrokeeper {
+                child,
+                addr,
+                data_dir: data_dir.to_owned(),
+                args,
+                _data: None,
+            },
+            Err(why) => panic!("{why}"),
+        }
+    }
+
+    /// Kills the server (SIGKILL, as a crash) and starts a new one on the same port,
+    /// data dir and flags. Retries for a while if the port is not free yet.
+    pub fn restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            match spawn(&self.data_dir, self.addr.port(), &self.args) {
+                Ok((child, addr)) => {
+                    assert_eq!(addr, self.addr, "restarted on another address");
+                    self.child = child;
+                    return;
                 }
-                if std::env::var_os("FERROKEEPER_TEST_LOG").is_some() {
-                    eprintln!("[ferrokeeper] {line}");
+                Err(why) if std::time::Instant::now() < deadline => {
+                    eprintln!(
+                        "restart on port {} failed, retrying: {why}",
+                        self.addr.port()
+                    );
+                    // Waiting for the kernel to free the port: nothing to await.
+                    std::thread::sleep(Duration::from_millis(200));
                 }
+                Err(why) => panic!("ferrokeeper did not restart within 30 s: {why}"),
             }
-        });
-        let addr = match rx.recv_timeout(Duration::from_secs(30)) {
-            Ok(addr) => addr.parse().expect("listening address"),
-            Err(_) => {
-                let _ = child.kill();
-                let status = child.wait();
-                panic!("ferrokeeper did not report its address within 30 s (exit: {status:?})");
-            }
-        };
-        Ferrokeeper {
-            child,
-            addr,
-            _data: None,
         }
     }
 
@@ -194,6 +180,58 @@ impl Drop for Ferrokeeper {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// Spawns `ferrokeeper` on 127.0.0.1:`port` (0: the kernel chooses) and waits for its
+/// "listening" log line.
+fn spawn(data_dir: &Path, port: u16, args: &[String]) -> Result<(Child, SocketAddr), String> {
+    let mut child = Command::new(ferrokeeper_binary())
+        .args(["--client-port-address", "127.0.0.1", "--client-port"])
+        .arg(port.to_string())
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(args)
+        .env(
+            "RUST_LOG",
+            std::env::var("FERROKEEPER_TEST_RUST_LOG")
+                .unwrap_or_else(|_| "info,openraft=warn".into()),
+        )
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn ferrokeeper");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = mpsc::channel();
+    // Keep draining the log so the server never blocks on a full pipe.
+    std::thread::spawn(move || {
+        let mut sent = false;
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if !sent && let Some(rest) = line.split(LISTENING).nth(1) {
+                let addr = rest
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned();
+                let _ = tx.send(addr);
+                sent = true;
+            }
+            if std::env::var_os("FERROKEEPER_TEST_LOG").is_some() {
+                eprintln!("[ferrokeeper] {line}");
+            }
+        }
+    });
+    match rx.recv_timeout(Duration::from_secs(30)) {
+        Ok(addr) => Ok((child, addr.parse().expect("listening address"))),
+        Err(_) => {
+            // Timed out, or the log ended because the process exited.
+            let _ = child.kill();
+            let status = child.wait();
+            Err(format!(
+                "ferrokeeper did not report its address (exit: {status:?})"
+            ))
+        }
     }
 }
 

@@ -29,6 +29,7 @@ pub struct RealZooKeeper {
     child: Child,
     addr: SocketAddr,
     dir: tempfile::TempDir,
+    props: Vec<(String, String)>,
 }
 
 /// Why ZooKeeper is not usable here, or `None` when it is installed.
@@ -98,6 +99,28 @@ pub(crate) fn try_four_letter(addr: SocketAddr, word: &str) -> Option<String> {
     Some(out)
 }
 
+/// Starts the JVM on `dir/zoo.cfg`, appending its output to `dir/server.log`.
+fn spawn_java(dir: &Path, props: &[(String, String)]) -> Result<Child, String> {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("server.log"))
+        .expect("server.log");
+    let props: Vec<(&str, &str)> = props
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let mut cmd = java_command(&props);
+    cmd.arg("org.apache.zookeeper.server.ZooKeeperServerMain")
+        .arg(dir.join("zoo.cfg"))
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().expect("log handle"))
+        .stderr(log)
+        .spawn()
+        .map_err(|e| format!("spawn java: {e}"))
+}
+
 impl RealZooKeeper {
     /// Starts ZooKeeper with `cfg` as extra `zoo.cfg` lines (after the defaults, so they
     /// override them) and `props` as JVM system properties (`-Dkey=value`).
@@ -145,44 +168,77 @@ impl RealZooKeeper {
         let text: String = lines.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
         let cfg_path = dir.path().join("zoo.cfg");
         std::fs::write(&cfg_path, text).expect("write zoo.cfg");
-        let log_path = dir.path().join("server.log");
-        let log = std::fs::File::create(&log_path).expect("server.log");
-
-        let child = java_command(props)
-            .arg("org.apache.zookeeper.server.ZooKeeperServerMain")
-            .arg(&cfg_path)
-            .current_dir(dir.path())
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("log handle"))
-            .stderr(log)
-            .spawn()
-            .map_err(|e| format!("spawn java: {e}"))?;
+        let props: Vec<(String, String)> = props
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let child = spawn_java(dir.path(), &props)?;
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
         // From here on the guard kills the JVM on every exit path.
-        let mut zk = RealZooKeeper { child, addr, dir };
+        let mut zk = RealZooKeeper {
+            child,
+            addr,
+            dir,
+            props,
+        };
+        zk.wait_serving()?;
+        Ok(zk)
+    }
+
+    /// Polls `srvr` until the server serves, or fails with the log's tail.
+    fn wait_serving(&mut self) -> Result<(), String> {
+        let addr = self.addr;
         let deadline = Instant::now() + START_DEADLINE;
         loop {
-            if let Ok(Some(status)) = zk.child.try_wait() {
+            if let Ok(Some(status)) = self.child.try_wait() {
                 return Err(format!(
-                    "ZooKeeper exited during start-up ({status}) on port {port}; log:\n{}",
-                    zk.log_tail()
+                    "ZooKeeper exited during start-up ({status}) on {addr}; log:\n{}",
+                    self.log_tail()
                 ));
             }
             // `srvr` answers "not currently serving requests" until the database is loaded.
             if let Some(answer) = try_four_letter(addr, "srvr")
                 && answer.contains("Mode: standalone")
             {
-                return Ok(zk);
+                return Ok(());
             }
             if Instant::now() > deadline {
                 return Err(format!(
                     "ZooKeeper did not answer `srvr` on {addr} within {START_DEADLINE:?}; log:\n{}",
-                    zk.log_tail()
+                    self.log_tail()
                 ));
             }
             // Polling interval while the JVM starts (there is no event to wait on).
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// Kills the JVM (SIGKILL, as a crash) and starts ZooKeeper again with the same
+    /// zoo.cfg (so the same port and data dir). Retries while the port is not free yet.
+    pub fn restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let mut failures = Vec::new();
+        for _ in 0..ATTEMPTS {
+            let started = spawn_java(self.dir.path(), &self.props).and_then(|child| {
+                self.child = child;
+                self.wait_serving()
+            });
+            match started {
+                Ok(()) => return,
+                Err(why) => {
+                    let _ = self.child.kill();
+                    let _ = self.child.wait();
+                    failures.push(why);
+                    // Give the kernel time to release the port.
+                    std::thread::sleep(Duration::from_millis(500));
+                }
+            }
+        }
+        panic!(
+            "ZooKeeper did not restart in {ATTEMPTS} attempts:\n{}",
+            failures.join("\n---\n")
+        );
     }
 
     pub fn addr(&self) -> SocketAddr {

@@ -1,0 +1,210 @@
+//! [`ClientBuilder`]: the options of a session and the first connection.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::sync::mpsc;
+
+use ferrokeeper_protocol::{AuthPacket, FrameCodec};
+
+use crate::client::Client;
+use crate::connect_string::ConnectString;
+use crate::connection::{self, AttemptError};
+use crate::error::{Error, Result};
+use crate::reconnect::{Hosts, Jitter};
+use crate::session::{Config, Session};
+use crate::session_state::SessionState;
+use crate::shared::{SessionInfo, Shared};
+
+/// Options for [`Client`]; start from [`Client::builder`].
+///
+/// ```no_run
+/// # async fn demo() -> ferrokeeper_client::Result<()> {
+/// use ferrokeeper_client::Client;
+/// use std::time::Duration;
+///
+/// let client = Client::builder()
+///     .session_timeout(Duration::from_secs(10))
+///     .connection_timeout(Duration::from_secs(3))
+///     .digest_auth("alice", "secret")
+///     .connect("zk1:2181,zk2:2181,zk3:2181/app")
+///     .await?;
+/// # let _ = client;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct ClientBuilder {
+    session_timeout: Duration,
+    connection_timeout: Duration,
+    max_frame_len: usize,
+    auths: Vec<AuthPacket>,
+    read_only: bool,
+    session: Option<SessionInfo>,
+    shuffle_hosts: bool,
+}
+
+impl std::fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Auth data are credentials: show the schemes only.
+        let schemes: Vec<&str> = self.auths.iter().map(|a| a.scheme.as_str()).collect();
+        f.debug_struct("ClientBuilder")
+            .field("session_timeout", &self.session_timeout)
+            .field("connection_timeout", &self.connection_timeout)
+            .field("max_frame_len", &self.max_frame_len)
+            .field("auth_schemes", &schemes)
+            .field("read_only", &self.read_only)
+            .field("session", &self.session)
+            .field("shuffle_hosts", &self.shuffle_hosts)
+            .finish()
+    }
+}
+
+impl Default for ClientBuilder {
+    fn default() -> Self {
+        ClientBuilder {
+            session_timeout: Duration::from_secs(30),
+            connection_timeout: Duration::from_secs(10),
+            max_frame_len: ferrokeeper_protocol::DEFAULT_MAX_FRAME_LEN,
+            auths: Vec::new(),
+            read_only: false,
+            session: None,
+            shuffle_hosts: true,
+        }
+    }
+}
+
+impl ClientBuilder {
+    /// The session timeout to ask for (the server clamps it to its min/max; the
+    /// negotiated one is [`Client::session_timeout`]). Default 30 s.
+    pub fn session_timeout(mut self, timeout: Duration) -> Self {
+        self.session_timeout = timeout;
+        self
+    }
+
+    /// How long one connection attempt (TCP connect, handshake, auth replies) may take
+    /// before the next host is tried; also how long an operation called while
+    /// disconnected waits for a connection before failing with
+    /// [`Error::ConnectionLoss`]. Default 10 s.
+    pub fn connection_timeout(mut self, timeout: Duration) -> Self {
+        self.connection_timeout = timeout;
+        self
+    }
+
+    /// The largest reply frame accepted (default: `jute.maxbuffer` plus headers).
+    pub fn max_frame_len(mut self, len: usize) -> Self {
+        self.max_frame_len = len;
+        self
+    }
+
+    /// Adds an auth packet sent after every handshake, before anything else (as
+    /// `addAuthInfo` in ZooKeeper's Java client). A refusal ends the session with
+    /// [`SessionState::AuthFailed`].
+    pub fn auth(mut self, scheme: &str, auth: &[u8]) -> Self {
+        self.auths.push(AuthPacket {
+            r#type: 0,
+            scheme: scheme.to_owned(),
+            auth: Bytes::copy_from_slice(auth),
+        });
+        self
+    }
+
+    /// `auth("digest", "user:password")`.
+    pub fn digest_auth(self, user: &str, password: &str) -> Self {
+        let auth = format!("{user}:{password}");
+        self.auth("digest", auth.as_bytes())
+    }
+
+    /// Allows read-only servers (the ConnectRequest says readOnly=true). On one, the
+    /// state is [`SessionState::ReadOnly`]. This client does not go looking for a
+    /// read-write server while connected to a read-only one; it moves only when the
+    /// connection is lost. Default false.
+    pub fn read_only(mut self, allowed: bool) -> Self {
+        self.read_only = allowed;
+        self
+    }
+
+    /// Resumes an existing session (from [`Client::session_info`]) instead of creating
+    /// one. Connecting fails with [`Error::SessionExpired`] if it is gone.
+    pub fn session(mut self, session: SessionInfo) -> Self {
+        self.session = Some(session);
+        self
+    }
+
+    /// Whether to try the connect string's hosts in a random order (default true, as
+    /// ZooKeeper's clients do, to spread sessions). False keeps the given order, which
+    /// makes tests deterministic.
+    pub fn shuffle_hosts(mut self, shuffle: bool) -> Self {
+        self.shuffle_hosts = shuffle;
+        self
+    }
+
+    /// Connects to `connect_string` (`host:port[,host:port...][/chroot]`): tries each
+    /// host once, in random order unless [`ClientBuilder::shuffle_hosts`] is off, and
+    /// returns once one accepts the session and every auth packet. After that the
+    /// client reconnects on its own.
+    ///
+    /// Fails with [`Error::BadArguments`] for an unusable connect string,
+    /// [`Error::SessionExpired`] when resuming a session that is gone,
+    /// [`Error::AuthFailed`] when an auth packet is refused, and
+    /// [`Error::ConnectionLoss`] when no host answers.
+    pub fn connect(
+        &self,
+        connect_string: &str,
+    ) -> impl Future<Output = Result<Client>> + Send + use<> {
+        let builder = self.clone();
+        let parsed = ConnectString::parse(connect_string);
+        async move { builder.establish(parsed?).await }
+    }
+
+    async fn establish(self, connect_string: ConnectString) -> Result<Client> {
+        let ConnectString { mut hosts, chroot } = connect_string;
+        let mut jitter = Jitter::new();
+        if self.shuffle_hosts {
+            jitter.shuffle(&mut hosts);
+        }
+        let config = Config {
+            session_timeout: self.session_timeout,
+            connection_timeout: self.connection_timeout,
+            read_only: self.read_only,
+            codec: FrameCodec::new(self.max_frame_len),
+        };
+        let (session_id, password) = match &self.session {
+            Some(info) => (info.id, info.password.clone()),
+            None => (0, Bytes::from_static(&[0; 16])),
+        };
+        let handshake = config.handshake(session_id, password, 0, self.auths.clone());
+        for (index, host) in hosts.iter().enumerate() {
+            match connection::attempt(host.clone(), handshake.clone()).await {
+                Ok(conn) => {
+                    let info = SessionInfo {
+                        id: conn.response.session_id,
+                        password: conn.response.passwd.clone(),
+                    };
+                    let timeout = Duration::from_millis(
+                        u64::try_from(conn.response.timeout).unwrap_or_default(),
+                    );
+                    let state = if conn.read_only() {
+                        SessionState::ReadOnly
+                    } else {
+                        SessionState::Connected
+                    };
+                    tracing::debug!(host, session = ?info, ?timeout, "session established");
+                    let shared = Arc::new(Shared::new(info, timeout, state));
+                    let (tx, rx) = mpsc::unbounded_channel();
+                    let hosts = Hosts::new(hosts.clone(), index, jitter);
+                    let session =
+                        Session::new(shared.clone(), config, rx, hosts, self.auths.clone());
+                    tokio::spawn(session.run(conn));
+                    return Ok(Client::new(tx, shared, chroot));
+                }
+                Err(AttemptError::Failed(why)) => tracing::debug!(host, "connect failed: {why}"),
+                Err(AttemptError::Expired) => return Err(Error::SessionExpired),
+                Err(AttemptError::AuthFailed) => return Err(Error::AuthFailed),
+            }
+        }
+        Err(Error::ConnectionLoss)
+    }
+}

@@ -1,0 +1,201 @@
+//! One TCP connection: the session handshake (ConnectRequest, then every remembered
+//! auth packet, each answered before the connection counts as up) and a writer task,
+//! so that a slow socket never stops the session task from reading.
+
+use std::time::Duration;
+
+use futures::{SinkExt, StreamExt};
+use tokio::net::TcpStream;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_util::codec::{FramedRead, FramedWrite};
+
+use ferrokeeper_protocol::{
+    AuthPacket, ConnectRequest, ConnectResponse, ErrorCode, FrameCodec, Jute, ReplyHeader, Request,
+    RequestFrame, xid,
+};
+
+/// Everything one connection attempt needs (owned, so an attempt borrows nothing from
+/// the session task while it keeps serving commands).
+#[derive(Debug, Clone)]
+pub(crate) struct Handshake {
+    pub(crate) request: ConnectRequest,
+    pub(crate) auths: Vec<AuthPacket>,
+    pub(crate) codec: FrameCodec,
+    /// Bounds the whole attempt: TCP connect, handshake and auth replies.
+    pub(crate) timeout: Duration,
+}
+
+/// Why an attempt did not give a connection.
+#[derive(Debug)]
+pub(crate) enum AttemptError {
+    /// This host did not work out; another (or a later try) may.
+    Failed(String),
+    /// The server said the session is gone (timeout ≤ 0 in the ConnectResponse).
+    Expired,
+    /// The server refused an auth packet.
+    AuthFailed,
+}
+
+/// An established connection, handshake done.
+#[derive(Debug)]
+pub(crate) struct Connection {
+    pub(crate) host: String,
+    pub(crate) response: ConnectResponse,
+    pub(crate) reader: FramedRead<OwnedReadHalf, FrameCodec>,
+    pub(crate) writer: Writer,
+}
+
+impl Connection {
+    pub(crate) fn read_only(&self) -> bool {
+        self.response.read_only == Some(true)
+    }
+}
+
+/// The sending side: a queue into the writer task.
+#[derive(Debug)]
+pub(crate) struct Writer {
+    tx: mpsc::UnboundedSender<RequestFrame>,
+    task: JoinHandle<String>,
+}
+
+impl Writer {
+    /// Queues a frame. A failure to write shows up as [`Writer::stopped`].
+    pub(crate) fn send(&self, frame: RequestFrame) {
+        let _ = self.tx.send(frame);
+    }
+
+    /// Resolves (with the reason) when the writer can no longer write. Not to be
+    /// polled again after it resolved.
+    pub(crate) async fn stopped(&mut self) -> String {
+        match (&mut self.task).await {
+            Ok(why) => why,
+            Err(e) => format!("writer task: {e}"),
+        }
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Connects to `host` and performs the handshake, bounded by `handshake.timeout`.
+pub(crate) async fn attempt(
+    host: String,
+    handshake: Handshake,
+) -> Result<Connection, AttemptError> {
+    let limit = handshake.timeout;
+    match tokio::time::timeout(limit, attempt_unbounded(host, handshake)).await {
+        Ok(result) => result,
+        Err(_) => Err(AttemptError::Failed(format!(
+            "no handshake within {limit:?}"
+        ))),
+    }
+}
+
+async fn attempt_unbounded(host: String, handshake: Handshake) -> Result<Connection, AttemptError> {
+    let failed =
+        |what: &str, e: &dyn std::fmt::Display| AttemptError::Failed(format!("{what}: {e}"));
+    let stream = TcpStream::connect(&host)
+        .await
+        .map_err(|e| failed("tcp connect", &e))?;
+    let _ = stream.set_nodelay(true);
+    let (read_half, write_half) = stream.into_split();
+    let mut reader = FramedRead::new(read_half, handshake.codec);
+    let mut writer = FramedWrite::new(write_half, handshake.codec);
+
+    writer
+        .send(handshake.request.clone())
+        .await
+        .map_err(|e| failed("send ConnectRequest", &e))?;
+    let mut frame = match reader.next().await {
+        Some(Ok(frame)) => frame,
+        Some(Err(e)) => return Err(failed("read ConnectResponse", &e)),
+        // ZooKeeper closes without a word when the client has seen a newer zxid than
+        // the server has: another server must be tried.
+        None => {
+            return Err(AttemptError::Failed(
+                "closed before answering the handshake".into(),
+            ));
+        }
+    };
+    let response =
+        ConnectResponse::decode(&mut frame).map_err(|e| failed("decode ConnectResponse", &e))?;
+    if response.timeout <= 0 {
+        return Err(AttemptError::Expired);
+    }
+
+    // Auth goes before SetWatches2 (sent later by the session task), so that the
+    // events SetWatches2 fires at once are already filtered with the right identity.
+    for auth in &handshake.auths {
+        writer
+            .feed(RequestFrame::new(xid::AUTH, Request::Auth(auth.clone())))
+            .await
+            .map_err(|e| failed("send auth", &e))?;
+    }
+    SinkExt::<RequestFrame>::flush(&mut writer)
+        .await
+        .map_err(|e| failed("send auth", &e))?;
+    let mut unanswered = handshake.auths.len();
+    while unanswered > 0 {
+        let mut frame = match reader.next().await {
+            Some(Ok(frame)) => frame,
+            Some(Err(e)) => return Err(failed("read auth reply", &e)),
+            None => return Err(AttemptError::Failed("closed before answering auth".into())),
+        };
+        let header =
+            ReplyHeader::decode(&mut frame).map_err(|e| failed("decode auth reply", &e))?;
+        if header.xid != xid::AUTH {
+            tracing::debug!(xid = header.xid, "ignoring a reply during the handshake");
+            continue;
+        }
+        if header.err != 0 {
+            if header.err != ErrorCode::AuthFailed.code() {
+                tracing::warn!(err = header.err, "auth refused with an unexpected code");
+            }
+            return Err(AttemptError::AuthFailed);
+        }
+        unanswered -= 1;
+    }
+
+    let (tx, rx) = mpsc::unbounded_channel();
+    let writer_task = tokio::spawn(write_loop(writer, rx));
+    Ok(Connection {
+        host,
+        response,
+        reader,
+        writer: Writer {
+            tx,
+            task: writer_task,
+        },
+    })
+}
+
+/// Writes queued frames, flushing once per batch of whatever is queued.
+async fn write_loop(
+    mut writer: FramedWrite<OwnedWriteHalf, FrameCodec>,
+    mut frames: mpsc::UnboundedReceiver<RequestFrame>,
+) -> String {
+    while let Some(first) = frames.recv().await {
+        let mut next = Some(first);
+        let mut batch = 0;
+        while let Some(frame) = next {
+            if let Err(e) = writer.feed(frame).await {
+                return format!("write failed: {e}");
+            }
+            batch += 1;
+            next = if batch < 128 {
+                frames.try_recv().ok()
+            } else {
+                None
+            };
+        }
+        if let Err(e) = SinkExt::<RequestFrame>::flush(&mut writer).await {
+            return format!("write failed: {e}");
+        }
+    }
+    "the session task stopped writing".into()
+}
