@@ -391,6 +391,12 @@ fn a_cut_off_leader_stops_serving_and_the_majority_carries_on() {
     let old = ensemble.leader().expect("a leader");
     let mut stranded = connect(ensemble.client_addr(old), 10_000);
     assert_eq!(create(&mut stranded, "/acked", 0).expect("create"), 0);
+    assert_eq!(
+        create(&mut stranded, "/stranded", EPHEMERAL).expect("create"),
+        0
+    );
+    let stranded_session = (stranded.session_id, stranded.passwd.clone());
+    let stranded_zxid = stranded.last_zxid;
 
     ensemble.partition(&[old]);
     let cut = Instant::now();
@@ -435,6 +441,18 @@ fn a_cut_off_leader_stops_serving_and_the_majority_carries_on() {
     assert!(
         RawClient::connect(ensemble.client_addr(old), 10_000, None).is_err(),
         "a server without a quorum accepted a session"
+    );
+    // Its client moves to the majority with its session and ephemeral.
+    let (mut moved, _) = resume(
+        &ensemble,
+        &majority,
+        stranded_session,
+        stranded_zxid,
+        Duration::from_secs(20),
+    );
+    assert!(
+        exists(&mut moved, "/stranded").is_some(),
+        "the moved session lost its ephemeral"
     );
 
     ensemble.heal();
