@@ -123,6 +123,23 @@ impl RawClient {
         .map_err(std::io::Error::other)
     }
 
+    /// Waits for one notification (reads nothing else) and returns its type and path.
+    pub fn next_event(&mut self) -> std::io::Result<(ferrokeeper_protocol::EventType, String)> {
+        let frame = self.read_frame(OpCode::Notification)?;
+        match frame.response {
+            ferrokeeper_protocol::Response::Notification(event) => {
+                let kind =
+                    ferrokeeper_protocol::EventType::from_code(event.r#type).ok_or_else(|| {
+                        std::io::Error::other(format!("unknown event type {}", event.r#type))
+                    })?;
+                Ok((kind, event.path))
+            }
+            other => Err(std::io::Error::other(format!(
+                "expected a notification, got {other:?}"
+            ))),
+        }
+    }
+
     /// Drops the TCP connection without closing the session.
     pub fn disconnect(self) {
         let _ = self.stream.shutdown(std::net::Shutdown::Both);

@@ -4,64 +4,16 @@
 //! the one Apache ZooKeeper 3.8.0 produced (`tests/clients/c/expected/<scenario>.txt`,
 //! recorded with `tests/clients/c/record_expected.sh`).
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
 use ferrokeeper_tests::Ferrokeeper;
-use ferrokeeper_tests::process::{Finished, assert_lines, clients_dir, on_path, require, run};
-
-const HEADER: &str = "/usr/include/zookeeper/zookeeper.h";
-
-/// Compiles zkc.c into `dir` and returns the binary.
-fn compile(dir: &Path) -> PathBuf {
-    let compiler = std::env::var("CC")
-        .ok()
-        .filter(|cc| on_path(cc))
-        .or_else(|| {
-            ["cc", "gcc"]
-                .into_iter()
-                .find(|c| on_path(c))
-                .map(Into::into)
-        });
-    require(compiler.is_some(), "a C compiler (cc or gcc)");
-    require(
-        Path::new(HEADER).is_file(),
-        &format!("the ZooKeeper C client headers ({HEADER}, Debian libzookeeper-mt-dev)"),
-    );
-    let compiler = compiler.unwrap_or_default();
-    let bin = dir.join("zkc");
-    let src = clients_dir().join("c/zkc.c");
-    let out = run(
-        Command::new(&compiler)
-            .args([
-                "-DTHREADED",
-                "-Wall",
-                "-O1",
-                "-I/usr/include/zookeeper",
-                "-o",
-            ])
-            .arg(&bin)
-            .arg(&src)
-            .args(["-lzookeeper_mt", "-lpthread"]),
-        None,
-        "compiling zkc.c",
-        Duration::from_secs(60),
-    );
-    if !out.status.success() {
-        require(
-            !out.stderr.contains("zookeeper_mt"),
-            "libzookeeper_mt (Debian libzookeeper-mt-dev)",
-        );
-        panic!("{compiler} {} failed\n{}", src.display(), out.dump());
-    }
-    bin
-}
+use ferrokeeper_tests::process::{Finished, assert_lines, clients_dir, compile_c_client, run};
 
 /// Runs one scenario against `server` and returns its transcript.
 fn scenario(name: &str, server: &Ferrokeeper) -> (Vec<String>, Finished) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let bin = compile(dir.path());
+    let bin = compile_c_client("zkc", dir.path());
     let out = run(
         Command::new(&bin).args([name, &server.connect_string()]),
         None,

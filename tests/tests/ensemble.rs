@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use ferrokeeper_protocol::{
-    CreateRequest, EventType, ExistsRequest, GetChildrenRequest, GetDataRequest, OpCode, Request,
-    Response, SetDataRequest, SetWatches2, SyncRequest, perms,
+    CreateRequest, EventType, ExistsRequest, GetChildrenRequest, GetDataRequest, Request, Response,
+    SetDataRequest, SetWatches2, SyncRequest, perms,
 };
 use ferrokeeper_tests::cluster::{ClusterOptions, FerrokeeperEnsemble, try_four_letter};
 use ferrokeeper_tests::ensemble::Ensemble;
@@ -110,16 +110,7 @@ fn children(client: &mut RawClient, path: &str) -> BTreeSet<String> {
 }
 
 fn next_event(client: &mut RawClient) -> (EventType, String) {
-    let frame = client
-        .read_frame(OpCode::Notification)
-        .expect("notification");
-    match frame.response {
-        Response::Notification(event) => (
-            EventType::from_code(event.r#type).expect("event type"),
-            event.path,
-        ),
-        other => panic!("expected a notification, got {other:?}"),
-    }
+    client.next_event().expect("notification")
 }
 
 fn mntr_value(answer: &str, key: &str) -> Option<String> {

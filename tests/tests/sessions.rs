@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use ferrokeeper_protocol::{
-    ConnectRequest, CreateRequest, EventType, ExistsRequest, GetDataRequest, OpCode, Request,
-    Response, SetDataRequest, SetWatches, perms, write_frame,
+    ConnectRequest, CreateRequest, EventType, ExistsRequest, GetDataRequest, Request, Response,
+    SetDataRequest, SetWatches, perms, write_frame,
 };
 use ferrokeeper_tests::Ferrokeeper;
 use ferrokeeper_tests::raw::RawClient;
@@ -45,18 +45,8 @@ fn watch_data(client: &mut RawClient, path: &str) {
     assert_eq!(reply.last().expect("reply").header.err, 0);
 }
 
-/// Waits for one notification (reads nothing else).
 fn next_event(client: &mut RawClient) -> (EventType, String) {
-    let frame = client
-        .read_frame(OpCode::Notification)
-        .expect("notification");
-    match frame.response {
-        Response::Notification(event) => (
-            EventType::from_code(event.r#type).expect("event type"),
-            event.path,
-        ),
-        other => panic!("expected a notification, got {other:?}"),
-    }
+    client.next_event().expect("notification")
 }
 
 #[test]
