@@ -127,15 +127,16 @@ struct Inner {
     stop: CancellationToken,
 }
 
-/// Timing from tickTime: heartbeats every tenth of a tick, elections after half a tick
-/// to a tick of silence (ZooKeeper notices a crashed leader at once through its closed
-/// connection; Raft notices only the silence, so the timeout must be short for a
-/// failover as fast. Pre-vote and the leader lease keep a slow heartbeat from
-/// deposing a healthy leader).
+/// Timing from tickTime: heartbeats every tenth of a tick (at most 100 ms), elections
+/// after half a tick (at most 500 ms) to twice that of silence. ZooKeeper notices a
+/// crashed leader at once through its closed connection and its election does not
+/// depend on the tick; Raft notices only the silence, so the timeout must be short for
+/// a failover as fast. Pre-vote and the leader lease keep a slow heartbeat from deposing
+/// a healthy leader.
 fn raft_config(options: &ReplicaOptions) -> openraft::Config {
     let tick = options.tick_ms.max(20);
-    let heartbeat = (tick / 10).clamp(10, 500);
-    let election = (tick / 2).max(5 * heartbeat);
+    let heartbeat = (tick / 10).clamp(10, 100);
+    let election = (tick / 2).clamp(5 * heartbeat, 500);
     openraft::Config {
         cluster_name: "ferrokeeper".into(),
         heartbeat_interval: heartbeat,
