@@ -306,7 +306,9 @@ async fn ensure_nodes(
 
 /// One measured run.
 pub struct RunConfig {
-    pub addr: SocketAddr,
+    /// Session `i` connects to `addrs[i % len]` (an ensemble's servers); the first one
+    /// prepares the nodes.
+    pub addrs: Vec<SocketAddr>,
     pub workload: Workload,
     pub sessions: usize,
     pub inflight: usize,
@@ -333,22 +335,36 @@ fn key_path(parent: &str, i: u64) -> String {
 
 /// Prepares (untimed) what the workload needs, then runs it.
 pub async fn run(cfg: &RunConfig) -> io::Result<RunOutcome> {
+    let Some(&first) = cfg.addrs.first() else {
+        return Err(io::Error::other("no server address"));
+    };
     let data = payload(cfg.data_size);
     let keys = u64::try_from(cfg.keys.max(1)).unwrap_or(u64::MAX);
     match cfg.workload {
         Workload::Create => {
-            ensure_nodes(cfg.addr, vec![cfg.create_parent.clone()], Bytes::new(), 1).await?;
+            ensure_nodes(first, vec![cfg.create_parent.clone()], Bytes::new(), 1).await?;
         }
         Workload::Set | Workload::Get => {
             let mut paths = vec![cfg.kv_parent.clone()];
-            ensure_nodes(cfg.addr, paths.clone(), Bytes::new(), 1).await?;
+            ensure_nodes(first, paths.clone(), Bytes::new(), 1).await?;
             paths = (0..keys).map(|i| key_path(&cfg.kv_parent, i)).collect();
-            ensure_nodes(cfg.addr, paths, payload(1024), 64).await?;
+            ensure_nodes(first, paths, payload(1024), 64).await?;
         }
     }
     let mut sessions = Vec::with_capacity(cfg.sessions);
-    for _ in 0..cfg.sessions {
-        sessions.push(connect(cfg.addr, SESSION_TIMEOUT_MS, CONNECT_WITHIN).await?);
+    for i in 0..cfg.sessions {
+        let addr = cfg.addrs[i % cfg.addrs.len()];
+        sessions.push(connect(addr, SESSION_TIMEOUT_MS, CONNECT_WITHIN).await?);
+    }
+    // The nodes were made through the first server; a follower serves them once applied.
+    if matches!(cfg.workload, Workload::Set | Workload::Get) {
+        for session in &mut sessions {
+            let sync = Request::Sync(ferrokeeper_protocol::SyncRequest { path: "/".into() });
+            let header = session.call(1, sync, CONNECT_WITHIN).await?;
+            if header.err != 0 {
+                return Err(io::Error::other(format!("sync: error {}", header.err)));
+            }
+        }
     }
     let start = Instant::now();
     let window = Window {

@@ -37,8 +37,10 @@ enum WorkloadArg {
 enum Command {
     /// Run one timed workload and print a JSON line.
     Run {
-        #[arg(long)]
-        addr: SocketAddr,
+        /// One server, or an ensemble's servers separated by commas (sessions are spread
+        /// over them).
+        #[arg(long, value_delimiter = ',', required = true)]
+        addr: Vec<SocketAddr>,
         #[arg(long, value_enum)]
         workload: WorkloadArg,
         /// Label for the JSON line (bench/run.sh uses `zookeeper` and `ferrokeeper`).
@@ -187,7 +189,7 @@ async fn execute(command: Command) -> Result<ExitCode, String> {
                 Workload::Set | Workload::Get => 1024,
             });
             let cfg = RunConfig {
-                addr,
+                addrs: addr,
                 workload,
                 sessions: sessions.max(1),
                 inflight: inflight.max(1),
@@ -201,7 +203,7 @@ async fn execute(command: Command) -> Result<ExitCode, String> {
             };
             let outcome = load::run(&cfg)
                 .await
-                .map_err(|e| format!("{} run against {addr}: {e}", workload.name()))?;
+                .map_err(|e| format!("{} run against {:?}: {e}", workload.name(), cfg.addrs))?;
             let hist = &outcome.stats.hist;
             let window = outcome.window.as_secs_f64();
             println!(
