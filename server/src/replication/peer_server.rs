@@ -26,6 +26,9 @@ pub struct PeerService {
     pub role: tokio::sync::watch::Receiver<super::Role>,
 }
 
+/// How long a peer connection may stay silent before it is dropped.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(120);
+
 /// How long a new connection may take to say who it is.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -85,7 +88,12 @@ async fn serve_one(service: &PeerService, stream: TcpStream) -> Result<(), WireE
     }
     let mut incoming: Option<Incoming> = None;
     loop {
-        let request: PeerRequest = peer_wire::receive(&mut framed).await?;
+        // A peer cut off by a silent partition never closes its end; an idle connection
+        // is dropped (its owner opens a new one on its next call).
+        let request: PeerRequest =
+            tokio::time::timeout(IDLE_TIMEOUT, peer_wire::receive(&mut framed))
+                .await
+                .map_err(|_| WireError::Closed)??;
         let response = handle(service, hello.from, request, &mut incoming).await;
         respond(&mut framed, &response).await?;
     }
