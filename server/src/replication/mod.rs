@@ -464,14 +464,23 @@ impl Replica {
     pub async fn write(&self, mut proposal: Proposal) -> Result<TxnResult, ReplicationError> {
         let (ticket, rx) = self.inner.tickets.issue();
         proposal.ticket = Some(ticket.clone());
+        // Subscribed before submitting: a loss announced from here on may be this write's.
+        let mut lost = self.inner.lost.subscribe();
         let result = async {
             self.submit(proposal).await?;
-            tokio::time::timeout(self.inner.patience.max(Duration::from_secs(10)), rx)
-                .await
-                .map_err(|_| {
-                    ReplicationError::Unavailable("the write was not applied in time".into())
-                })?
-                .map_err(|_| ReplicationError::Unavailable("the write was dropped".into()))
+            let applied =
+                tokio::time::timeout(self.inner.patience.max(Duration::from_secs(10)), rx);
+            tokio::select! {
+                applied = applied => applied
+                    .map_err(|_| {
+                        ReplicationError::Unavailable("the write was not applied in time".into())
+                    })?
+                    .map_err(|_| ReplicationError::Unavailable("the write was dropped".into())),
+                // Do not wait out the timeout for a write a leader change may have dropped.
+                _ = lost.changed() => Err(ReplicationError::Unavailable(
+                    "the leader changed before the write was applied".into(),
+                )),
+            }
         }
         .await;
         if result.is_err() {
