@@ -776,6 +776,218 @@ async fn latch_prompt_expiry(server: &mut Server) {
     }
 }
 
+/// A proxy that drops the connection instead of passing on the reply to the first
+/// create request whose path contains the armed marker: the server has applied the
+/// create, the client sees a connection loss and reconnects (through the proxy, which
+/// then forwards everything) to the same session. What a recipe must survive without
+/// leaving a second node behind.
+struct LoseCreateReply {
+    addr: std::net::SocketAddr,
+    marker: Arc<Mutex<Option<String>>>,
+    dropped: Arc<AtomicUsize>,
+    _task: tokio::task::JoinHandle<()>,
+}
+
+impl LoseCreateReply {
+    async fn start(target: std::net::SocketAddr) -> LoseCreateReply {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let marker: Arc<Mutex<Option<String>>> = Arc::new(Mutex::new(None));
+        let dropped = Arc::new(AtomicUsize::new(0));
+        let (m, d) = (marker.clone(), dropped.clone());
+        let task = tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let Ok(server) = tokio::net::TcpStream::connect(target).await else {
+                    continue;
+                };
+                tokio::spawn(Self::relay(client, server, m.clone(), d.clone()));
+            }
+        });
+        LoseCreateReply {
+            addr,
+            marker,
+            dropped,
+            _task: task,
+        }
+    }
+
+    /// Drops the reply to the next create of a path containing `marker`.
+    fn arm(&self, marker: &str) {
+        *self.marker.lock().expect("marker") = Some(marker.to_owned());
+    }
+
+    fn dropped(&self) -> usize {
+        self.dropped.load(Ordering::SeqCst)
+    }
+
+    async fn relay(
+        client: tokio::net::TcpStream,
+        server: tokio::net::TcpStream,
+        marker: Arc<Mutex<Option<String>>>,
+        dropped: Arc<AtomicUsize>,
+    ) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let (mut client_rx, mut client_tx) = client.into_split();
+        let (mut server_rx, mut server_tx) = server.into_split();
+        let doomed: Arc<Mutex<Option<i32>>> = Arc::new(Mutex::new(None));
+        let doomed_up = doomed.clone();
+        let up = async move {
+            let mut first = true;
+            loop {
+                let mut len = [0u8; 4];
+                if client_rx.read_exact(&mut len).await.is_err() {
+                    return;
+                }
+                let mut body = vec![0u8; u32::from_be_bytes(len) as usize];
+                if client_rx.read_exact(&mut body).await.is_err() {
+                    return;
+                }
+                if !first && body.len() >= 12 {
+                    let xid = i32::from_be_bytes(body[0..4].try_into().expect("4 bytes"));
+                    let op = i32::from_be_bytes(body[4..8].try_into().expect("4 bytes"));
+                    let path_len = i32::from_be_bytes(body[8..12].try_into().expect("4 bytes"));
+                    let path = usize::try_from(path_len)
+                        .ok()
+                        .and_then(|n| body.get(12..12 + n))
+                        .map(|p| String::from_utf8_lossy(p).into_owned())
+                        .unwrap_or_default();
+                    // create, create2, createContainer, createTTL
+                    if [1, 15, 19, 21].contains(&op) {
+                        let mut armed = marker.lock().expect("marker");
+                        if armed.as_deref().is_some_and(|m| path.contains(m)) {
+                            *armed = None;
+                            *doomed_up.lock().expect("doomed") = Some(xid);
+                        }
+                    }
+                }
+                first = false;
+                if server_tx.write_all(&len).await.is_err()
+                    || server_tx.write_all(&body).await.is_err()
+                {
+                    return;
+                }
+            }
+        };
+        let down = async move {
+            let mut first = true;
+            loop {
+                let mut len = [0u8; 4];
+                if server_rx.read_exact(&mut len).await.is_err() {
+                    return;
+                }
+                let mut body = vec![0u8; u32::from_be_bytes(len) as usize];
+                if server_rx.read_exact(&mut body).await.is_err() {
+                    return;
+                }
+                if !first && body.len() >= 4 {
+                    let xid = i32::from_be_bytes(body[0..4].try_into().expect("4 bytes"));
+                    if *doomed.lock().expect("doomed") == Some(xid) {
+                        dropped.fetch_add(1, Ordering::SeqCst);
+                        // Hang up on the client: its reply is lost.
+                        return;
+                    }
+                }
+                first = false;
+                if client_tx.write_all(&len).await.is_err()
+                    || client_tx.write_all(&body).await.is_err()
+                {
+                    return;
+                }
+            }
+        };
+        // Either direction ending closes both.
+        tokio::select! {
+            _ = up => {}
+            _ = down => {}
+        }
+    }
+}
+
+/// A create whose reply is lost with the connection, in every recipe: the latch and the
+/// lock find their protected node again, the group finds its member among the
+/// session's ephemerals; no second node is created.
+async fn lost_create_replies(server: &mut Server) {
+    let addr = &server.connect_string();
+    let proxy = LoseCreateReply::start(server.addr()).await;
+    let client = connect(&proxy.addr.to_string()).await;
+    let observer = connect(addr).await;
+    let session = client.session_id();
+    let mut states = client.state_stream();
+    assert_eq!(
+        states.next().await,
+        Some(ferrokeeper_client::SessionState::Connected)
+    );
+
+    proxy.arm("latch-");
+    let latch = bounded("latch", LeaderLatch::start(&client, "/lost/latch", b"id"))
+        .await
+        .expect("latch");
+    assert_eq!(proxy.dropped(), 1, "the create reply was not dropped");
+    assert_eq!(
+        bounded("disconnected", states.next()).await,
+        Some(ferrokeeper_client::SessionState::Disconnected)
+    );
+    assert_eq!(client.session_id(), session, "the same session");
+    let nodes = observer
+        .get_children("/lost/latch")
+        .await
+        .expect("children");
+    assert_eq!(nodes.len(), 1, "{nodes:?}");
+    assert_eq!(latch.node_path(), format!("/lost/latch/{}", nodes[0]));
+    bounded("leadership", latch.await_leadership())
+        .await
+        .expect("leader");
+
+    proxy.arm("lock-");
+    let lock = Lock::new(&client, "/lost/lock").expect("lock");
+    let guard = bounded("lock", lock.lock()).await.expect("lock");
+    assert_eq!(proxy.dropped(), 2, "the create reply was not dropped");
+    let nodes = observer.get_children("/lost/lock").await.expect("children");
+    assert_eq!(nodes.len(), 1, "{nodes:?}");
+    assert_eq!(guard.path(), format!("/lost/lock/{}", nodes[0]));
+    assert_eq!(guard.is_lost(), None);
+
+    observer
+        .create(
+            "/lost/group",
+            b"",
+            &open_acl_unsafe(),
+            CreateMode::Persistent,
+        )
+        .await
+        .expect("create the group");
+    let group = Group::new(Sessions::fixed(client.clone()), "/lost/group").expect("group");
+    proxy.arm("/lost/group/member_");
+    let membership = bounded("join", group.join(b"data", Some("member")))
+        .await
+        .expect("join");
+    assert_eq!(proxy.dropped(), 3, "the create reply was not dropped");
+    let nodes = observer
+        .get_children("/lost/group")
+        .await
+        .expect("children");
+    assert_eq!(nodes.len(), 1, "{nodes:?}");
+    assert_eq!(membership.member().name(), nodes[0]);
+    assert_eq!(membership.lost(), None);
+    let (_, stat) = observer.get_data(membership.path()).await.expect("member");
+    assert_eq!(stat.ephemeral_owner, session);
+
+    let mut ephemerals = observer
+        .get_children("/lost/latch")
+        .await
+        .expect("children");
+    ephemerals.extend(observer.get_children("/lost/lock").await.expect("children"));
+    assert_eq!(ephemerals.len(), 2);
+    guard.unlock().await.expect("unlock");
+    latch.close().await.expect("close");
+    assert_eq!(membership.cancel().await, Ok(true));
+    group.close().await;
+    client.close().await.expect("close");
+    observer.close().await.expect("close");
+}
+
 /// One test per scenario and server kind, each on a fresh server.
 macro_rules! against_both {
     ($($scenario:ident),* $(,)?) => {
@@ -808,4 +1020,5 @@ against_both!(
     group_membership,
     lock_contention,
     lock_session_expiry,
+    lost_create_replies,
 );
