@@ -197,10 +197,9 @@ fn interactive(runtime: &tokio::runtime::Runtime, mut shell: Shell) -> ExitCode 
     };
     let server = shell.server.clone();
     println!("Connecting to {server}");
+    println!("Welcome to ferrokeeper-cli!");
     if let Err(e) = runtime.block_on(shell.connect(&server)) {
         eprintln!("{e}");
-    } else {
-        println!("Welcome to ferrokeeper-cli!");
     }
     let mut failed = false;
     let mut number = 0;

@@ -389,6 +389,102 @@ fn interactive(server: &Server) {
     assert_eq!(out.stderr, "Node does not exist: /nope\n", "{}", out.dump());
 }
 
+const ZKCLI: &str = "/usr/share/zookeeper/bin/zkCli.sh";
+
+/// Runs Debian's `zkCli.sh -server <server> <args>` (one-shot) with UTC dates.
+fn zkcli(server: &str, args: &str, stdin: Option<&[u8]>) -> Finished {
+    ferrokeeper_tests::process::require(
+        std::path::Path::new(ZKCLI).is_file(),
+        "zkCli.sh (Debian zookeeper)",
+    );
+    run(
+        Command::new(ZKCLI)
+            .env("TZ", "UTC")
+            .args(["-server", server])
+            .args(args.split_whitespace()),
+        stdin,
+        &format!("zkCli.sh {args}"),
+        LIMIT,
+    )
+}
+
+/// What zkCli prints besides a command's own output.
+fn without_noise(text: &str) -> Vec<String> {
+    text.lines()
+        .filter(|l| {
+            !(l.is_empty()
+                || l.starts_with("SLF4J:")
+                || l.starts_with("Connecting to ")
+                || l.starts_with("WATCHER::")
+                || l.starts_with("WatchedEvent ")
+                || l.starts_with("Welcome to ZooKeeper!")
+                || l.starts_with("JLine support"))
+        })
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The same reads, side by side with zkCli on a tree zkCli made: identical stdout,
+/// stderr and exit status (zkCli's connection chatter aside).
+fn same_as_zkcli(server: &Server) {
+    let s = &server.addr().to_string();
+    let script = "create /a hello\n\
+                  create /a/b bee\n\
+                  create /a/empty\n\
+                  create -s /a/seq- s\n\
+                  create /sec s digest:bob:fyVmFCwVbTJYrznoSu1koqYEYF0=:cdrwa,world:anyone:r\n\
+                  set /a again\n\
+                  quit\n";
+    let made = zkcli(s, "", Some(script.as_bytes()));
+    // zkCli 3.8 prints "Created ..." on stderr.
+    assert!(made.stderr.contains("Created /sec"), "{}", made.dump());
+    for args in [
+        "ls /",
+        "ls -s /",
+        "ls -R /",
+        "ls /nope",
+        "get -s /a",
+        "get /a/empty",
+        "get /nope",
+        "stat /a/seq-0000000002",
+        "stat /nope",
+        "getAcl -s /a",
+        "getAcl /sec",
+        "getAllChildrenNumber /",
+        "getEphemerals /",
+        "set /sec x",
+        "create /a x",
+        "delete /a",
+        "delete -v 9 /a/b",
+        "sync /",
+        "config",
+    ] {
+        let ours = cli(s, args);
+        let theirs = zkcli(s, args, None);
+        assert_eq!(
+            without_noise(&ours.stdout),
+            without_noise(&theirs.stdout),
+            "stdout of `{args}`\n--- ferrokeeper-cli ---\n{}\n--- zkCli ---\n{}",
+            ours.dump(),
+            theirs.dump()
+        );
+        assert_eq!(
+            without_noise(&ours.stderr),
+            without_noise(&theirs.stderr),
+            "stderr of `{args}`\n--- ferrokeeper-cli ---\n{}\n--- zkCli ---\n{}",
+            ours.dump(),
+            theirs.dump()
+        );
+        assert_eq!(
+            ours.status.success(),
+            theirs.status.success(),
+            "exit status of `{args}`\n--- ferrokeeper-cli ---\n{}\n--- zkCli ---\n{}",
+            ours.dump(),
+            theirs.dump()
+        );
+    }
+}
+
 macro_rules! against_both {
     ($($scenario:ident),* $(,)?) => {
         mod against_ferrokeeper {
@@ -413,4 +509,4 @@ macro_rules! against_both {
     };
 }
 
-against_both!(one_shot, interactive);
+against_both!(one_shot, interactive, same_as_zkcli);
