@@ -317,6 +317,22 @@ impl Group {
     /// The member set: the current one as soon as it is known, then every change.
     /// An expired (or locally timed-out) session shows as an empty set, as in Mesos.
     /// Ends when the group is closed.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> ferrokeeper_client::Result<()> {
+    /// use futures::StreamExt;
+    /// use ferrokeeper_client::recipes::{Group, Sessions};
+    ///
+    /// let group = Group::new(Sessions::connect_string("127.0.0.1:2181"), "/workers")?;
+    /// let _me = group.join(b"worker-1", Some("worker")).await?;
+    /// let mut members = group.members();
+    /// while let Some(set) = members.next().await {
+    ///     let names: Vec<&str> = set.iter().map(|m| m.name()).collect();
+    ///     tracing::info!(?names, "members changed");
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn members(&self) -> MemberStream {
         let rx = self.inner.view.subscribe();
         let stream = futures::stream::unfold((rx, None), |(mut rx, last)| async move {
