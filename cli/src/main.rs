@@ -35,7 +35,7 @@ struct Args {
     /// Connect string: host:port[,host:port...][/chroot].
     #[arg(long, default_value = "localhost:2181")]
     server: String,
-    /// Session timeout in milliseconds (also the bound on connecting).
+    /// Session timeout in milliseconds (the connection timeout is the smaller of it and 10 s).
     #[arg(long, default_value_t = 30_000)]
     timeout: u64,
     /// Allow connecting to a read-only server.
