@@ -131,12 +131,37 @@
 //! - A create followed by a delete while disconnected is not seen by an exists watch
 //!   (ZooKeeper documents this gap of SetWatches).
 //!
+//! # Recipes
+//!
+//! [`recipes`] builds coordination on this API: [`recipes::LeaderLatch`] (Curator-style
+//! election: each participant watches only its predecessor), [`recipes::Group`] with
+//! [`recipes::LeaderDetector`] (Mesos-style groups: `<group>/<label>_NNNNNNNNNN`
+//! members, the lowest sequence leads, a member-set stream for group membership, a new
+//! session after each expiry) and [`recipes::Lock`] (a mutex with a guard that reports
+//! a lost lock). Electing a leader takes three lines:
+//!
+//! ```no_run
+//! # async fn demo() -> ferrokeeper_client::Result<()> {
+//! # let client = ferrokeeper_client::Client::connect("127.0.0.1:2181").await?;
+//! use ferrokeeper_client::recipes::LeaderLatch;
+//! let latch = LeaderLatch::start(&client, "/app/leader", b"me").await?;
+//! latch.await_leadership().await?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! The [`recipes`] module docs say what each recipe does on connection loss (a create
+//! whose reply was lost is found again, not repeated), while disconnected (leadership
+//! is suspended) and on expiry. Runnable programs: `cargo run -p ferrokeeper-client
+//! --example leader_election -- 127.0.0.1:2181` (also `mesos_election`, `lock`,
+//! `group_membership`). The `ferrokeeper-cli` crate is a zkCli-like shell on this
+//! client.
+//!
 //! # Not in this crate (yet)
 //!
 //! SASL and TLS; reconfig/getConfig; moving from a read-only server to a read-write
 //! one while connected (the client moves only when the connection is lost);
-//! `updateServerList`; recipes (locks, leader election, group membership) and a CLI,
-//! which are meant to be built on this API.
+//! `updateServerList`.
 
 mod builder;
 mod chroot;
@@ -145,6 +170,7 @@ mod connect_string;
 mod connection;
 mod error;
 mod multi;
+pub mod recipes;
 mod reconnect;
 mod registry;
 mod session;

@@ -1,0 +1,983 @@
+//! Mesos-style group membership and leader election (Mesos's `zookeeper::Group`,
+//! `LeaderContender` and `LeaderDetector`).
+//!
+//! Members are EPHEMERAL_SEQUENTIAL children of the group node named
+//! `<label>_NNNNNNNNNN`, or `NNNNNNNNNN` without a label. Every child whose name,
+//! split on `_`, ends in a number is a member, whatever its label; other children
+//! (such as Mesos's `log_replicas`) are ignored. The leader is the member with the
+//! lowest sequence number. Everyone watches the group's children.
+//!
+//! A [`Group`] runs one background task per group that owns the group's session: it
+//! lists the children (with a child watch) after every change and every reconnect, and
+//! publishes the member set. When the session expires, or stays disconnected for a whole
+//! session timeout (Mesos's local expiry), every membership of that session is lost,
+//! watchers see an empty group, and a group made from [`Sessions::new`] starts a new
+//! session.
+
+use std::collections::HashMap;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::stream::BoxStream;
+use futures::{Stream, StreamExt};
+use tokio::sync::watch;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::recipes::Lost;
+use crate::recipes::util::{check_dir, child_path, create_parents, node_name, wait_connected};
+use crate::{
+    Acl, Client, ClientBuilder, CreateMode, Error, Result, SessionState, Watch, open_acl_unsafe,
+};
+
+/// The first wait before trying again to connect or to list the group; doubles up to
+/// [`RETRY_MAX`] (Mesos waits 2 s doubling to 60 s; a coordination recipe wants to be
+/// back sooner).
+const RETRY_MIN: Duration = Duration::from_millis(100);
+const RETRY_MAX: Duration = Duration::from_secs(5);
+/// How many times a join is tried again after a lost connection or session.
+const JOIN_RETRIES: usize = 10;
+
+/// Where a [`Group`] gets its sessions.
+#[derive(Debug, Clone)]
+pub struct Sessions {
+    kind: SessionsKind,
+}
+
+#[derive(Debug, Clone)]
+enum SessionsKind {
+    /// A new session from `builder` at the start and after each expiry.
+    Builder {
+        builder: ClientBuilder,
+        connect_string: String,
+    },
+    /// This session only: the group ends with it.
+    Fixed(Client),
+}
+
+impl Sessions {
+    /// Sessions made by `builder.connect(connect_string)`: one now, a new one after
+    /// each expiry (and after each local timeout). Connection failures are retried
+    /// with a backoff.
+    pub fn new(builder: ClientBuilder, connect_string: &str) -> Sessions {
+        Sessions {
+            kind: SessionsKind::Builder {
+                builder,
+                connect_string: connect_string.to_owned(),
+            },
+        }
+    }
+
+    /// As [`Sessions::new`] with default client options.
+    pub fn connect_string(connect_string: &str) -> Sessions {
+        Sessions::new(ClientBuilder::default(), connect_string)
+    }
+
+    /// This client's session only. When it expires (or stays disconnected for its
+    /// timeout, in which case the group closes the client) the group ends.
+    pub fn fixed(client: Client) -> Sessions {
+        Sessions {
+            kind: SessionsKind::Fixed(client),
+        }
+    }
+}
+
+impl From<Client> for Sessions {
+    fn from(client: Client) -> Sessions {
+        Sessions::fixed(client)
+    }
+}
+
+/// A member of a group, as parsed from its node name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Member {
+    sequence: i32,
+    name: String,
+    label: Option<String>,
+}
+
+impl Member {
+    /// Mesos's parsing (`group.cpp`): split on `_`, dropping empty tokens; the label is
+    /// the first token when there are several; the sequence is the last token, which
+    /// must be a 32-bit integer.
+    pub fn parse(name: &str) -> Option<Member> {
+        let tokens: Vec<&str> = name.split('_').filter(|t| !t.is_empty()).collect();
+        let sequence = tokens.last()?.parse::<i32>().ok()?;
+        let label = (tokens.len() > 1).then(|| tokens[0].to_owned());
+        Some(Member {
+            sequence,
+            name: name.to_owned(),
+            label,
+        })
+    }
+
+    /// The sequence number: the member's identity within its group.
+    pub fn sequence(&self) -> i32 {
+        self.sequence
+    }
+
+    /// The label (`json.info` for a Mesos master), if any.
+    pub fn label(&self) -> Option<&str> {
+        self.label.as_deref()
+    }
+
+    /// The node's name (not its path).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+/// What the group task publishes.
+#[derive(Debug, Clone, Default)]
+struct View {
+    /// The members of the last listing, sorted by sequence (`None` until the first).
+    members: Option<Arc<Vec<Member>>>,
+    /// Whether the group's session is connected now.
+    connected: bool,
+    /// The session the listing was made with (0 between sessions).
+    session_id: i64,
+    /// The group was closed: nothing more will be published.
+    closed: bool,
+}
+
+#[derive(Debug)]
+struct Owned {
+    /// The listing generation when the membership was registered: only listings
+    /// started after it can show that its node is gone.
+    registered: u64,
+    lost: watch::Sender<Option<Lost>>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    client: Option<Client>,
+    generation: u64,
+    /// Memberships held by this process, by (session id, sequence).
+    owned: HashMap<(i64, i32), Owned>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    path: String,
+    acl: Vec<Acl>,
+    view: watch::Sender<View>,
+    state: Mutex<State>,
+    shutdown: CancellationToken,
+}
+
+impl Inner {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn client(&self) -> Option<Client> {
+        self.lock().client.clone()
+    }
+
+    fn next_generation(&self) -> u64 {
+        let mut state = self.lock();
+        state.generation += 1;
+        state.generation
+    }
+
+    /// Publishes a listing made with `session` that started at `generation`.
+    fn apply(&self, generation: u64, session: i64, children: &[String]) {
+        let mut members: Vec<Member> = children.iter().filter_map(|c| Member::parse(c)).collect();
+        members.sort();
+        {
+            let mut state = self.lock();
+            state.owned.retain(|(owner, sequence), owned| {
+                let gone = *owner == session
+                    && owned.registered < generation
+                    && !members.iter().any(|m| m.sequence == *sequence);
+                if gone {
+                    tracing::info!(group = self.path, sequence, "membership lost: node deleted");
+                    owned.lost.send_replace(Some(Lost::NodeDeleted));
+                }
+                !gone
+            });
+        }
+        self.view.send_if_modified(|view| {
+            if view.members.as_deref() == Some(&members) {
+                false
+            } else {
+                view.members = Some(Arc::new(members));
+                true
+            }
+        });
+    }
+
+    /// Every membership is lost (the session ended) and the group looks empty.
+    fn end_session(&self, why: Lost) {
+        {
+            let mut state = self.lock();
+            state.client = None;
+            for (_, owned) in state.owned.drain() {
+                owned.lost.send_replace(Some(why));
+            }
+        }
+        self.view.send_modify(|view| {
+            view.members = Some(Arc::new(Vec::new()));
+            view.connected = false;
+            view.session_id = 0;
+        });
+    }
+}
+
+/// Cancels the group task when the last [`Group`] handle (counting those inside
+/// memberships and detectors) goes.
+#[derive(Debug)]
+struct TaskGuard(CancellationToken);
+
+impl Drop for TaskGuard {
+    fn drop(&mut self) {
+        self.0.cancel();
+    }
+}
+
+/// A Mesos-style group: members join with data (and an optional label), and everyone
+/// can follow the member set ([`Group::members`]) and its leader ([`LeaderDetector`]).
+///
+/// Cheap to clone. The group's task (and, for [`Sessions::new`], its session) ends when
+/// [`Group::close`] is called or the last handle — including those held by
+/// [`Membership`]s and [`LeaderDetector`]s — is dropped.
+///
+/// ```no_run
+/// # async fn demo() -> ferrokeeper_client::Result<()> {
+/// use futures::StreamExt;
+/// use ferrokeeper_client::recipes::{Group, LeaderDetector, Sessions};
+///
+/// let group = Group::new(Sessions::connect_string("127.0.0.1:2181"), "/mesos")?;
+/// let me = group.join(br#"{"id":"m1"}"#, Some("json.info")).await?;
+/// let mut detector = LeaderDetector::new(&group);
+/// while let Some(leader) = detector.next().await {
+///     match leader {
+///         Some(leader) if leader.member == *me.member() => tracing::info!("elected"),
+///         Some(leader) => tracing::info!(leader = leader.member.name(), "following"),
+///         None => tracing::info!("no leader"),
+///     }
+/// }
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Group {
+    inner: Arc<Inner>,
+    _task: Arc<TaskGuard>,
+}
+
+impl Group {
+    /// Starts following the group at `path` (created, with its ancestors, as
+    /// persistent nodes if missing) with sessions from `sessions`; member nodes get
+    /// the open ACL. Must be called within a tokio runtime.
+    pub fn new(sessions: impl Into<Sessions>, path: &str) -> Result<Group> {
+        Group::with_acl(sessions, path, &open_acl_unsafe())
+    }
+
+    /// As [`Group::new`], creating the group's nodes and its members' with `acl`
+    /// (Mesos uses `[READ world:anyone, ALL auth]` with digest credentials).
+    pub fn with_acl(sessions: impl Into<Sessions>, path: &str, acl: &[Acl]) -> Result<Group> {
+        let path = check_dir(path)?;
+        let (view, _) = watch::channel(View::default());
+        let shutdown = CancellationToken::new();
+        let inner = Arc::new(Inner {
+            path,
+            acl: acl.to_vec(),
+            view,
+            state: Mutex::new(State::default()),
+            shutdown: shutdown.clone(),
+        });
+        tokio::spawn(run(inner.clone(), sessions.into()));
+        Ok(Group {
+            inner,
+            _task: Arc::new(TaskGuard(shutdown)),
+        })
+    }
+
+    /// The group node's path.
+    pub fn path(&self) -> &str {
+        &self.inner.path
+    }
+
+    /// The group's current session, if it has one now.
+    pub fn client(&self) -> Option<Client> {
+        self.inner.client()
+    }
+
+    /// The members of the last listing, sorted by sequence (`None` before the first).
+    pub fn members_now(&self) -> Option<Vec<Member>> {
+        self.inner.view.borrow().members.as_deref().cloned()
+    }
+
+    /// The member set: the current one as soon as it is known, then every change.
+    /// An expired (or locally timed-out) session shows as an empty set, as in Mesos.
+    /// Ends when the group is closed.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> ferrokeeper_client::Result<()> {
+    /// use futures::StreamExt;
+    /// use ferrokeeper_client::recipes::{Group, Sessions};
+    ///
+    /// let group = Group::new(Sessions::connect_string("127.0.0.1:2181"), "/workers")?;
+    /// let _me = group.join(b"worker-1", Some("worker")).await?;
+    /// let mut members = group.members();
+    /// while let Some(set) = members.next().await {
+    ///     let names: Vec<&str> = set.iter().map(|m| m.name()).collect();
+    ///     tracing::info!(?names, "members changed");
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn members(&self) -> MemberStream {
+        let rx = self.inner.view.subscribe();
+        let stream = futures::stream::unfold((rx, None), |(mut rx, last)| async move {
+            loop {
+                let (members, closed) = {
+                    let view = rx.borrow_and_update();
+                    (view.members.clone(), view.closed)
+                };
+                if let Some(members) = members
+                    && last.as_ref() != Some(&members)
+                {
+                    let set = members.as_ref().clone();
+                    return Some((set, (rx, Some(members))));
+                }
+                if closed || rx.changed().await.is_err() {
+                    return None;
+                }
+            }
+        });
+        MemberStream {
+            inner: stream.boxed(),
+        }
+    }
+
+    /// The data of `member` (read now).
+    pub async fn data(&self, member: &Member) -> Result<Bytes> {
+        let client = self.inner.client().ok_or(Error::ConnectionLoss)?;
+        let (data, _) = client
+            .get_data(&child_path(&self.inner.path, member.name()))
+            .await?;
+        Ok(data)
+    }
+
+    /// Joins the group: creates `<path>/<label>_` (or `<path>/` without a label) as
+    /// EPHEMERAL_SEQUENTIAL with `data`. Waits for a session if the group has none
+    /// now. A label must be non-empty without `/` or `_` ([`Error::BadArguments`]).
+    ///
+    /// A create whose reply was lost with the connection is recovered: once the
+    /// session is back, the session's own ephemerals in the group (getEphemerals) are
+    /// checked for a member that no membership holds with this label and data, and
+    /// that node is adopted instead of creating a second one.
+    pub async fn join(&self, data: &[u8], label: Option<&str>) -> Result<Membership> {
+        if let Some(label) = label
+            && (label.is_empty() || label.contains(['/', '_']))
+        {
+            return Err(Error::BadArguments);
+        }
+        let inner = &self.inner;
+        let prefix = match label {
+            Some(label) => child_path(&inner.path, &format!("{label}_")),
+            None if inner.path == "/" => "/".to_owned(),
+            None => format!("{}/", inner.path),
+        };
+        let mut last_error = Error::ConnectionLoss;
+        for _ in 0..JOIN_RETRIES {
+            let client = self.wait_client().await?;
+            let session = client.session_id();
+            match client
+                .create(&prefix, data, &inner.acl, CreateMode::EphemeralSequential)
+                .await
+            {
+                Ok((created, _)) => return self.register(session, &created),
+                Err(Error::NoNode) => {
+                    create_parents(&client, &inner.path, &inner.acl, CreateMode::Persistent)
+                        .await?;
+                }
+                Err(Error::ConnectionLoss) => {
+                    if wait_connected(&client).await.is_ok()
+                        && let Some(found) = self.find_lost_create(&client, &prefix, data).await?
+                    {
+                        tracing::debug!(
+                            path = found,
+                            "adopted a member whose create reply was lost"
+                        );
+                        return self.register(session, &found);
+                    }
+                    last_error = Error::ConnectionLoss;
+                }
+                // The session ended: the group gets a new one (unless it is closed).
+                Err(e @ (Error::SessionExpired | Error::Closed | Error::AuthFailed)) => {
+                    last_error = e;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last_error)
+    }
+
+    /// The group's session, waiting for one if there is none now.
+    async fn wait_client(&self) -> Result<Client> {
+        let mut rx = self.inner.view.subscribe();
+        loop {
+            if let Some(client) = self.inner.client()
+                && !client.state().is_terminal()
+            {
+                return Ok(client);
+            }
+            if rx.borrow_and_update().closed {
+                return Err(Error::Closed);
+            }
+            if rx.changed().await.is_err() {
+                return Err(Error::Closed);
+            }
+        }
+    }
+
+    /// An ephemeral of this session under the group, created with `prefix` and `data`,
+    /// that no membership holds.
+    async fn find_lost_create(
+        &self,
+        client: &Client,
+        prefix: &str,
+        data: &[u8],
+    ) -> Result<Option<String>> {
+        let session = client.session_id();
+        let dir = format!("{}/", self.inner.path.trim_end_matches('/'));
+        for path in client.get_ephemerals(&dir).await? {
+            let Some(rest) = path.strip_prefix(&dir) else {
+                continue;
+            };
+            if rest.contains('/') || !path.starts_with(prefix) {
+                continue;
+            }
+            let Some(member) = Member::parse(rest) else {
+                continue;
+            };
+            if self
+                .inner
+                .lock()
+                .owned
+                .contains_key(&(session, member.sequence))
+            {
+                continue;
+            }
+            match client.get_data(&path).await {
+                Ok((found, _)) if found[..] == *data => return Ok(Some(path)),
+                Ok(_) | Err(Error::NoNode) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(None)
+    }
+
+    fn register(&self, session: i64, created: &str) -> Result<Membership> {
+        let member = Member::parse(node_name(created)).ok_or(Error::MarshallingError)?;
+        let (tx, rx) = watch::channel(None);
+        {
+            let mut state = self.inner.lock();
+            let current = state.client.as_ref().map(Client::session_id);
+            if current == Some(session) {
+                let registered = state.generation;
+                state.owned.insert(
+                    (session, member.sequence),
+                    Owned {
+                        registered,
+                        lost: tx,
+                    },
+                );
+            } else {
+                // The session ended while the reply was on its way.
+                tx.send_replace(Some(Lost::SessionExpired));
+            }
+        }
+        tracing::info!(group = self.inner.path, member = member.name, "joined");
+        Ok(Membership {
+            group: self.clone(),
+            path: child_path(&self.inner.path, &member.name),
+            member,
+            session,
+            lost: rx,
+            done: false,
+        })
+    }
+
+    /// Ends the group: its task stops, its memberships are lost ([`Lost::Closed`]) and,
+    /// for [`Sessions::new`], its session is closed (so its nodes go at once). Member
+    /// streams and detectors end.
+    pub async fn close(&self) {
+        self.inner.shutdown.cancel();
+        let mut rx = self.inner.view.subscribe();
+        while !rx.borrow_and_update().closed {
+            if rx.changed().await.is_err() {
+                break;
+            }
+        }
+    }
+}
+
+/// A stream of member sets; see [`Group::members`].
+pub struct MemberStream {
+    inner: BoxStream<'static, Vec<Member>>,
+}
+
+impl std::fmt::Debug for MemberStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemberStream").finish_non_exhaustive()
+    }
+}
+
+impl Stream for MemberStream {
+    type Item = Vec<Member>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Vec<Member>>> {
+        self.inner.as_mut().poll_next(cx)
+    }
+}
+
+/// How a session of the group task ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum End {
+    Shutdown,
+    LocalTimeout,
+    Session(SessionState),
+}
+
+async fn run(inner: Arc<Inner>, sessions: Sessions) {
+    let mut fixed = match &sessions.kind {
+        SessionsKind::Fixed(client) => Some(client.clone()),
+        SessionsKind::Builder { .. } => None,
+    };
+    let mut backoff = RETRY_MIN;
+    loop {
+        let client = match &sessions.kind {
+            SessionsKind::Fixed(_) => match fixed.take() {
+                Some(client) => client,
+                None => break,
+            },
+            SessionsKind::Builder {
+                builder,
+                connect_string,
+            } => {
+                let attempt = tokio::select! {
+                    _ = inner.shutdown.cancelled() => break,
+                    attempt = builder.connect(connect_string) => attempt,
+                };
+                match attempt {
+                    Ok(client) => {
+                        backoff = RETRY_MIN;
+                        client
+                    }
+                    Err(e) => {
+                        tracing::warn!(group = inner.path, error = %e, "cannot start a session; retrying in {backoff:?}");
+                        tokio::select! {
+                            _ = inner.shutdown.cancelled() => break,
+                            _ = tokio::time::sleep(backoff) => {}
+                        }
+                        backoff = (backoff * 2).min(RETRY_MAX);
+                        continue;
+                    }
+                }
+            }
+        };
+        let owned_session = matches!(sessions.kind, SessionsKind::Builder { .. });
+        inner.lock().client = Some(client.clone());
+        let end = session_loop(&inner, &client).await;
+        tracing::info!(
+            group = inner.path,
+            session = format_args!("{:#x}", client.session_id()),
+            ?end,
+            "group session ended"
+        );
+        let lost = match end {
+            End::Shutdown => Lost::Closed,
+            End::LocalTimeout => Lost::SessionTimedOut,
+            End::Session(state) => Lost::from_state(state),
+        };
+        inner.end_session(lost);
+        match end {
+            // A session disconnected for its whole timeout is expired on the server;
+            // close it here too so that it cannot come back with stale memberships.
+            End::LocalTimeout => {
+                let _ = client.close().await;
+            }
+            End::Shutdown => {
+                if owned_session {
+                    let _ = client.close().await;
+                }
+                break;
+            }
+            End::Session(_) => {}
+        }
+        if !owned_session {
+            break;
+        }
+    }
+    inner.end_session(Lost::Closed);
+    inner.view.send_modify(|view| view.closed = true);
+}
+
+/// Follows the group with one session until it ends.
+async fn session_loop(inner: &Inner, client: &Client) -> End {
+    let mut states = client.state_stream();
+    let mut connected = false;
+    let mut deadline: Option<Instant> = None;
+    let mut retry_at: Option<Instant> = None;
+    let mut retry_wait = RETRY_MIN;
+    let mut watch: Option<Watch> = None;
+    let mut need_list = true;
+    let session = client.session_id();
+    inner.view.send_modify(|view| view.session_id = session);
+    loop {
+        if need_list && connected && retry_at.is_none() {
+            need_list = false;
+            let generation = inner.next_generation();
+            match list(inner, client).await {
+                Ok((children, child_watch)) => {
+                    watch = Some(child_watch);
+                    retry_wait = RETRY_MIN;
+                    inner.apply(generation, session, &children);
+                }
+                // The state stream reports the disconnection (or the end): list again
+                // once connected.
+                Err(
+                    Error::ConnectionLoss
+                    | Error::SessionExpired
+                    | Error::Closed
+                    | Error::AuthFailed,
+                ) => {
+                    need_list = true;
+                    connected = false;
+                }
+                Err(e) => {
+                    tracing::warn!(group = inner.path, error = %e, "cannot list the group; retrying in {retry_wait:?}");
+                    need_list = true;
+                    retry_at = Some(Instant::now() + retry_wait);
+                    retry_wait = (retry_wait * 2).min(RETRY_MAX);
+                }
+            }
+            continue;
+        }
+        let now = Instant::now();
+        tokio::select! {
+            _ = inner.shutdown.cancelled() => return End::Shutdown,
+            _ = async {
+                match watch.as_mut() {
+                    Some(child_watch) => {
+                        let _ = child_watch.await;
+                    }
+                    None => std::future::pending().await,
+                }
+            } => {
+                watch = None;
+                need_list = true;
+            }
+            state = states.next() => match state {
+                Some(state) if state.is_connected() => {
+                    connected = true;
+                    deadline = None;
+                    // As Mesos after a reconnect: look again (the watch was re-armed,
+                    // but a listing is cheap and catches up at once).
+                    need_list = true;
+                    inner.view.send_if_modified(|view| !std::mem::replace(&mut view.connected, true));
+                }
+                Some(SessionState::Disconnected) => {
+                    connected = false;
+                    deadline = Some(Instant::now() + client.session_timeout());
+                    inner.view.send_if_modified(|view| std::mem::replace(&mut view.connected, false));
+                }
+                Some(state) if state.is_terminal() => return End::Session(state),
+                Some(_) => {}
+                None => return End::Session(client.state()),
+            },
+            _ = tokio::time::sleep_until(deadline.unwrap_or(now)), if deadline.is_some() => {
+                tracing::warn!(group = inner.path, "disconnected for the whole session timeout: the session is gone");
+                return End::LocalTimeout;
+            }
+            _ = tokio::time::sleep_until(retry_at.unwrap_or(now)), if retry_at.is_some() => {
+                retry_at = None;
+            }
+        }
+    }
+}
+
+/// Lists the group with a child watch, creating its node first if it is missing.
+async fn list(inner: &Inner, client: &Client) -> Result<(Vec<String>, Watch)> {
+    match client.get_children_w(&inner.path).await {
+        Err(Error::NoNode) => {
+            create_parents(client, &inner.path, &inner.acl, CreateMode::Persistent).await?;
+            client.get_children_w(&inner.path).await
+        }
+        other => other,
+    }
+}
+
+/// This process's membership in a [`Group`]: its node exists while the membership
+/// holds. Dropping it cancels it (deletes the node), as destroying a Mesos contender.
+#[derive(Debug)]
+pub struct Membership {
+    group: Group,
+    member: Member,
+    path: String,
+    session: i64,
+    lost: watch::Receiver<Option<Lost>>,
+    done: bool,
+}
+
+impl Membership {
+    pub fn member(&self) -> &Member {
+        &self.member
+    }
+
+    /// The member node's full path.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// The session that owns the node.
+    pub fn session_id(&self) -> i64 {
+        self.session
+    }
+
+    /// Why the membership ended, if it has.
+    pub fn lost(&self) -> Option<Lost> {
+        *self.lost.borrow()
+    }
+
+    /// Resolves when the membership ends: its node vanished, its session expired or
+    /// timed out locally, or the group was closed (Mesos's "lost candidacy").
+    pub async fn cancelled(&self) -> Lost {
+        let mut rx = self.lost.clone();
+        loop {
+            if let Some(lost) = *rx.borrow_and_update() {
+                return lost;
+            }
+            if rx.changed().await.is_err() {
+                return Lost::Closed;
+            }
+        }
+    }
+
+    /// Whether this member leads now: it holds the lowest sequence in the group's last
+    /// listing, its membership holds, and the group's session is connected (leadership
+    /// is suspended while disconnected, see the [module docs](crate::recipes)).
+    pub fn is_leader(&self) -> bool {
+        if self.lost.borrow().is_some() {
+            return false;
+        }
+        let view = self.group.inner.view.borrow();
+        is_first(&view, self.session, self.member.sequence)
+    }
+
+    /// Whether this member leads: the current answer of [`Membership::is_leader`], then
+    /// every change. Ends (after `false`) when the membership ends.
+    pub fn leadership(&self) -> impl Stream<Item = bool> + Send + 'static + use<> {
+        let view = self.group.inner.view.subscribe();
+        let lost = self.lost.clone();
+        let (session, sequence) = (self.session, self.member.sequence);
+        futures::stream::unfold(
+            (view, lost, None::<bool>, false),
+            move |(mut view, mut lost, last, ended)| async move {
+                if ended {
+                    return None;
+                }
+                loop {
+                    let gone = lost.borrow_and_update().is_some();
+                    let leader = !gone && is_first(&view.borrow_and_update(), session, sequence);
+                    if gone || last != Some(leader) {
+                        if gone && last == Some(false) {
+                            return None;
+                        }
+                        return Some((leader, (view, lost, Some(leader), gone)));
+                    }
+                    tokio::select! {
+                        changed = view.changed() => if changed.is_err() { return Some((false, (view, lost, Some(false), true))) },
+                        changed = lost.changed() => if changed.is_err() { return Some((false, (view, lost, Some(false), true))) },
+                    }
+                }
+            },
+        )
+    }
+
+    /// Leaves the group: deletes the node. `Ok(false)` if the membership had already
+    /// ended (its node is gone, or it belongs to a session that is over).
+    pub async fn cancel(mut self) -> Result<bool> {
+        self.done = true;
+        let Some(client) = self.release() else {
+            return Ok(false);
+        };
+        match client.delete(&self.path, None).await {
+            Ok(()) => Ok(true),
+            Err(Error::NoNode) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Marks the membership cancelled; the client to delete its node with, if its
+    /// session is still the group's.
+    fn release(&self) -> Option<Client> {
+        let mut state = self.group.inner.lock();
+        let owned = state.owned.remove(&(self.session, self.member.sequence))?;
+        owned.lost.send_replace(Some(Lost::Cancelled));
+        state
+            .client
+            .clone()
+            .filter(|c| c.session_id() == self.session)
+    }
+}
+
+impl Drop for Membership {
+    fn drop(&mut self) {
+        if !self.done
+            && let Some(client) = self.release()
+        {
+            // Queued now; the reply is not awaited.
+            drop(client.delete(&self.path, None));
+        }
+    }
+}
+
+fn is_first(view: &View, session: i64, sequence: i32) -> bool {
+    view.connected
+        && view.session_id == session
+        && view
+            .members
+            .as_ref()
+            .and_then(|m| m.first())
+            .is_some_and(|m| m.sequence == sequence)
+}
+
+/// A group's leader: the member with the lowest sequence, and its data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Leader {
+    pub member: Member,
+    pub data: Bytes,
+}
+
+/// Follows a group's leader, as Mesos's `LeaderDetector`: [`LeaderDetector::next`]
+/// reports the leader when it differs from the last one reported (`None`: no leader,
+/// e.g. an empty group or an expired session), with its data read at that time. A
+/// member whose node is gone before its data could be read is reported as `None`, as
+/// in Mesos. Changes of the leader's data alone are not reported.
+#[derive(Debug)]
+pub struct LeaderDetector {
+    group: Group,
+    view: watch::Receiver<View>,
+    /// The leader the last report was about (`Some(None)`: no leader).
+    evaluated: Option<Option<Member>>,
+    /// What was last reported (`Some(None)`: no leader).
+    reported: Option<Option<Member>>,
+}
+
+impl LeaderDetector {
+    pub fn new(group: &Group) -> LeaderDetector {
+        LeaderDetector {
+            group: group.clone(),
+            view: group.inner.view.subscribe(),
+            evaluated: None,
+            reported: None,
+        }
+    }
+
+    /// The next leader change; the first call reports the current leader as soon as
+    /// the group has been listed. `None` once the group is closed.
+    pub async fn next(&mut self) -> Option<Option<Leader>> {
+        loop {
+            let (leader, closed) = {
+                let view = self.view.borrow_and_update();
+                (
+                    view.members.as_ref().map(|m| m.first().cloned()),
+                    view.closed,
+                )
+            };
+            if closed {
+                if matches!(self.reported, Some(Some(_))) {
+                    self.reported = Some(None);
+                    return Some(None);
+                }
+                return None;
+            }
+            if let Some(leader) = leader
+                && self.evaluated.as_ref() != Some(&leader)
+            {
+                match self.read(&leader).await {
+                    Ok(report) => {
+                        self.evaluated = Some(leader);
+                        let member = report.as_ref().map(|l| l.member.clone());
+                        if self.reported.as_ref() != Some(&member) {
+                            self.reported = Some(member);
+                            return Some(report);
+                        }
+                        continue;
+                    }
+                    Err(e) => {
+                        // Not readable now (no session, connection lost): look again
+                        // after the next change or in a moment.
+                        tracing::debug!(group = self.group.path(), error = %e, "cannot read the leader's data");
+                        tokio::select! {
+                            changed = self.view.changed() => if changed.is_err() { return None },
+                            _ = tokio::time::sleep(RETRY_MAX / 10) => {}
+                        }
+                        continue;
+                    }
+                }
+            }
+            if self.view.changed().await.is_err() {
+                return None;
+            }
+        }
+    }
+
+    async fn read(&self, leader: &Option<Member>) -> Result<Option<Leader>> {
+        let Some(member) = leader else {
+            return Ok(None);
+        };
+        match self.group.data(member).await {
+            Ok(data) => Ok(Some(Leader {
+                member: member.clone(),
+                data,
+            })),
+            Err(Error::NoNode) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The detector as a stream of leader changes.
+    pub fn into_stream(self) -> impl Stream<Item = Option<Leader>> + Send + 'static {
+        futures::stream::unfold(self, |mut detector| async move {
+            let next = detector.next().await?;
+            Some((next, detector))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mesos_member_names() {
+        let m = Member::parse("json.info_0000000012").expect("member");
+        assert_eq!((m.sequence(), m.label()), (12, Some("json.info")));
+        let m = Member::parse("0000000003").expect("member");
+        assert_eq!((m.sequence(), m.label()), (3, None));
+        assert_eq!(Member::parse("log_replicas"), None);
+        assert_eq!(Member::parse("_c_1234-lock-0000000001"), None);
+        assert_eq!(
+            Member::parse("a_b_0000000007").and_then(|m| m.label.clone()),
+            Some("a".into())
+        );
+        assert_eq!(Member::parse("x_99999999999"), None, "beyond int32");
+        let mut v = [
+            Member::parse("info_0000000005").expect("m"),
+            Member::parse("0000000002").expect("m"),
+        ];
+        v.sort();
+        assert_eq!(v[0].sequence(), 2);
+    }
+}
