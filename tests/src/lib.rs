@@ -5,6 +5,7 @@
 pub mod bench;
 pub mod cluster;
 pub mod differential;
+pub mod either;
 pub mod ensemble;
 pub mod process;
 pub mod proxy;

@@ -14,9 +14,7 @@ use ferrokeeper_client::{
     OpResult, PersistentWatch, ReadResult, SessionState, WatcherType, creator_all_acl,
     open_acl_unsafe, perms,
 };
-use ferrokeeper_tests::Ferrokeeper;
 use ferrokeeper_tests::proxy::FaultProxy;
-use ferrokeeper_tests::zookeeper::RealZooKeeper;
 use futures::StreamExt;
 
 /// The bound on any single step of the suite.
@@ -41,47 +39,7 @@ async fn connect(addr: &str) -> Client {
         .expect("connect")
 }
 
-/// The server under test.
-enum Server {
-    Ferrokeeper(Ferrokeeper),
-    ZooKeeper(RealZooKeeper),
-}
-
-impl Server {
-    fn ferrokeeper() -> Server {
-        Server::Ferrokeeper(Ferrokeeper::start(&[
-            "-Dzookeeper.extendedTypesEnabled=true",
-        ]))
-    }
-
-    async fn zookeeper() -> Server {
-        let zk = tokio::task::spawn_blocking(|| {
-            RealZooKeeper::start(&[], &[("zookeeper.extendedTypesEnabled", "true")])
-        })
-        .await
-        .expect("start ZooKeeper");
-        Server::ZooKeeper(zk)
-    }
-
-    fn addr(&self) -> std::net::SocketAddr {
-        match self {
-            Server::Ferrokeeper(s) => s.addr(),
-            Server::ZooKeeper(s) => s.addr(),
-        }
-    }
-
-    fn connect_string(&self) -> String {
-        self.addr().to_string()
-    }
-
-    /// Kills the server (as a crash) and starts it again on the same port and data.
-    fn restart(&mut self) {
-        tokio::task::block_in_place(|| match self {
-            Server::Ferrokeeper(s) => s.restart(),
-            Server::ZooKeeper(s) => s.restart(),
-        });
-    }
-}
+use ferrokeeper_tests::either::TestServer as Server;
 
 /// The next event of a persistent watch, as (type, state, path).
 async fn next_event(watch: &mut PersistentWatch) -> (EventType, KeeperState, String) {
@@ -1469,32 +1427,7 @@ async fn reconnect_after_restart(server: &mut Server) {
     b.close().await.expect("close");
 }
 
-/// One test per scenario and server kind, each on a fresh server.
-macro_rules! against_both {
-    ($($scenario:ident),* $(,)?) => {
-        mod against_ferrokeeper {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $scenario() {
-                    let mut server = super::Server::ferrokeeper();
-                    super::$scenario(&mut server).await;
-                }
-            )*
-        }
-
-        mod against_zookeeper {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $scenario() {
-                    let mut server = super::Server::zookeeper().await;
-                    super::$scenario(&mut server).await;
-                }
-            )*
-        }
-    };
-}
-
-against_both!(
+ferrokeeper_tests::against_both_servers!(
     crud_and_errors,
     children,
     data_watch,

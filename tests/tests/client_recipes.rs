@@ -19,9 +19,7 @@ use ferrokeeper_client::recipes::{
     Group, LeaderDetector, LeaderLatch, Lock, Lost, Member, Membership, Sessions,
 };
 use ferrokeeper_client::{Client, ClientBuilder, CreateMode, Error, open_acl_unsafe};
-use ferrokeeper_tests::Ferrokeeper;
 use ferrokeeper_tests::proxy::FaultProxy;
-use ferrokeeper_tests::zookeeper::RealZooKeeper;
 use futures::StreamExt;
 use futures::stream::BoxStream;
 use tokio::sync::mpsc;
@@ -59,35 +57,7 @@ async fn connect(addr: &str) -> Client {
         .expect("connect")
 }
 
-/// The server under test.
-enum Server {
-    Ferrokeeper(Ferrokeeper),
-    ZooKeeper(RealZooKeeper),
-}
-
-impl Server {
-    fn ferrokeeper() -> Server {
-        Server::Ferrokeeper(Ferrokeeper::start(&[]))
-    }
-
-    async fn zookeeper() -> Server {
-        let zk = tokio::task::spawn_blocking(|| RealZooKeeper::start(&[], &[]))
-            .await
-            .expect("start ZooKeeper");
-        Server::ZooKeeper(zk)
-    }
-
-    fn addr(&self) -> std::net::SocketAddr {
-        match self {
-            Server::Ferrokeeper(s) => s.addr(),
-            Server::ZooKeeper(s) => s.addr(),
-        }
-    }
-
-    fn connect_string(&self) -> String {
-        self.addr().to_string()
-    }
-}
+use ferrokeeper_tests::either::TestServer as Server;
 
 /// Ends `client`'s session from another connection while `proxy` keeps `client` away
 /// (reset), so that the server expires it for `client` at once.
@@ -989,32 +959,7 @@ async fn lost_create_replies(server: &mut Server) {
     observer.close().await.expect("close");
 }
 
-/// One test per scenario and server kind, each on a fresh server.
-macro_rules! against_both {
-    ($($scenario:ident),* $(,)?) => {
-        mod against_ferrokeeper {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $scenario() {
-                    let mut server = super::Server::ferrokeeper();
-                    super::$scenario(&mut server).await;
-                }
-            )*
-        }
-
-        mod against_zookeeper {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $scenario() {
-                    let mut server = super::Server::zookeeper().await;
-                    super::$scenario(&mut server).await;
-                }
-            )*
-        }
-    };
-}
-
-against_both!(
+ferrokeeper_tests::against_both_servers!(
     latch_election,
     latch_prompt_expiry,
     mesos_election,
