@@ -95,33 +95,51 @@ impl From<MultiError> for Error {
 #[derive(Debug, Clone)]
 #[must_use = "a multi does nothing until committed"]
 pub struct MultiWriter {
+    list: OpList,
+}
+
+/// The ops of a multi or multiRead being built, with their paths already chrooted.
+#[derive(Debug, Clone)]
+struct OpList {
     client: Client,
     ops: Vec<MultiOp>,
-    /// The first op that could not be built; `commit` reports it.
+    /// The first op that could not be built; sending reports it.
     error: Option<Error>,
 }
 
-impl MultiWriter {
-    pub(crate) fn new(client: Client) -> MultiWriter {
-        MultiWriter {
+impl OpList {
+    fn new(client: Client) -> OpList {
+        OpList {
             client,
             ops: Vec::new(),
             error: None,
         }
     }
 
-    fn push(&mut self, path: &str, make: impl FnOnce(String) -> MultiOp) -> &mut Self {
+    fn push(&mut self, path: &str, make: impl FnOnce(String) -> MultiOp) {
         match self.client.chroot_ref().checked(path) {
             Ok(server_path) => self.ops.push(make(server_path)),
             Err(e) => {
                 self.error.get_or_insert(e);
             }
         }
+    }
+}
+
+impl MultiWriter {
+    pub(crate) fn new(client: Client) -> MultiWriter {
+        MultiWriter {
+            list: OpList::new(client),
+        }
+    }
+
+    fn push(&mut self, path: &str, make: impl FnOnce(String) -> MultiOp) -> &mut Self {
+        self.list.push(path, make);
         self
     }
 
     fn refuse(&mut self, err: Error) -> &mut Self {
-        self.error.get_or_insert(err);
+        self.list.error.get_or_insert(err);
         self
     }
 
@@ -205,24 +223,24 @@ impl MultiWriter {
     }
 
     pub fn len(&self) -> usize {
-        self.ops.len()
+        self.list.ops.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.ops.is_empty()
+        self.list.ops.is_empty()
     }
 
     /// Sends the multi (queued now, like every operation). On success, one
     /// [`OpResult`] per op, in order.
     pub fn commit(&self) -> impl Future<Output = Result<Vec<OpResult>, MultiError>> + Send + use<> {
-        let refused = self.error.clone();
-        let count = self.ops.len();
+        let refused = self.list.error.clone();
+        let count = self.list.ops.len();
         let call = refused.is_none().then(|| {
-            self.client.submit(Request::Multi(MultiRequest {
-                ops: self.ops.clone(),
+            self.list.client.submit(Request::Multi(MultiRequest {
+                ops: self.list.ops.clone(),
             }))
         });
-        let chroot = self.client.chroot_ref().clone();
+        let chroot = self.list.client.chroot_ref().clone();
         async move {
             let Some(call) = call else {
                 return Err(MultiError::Request(refused.unwrap_or(Error::BadArguments)));
@@ -316,27 +334,18 @@ pub enum ReadResult {
 #[derive(Debug, Clone)]
 #[must_use = "a multiRead does nothing until executed"]
 pub struct MultiReader {
-    client: Client,
-    ops: Vec<MultiOp>,
-    error: Option<Error>,
+    list: OpList,
 }
 
 impl MultiReader {
     pub(crate) fn new(client: Client) -> MultiReader {
         MultiReader {
-            client,
-            ops: Vec::new(),
-            error: None,
+            list: OpList::new(client),
         }
     }
 
     fn push(&mut self, path: &str, make: impl FnOnce(String) -> MultiOp) -> &mut Self {
-        match self.client.chroot_ref().checked(path) {
-            Ok(server_path) => self.ops.push(make(server_path)),
-            Err(e) => {
-                self.error.get_or_insert(e);
-            }
-        }
+        self.list.push(path, make);
         self
     }
 
@@ -353,20 +362,20 @@ impl MultiReader {
     }
 
     pub fn len(&self) -> usize {
-        self.ops.len()
+        self.list.ops.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.ops.is_empty()
+        self.list.ops.is_empty()
     }
 
     /// Sends the multiRead; one [`ReadResult`] per read, in order.
     pub fn execute(&self) -> impl Future<Output = Result<Vec<ReadResult>>> + Send + use<> {
-        let refused = self.error.clone();
-        let count = self.ops.len();
+        let refused = self.list.error.clone();
+        let count = self.list.ops.len();
         let call = refused.is_none().then(|| {
-            self.client.submit(Request::MultiRead(MultiRequest {
-                ops: self.ops.clone(),
+            self.list.client.submit(Request::MultiRead(MultiRequest {
+                ops: self.list.ops.clone(),
             }))
         });
         async move {
