@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -162,16 +162,8 @@ impl FerrokeeperEnsemble {
 
     fn spawn(&mut self, i: usize) {
         let member = &mut self.members[i];
-        let mut child = Command::new(crate::ferrokeeper_binary())
+        let mut child = crate::ferrokeeper_command()
             .arg(&member.cfg)
-            .env(
-                "RUST_LOG",
-                std::env::var("FERROKEEPER_TEST_RUST_LOG")
-                    .unwrap_or_else(|_| "info,openraft=warn".into()),
-            )
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
             .spawn()
             .expect("spawn ferrokeeper");
         let stderr = child.stderr.take().expect("stderr");

@@ -184,15 +184,11 @@ impl Drop for Ferrokeeper {
     }
 }
 
-/// Spawns `ferrokeeper` on 127.0.0.1:`port` (0: the kernel chooses) and waits for its
-/// "listening" log line.
-fn spawn(data_dir: &Path, port: u16, args: &[String]) -> Result<(Child, SocketAddr), String> {
-    let mut child = Command::new(ferrokeeper_binary())
-        .args(["--client-port-address", "127.0.0.1", "--client-port"])
-        .arg(port.to_string())
-        .arg("--data-dir")
-        .arg(data_dir)
-        .args(args)
+/// The `ferrokeeper` binary with the tests' log settings (`FERROKEEPER_TEST_RUST_LOG`),
+/// stdin and stdout closed and its log (stderr) piped to the caller.
+pub fn ferrokeeper_command() -> Command {
+    let mut command = Command::new(ferrokeeper_binary());
+    command
         .env(
             "RUST_LOG",
             std::env::var("FERROKEEPER_TEST_RUST_LOG")
@@ -200,7 +196,19 @@ fn spawn(data_dir: &Path, port: u16, args: &[String]) -> Result<(Child, SocketAd
         )
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
+        .stderr(Stdio::piped());
+    command
+}
+
+/// Spawns `ferrokeeper` on 127.0.0.1:`port` (0: the kernel chooses) and waits for its
+/// "listening" log line.
+fn spawn(data_dir: &Path, port: u16, args: &[String]) -> Result<(Child, SocketAddr), String> {
+    let mut child = ferrokeeper_command()
+        .args(["--client-port-address", "127.0.0.1", "--client-port"])
+        .arg(port.to_string())
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(args)
         .spawn()
         .expect("spawn ferrokeeper");
     let stderr = child.stderr.take().expect("stderr");
