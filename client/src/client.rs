@@ -171,6 +171,24 @@ impl Client {
         self.chroot.checked(path)
     }
 
+    /// Queues a session-task command (unless the session refuses work or `command`
+    /// could not be built) and resolves with the answer the task sends on `rx`.
+    fn queue<T: Send + 'static>(
+        &self,
+        command: Result<Command>,
+        rx: oneshot::Receiver<Result<T>>,
+    ) -> impl Future<Output = Result<T>> + Send + use<T> {
+        let sent = match (self.shared.refusal(), command) {
+            (Some(err), _) | (None, Err(err)) => Err(err),
+            (None, Ok(command)) => self.tx.send(command).map_err(|_| self.shared.gone_error()),
+        };
+        let shared = self.shared.clone();
+        async move {
+            sent?;
+            rx.await.unwrap_or_else(|_| Err(shared.gone_error()))
+        }
+    }
+
     /// Queues a request (now, not when the result is polled).
     fn call(&self, request: Request, arming: Option<Arming>, span: tracing::Span) -> Call {
         let shared = self.shared.clone();
@@ -637,18 +655,7 @@ impl Client {
             auth: Bytes::copy_from_slice(auth),
         };
         let (reply, rx) = oneshot::channel();
-        let sent = match self.shared.refusal() {
-            Some(err) => Err(err),
-            None => self
-                .tx
-                .send(Command::Auth { packet, reply })
-                .map_err(|_| self.shared.gone_error()),
-        };
-        let shared = self.shared.clone();
-        async move {
-            sent?;
-            rx.await.unwrap_or_else(|_| Err(shared.gone_error()))
-        }
+        self.queue(Ok(Command::Auth { packet, reply }), rx)
     }
 
     /// Adds a persistent (or, with [`AddWatchMode::PersistentRecursive`], recursive)
@@ -709,22 +716,12 @@ impl Client {
         watcher_type: WatcherType,
     ) -> impl Future<Output = Result<()>> + Send + use<> {
         let (reply, rx) = oneshot::channel();
-        let sent = match (self.shared.refusal(), self.server_path(path)) {
-            (Some(err), _) | (None, Err(err)) => Err(err),
-            (None, Ok(path)) => self
-                .tx
-                .send(Command::RemoveWatches {
-                    path,
-                    watcher_type,
-                    reply,
-                })
-                .map_err(|_| self.shared.gone_error()),
-        };
-        let shared = self.shared.clone();
-        async move {
-            sent?;
-            rx.await.unwrap_or_else(|_| Err(shared.gone_error()))
-        }
+        let command = self.server_path(path).map(|path| Command::RemoveWatches {
+            path,
+            watcher_type,
+            reply,
+        });
+        self.queue(command, rx)
     }
 
     /// Asks the server whether this connection holds a watch of `watcher_type` on

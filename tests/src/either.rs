@@ -3,7 +3,9 @@
 //! work), and [`against_both_servers!`](crate::against_both_servers) turns a list of
 //! `async fn scenario(&mut TestServer)` into one `#[tokio::test]` per scenario and server.
 
+use std::future::Future;
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use crate::Ferrokeeper;
 use crate::zookeeper::RealZooKeeper;
@@ -49,6 +51,14 @@ impl TestServer {
             TestServer::Ferrokeeper(s) => s.restart(),
             TestServer::ZooKeeper(s) => s.restart(),
         });
+    }
+}
+
+/// Awaits `fut`, failing the test with `what` if it takes longer than `limit`.
+pub async fn bounded<T>(what: &str, limit: Duration, fut: impl Future<Output = T>) -> T {
+    match tokio::time::timeout(limit, fut).await {
+        Ok(value) => value,
+        Err(_) => panic!("{what} did not complete within {limit:?}"),
     }
 }
 

@@ -21,10 +21,7 @@ use futures::StreamExt;
 const STEP: Duration = Duration::from_secs(20);
 
 async fn bounded<T>(what: &str, fut: impl Future<Output = T>) -> T {
-    match tokio::time::timeout(STEP, fut).await {
-        Ok(value) => value,
-        Err(_) => panic!("{what} did not complete within {STEP:?}"),
-    }
+    ferrokeeper_tests::either::bounded(what, STEP, fut).await
 }
 
 fn builder() -> ClientBuilder {

@@ -32,10 +32,7 @@ const STEP: Duration = Duration::from_secs(30);
 const SHORT_SESSION: Duration = Duration::from_secs(6);
 
 async fn bounded<T>(what: &str, fut: impl Future<Output = T>) -> T {
-    match tokio::time::timeout(STEP, fut).await {
-        Ok(value) => value,
-        Err(_) => panic!("{what} did not complete within {STEP:?}"),
-    }
+    ferrokeeper_tests::either::bounded(what, STEP, fut).await
 }
 
 fn builder() -> ClientBuilder {
