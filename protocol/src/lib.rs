@@ -32,6 +32,7 @@ pub mod perms;
 pub mod records;
 mod request;
 mod response;
+mod txn_entry;
 mod watch_types;
 mod wire_enum;
 
@@ -52,4 +53,5 @@ pub use opcode::OpCode;
 pub use records::*;
 pub use request::{DeleteContainerRequest, Request, RequestFrame, xid};
 pub use response::{ReplyFrame, Response};
+pub use txn_entry::{TxnBody, TxnEntry, txn_type};
 pub use watch_types::{AddWatchMode, EventType, KeeperState, WatcherType};

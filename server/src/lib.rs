@@ -4,6 +4,7 @@
 //! deterministic (no sockets, no Raft, no clocks); `watch` is the per-server watch
 //! registry; `config` reads zoo.cfg, myid and flags.
 
+pub mod commands;
 pub mod config;
 pub mod core;
 pub mod net;
@@ -14,3 +15,4 @@ pub mod session;
 pub mod state;
 pub mod tree;
 pub mod watch;
+pub mod zkfiles;

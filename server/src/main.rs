@@ -100,8 +100,7 @@ fn settings(
     ensemble: Option<Ensemble>,
 ) -> ServerSettings {
     ServerSettings {
-        // ZooKeeper's standalone server id is 1 for session ids (the top byte).
-        server_id: config.server_id.unwrap_or(1).max(1),
+        server_id: config.own_id(),
         client_addr,
         tick_time_ms: u64::from(config.tick_time),
         extended_types_enabled: config.extended_types_enabled,
@@ -111,8 +110,8 @@ fn settings(
             .unwrap_or(i64::MAX),
         // Our own files, beside (not inside) ZooKeeper's version-2 directories.
         storage: StorageOptions {
-            log_dir: config.data_log_dir.join("ferrokeeper").join("log"),
-            snapshot_dir: config.data_dir.join("ferrokeeper").join("snapshots"),
+            log_dir: config.raft_log_dir(),
+            snapshot_dir: config.snapshot_dir(),
             sync: if config.force_sync {
                 SyncMode::Fsync
             } else {
@@ -135,8 +134,8 @@ fn settings(
             },
             // Replaced by Server::start once the port is bound.
             conf: ConfRenderer(Arc::new(|_, _| String::new())),
-            snapshot_dir: config.data_dir.join("ferrokeeper").join("snapshots"),
-            log_dir: config.data_log_dir.join("ferrokeeper").join("log"),
+            snapshot_dir: config.snapshot_dir(),
+            log_dir: config.raft_log_dir(),
             client_port: client_addr.port(),
         },
         ensemble,
@@ -151,6 +150,18 @@ async fn run(config: Config) -> Result<(), String> {
         .as_ref()
         .ok_or("no clientPort is configured, so there is nothing to serve")?;
     let client_addr = resolve(address).await?;
+    // Never serve an empty tree over an operator's ZooKeeper data.
+    let own_data = ferrokeeper_server::replication::offline::has_data(
+        &config.raft_log_dir(),
+        &config.snapshot_dir(),
+    )
+    .map_err(|e| format!("cannot look for this server's data: {e}"))?;
+    ferrokeeper_server::zkfiles::refuse_zookeeper_data(
+        &config.data_dir,
+        &config.data_log_dir,
+        config.config_file.as_deref(),
+        own_data,
+    )?;
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|e| format!("cannot create dataDir {}: {e}", config.data_dir.display()))?;
 
@@ -202,6 +213,11 @@ async fn wait_for_signal() {
 }
 
 fn main() -> ExitCode {
+    if let Some(code) =
+        ferrokeeper_server::commands::run_subcommand(std::env::args().skip(1), init_logging)
+    {
+        return code;
+    }
     let config = match Config::from_args(std::env::args().skip(1), |key| std::env::var(key).ok()) {
         Ok(config) => config,
         Err(ConfigError::Cli(e)) => e.exit(),

@@ -1,5 +1,5 @@
-//! Every record a ZooKeeper 3.8 client and server exchange, field for field as in
-//! ZooKeeper's `zookeeper.jute`.
+//! Every record a ZooKeeper 3.8 client and server exchange, and the txn records a server
+//! logs, field for field as in ZooKeeper's `zookeeper.jute`.
 //!
 //! Field types follow jute: `i32`/`i64`/`bool`, `String` for `ustring`, `Bytes` for
 //! `buffer`, `Vec` for `vector`. Where ZooKeeper gives null a meaning of its own (znode
@@ -10,9 +10,11 @@ mod data;
 mod headers;
 mod requests;
 mod responses;
+mod txn;
 
 pub use connect::{ConnectRequest, ConnectResponse};
 pub use data::{Acl, ClientInfo, Id, Stat, StatPersisted};
 pub use headers::{MultiHeader, ReplyHeader, RequestHeader};
 pub use requests::*;
 pub use responses::*;
+pub use txn::*;

@@ -1,7 +1,7 @@
 //! The resolved configuration handed to the rest of the server. Every value is final:
 //! defaults applied, flags and `-D` options merged, cross-key rules checked.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use super::four_letter::FourLetterWhitelist;
@@ -163,6 +163,32 @@ impl Config {
 
     pub fn is_standalone(&self) -> bool {
         !self.is_distributed()
+    }
+
+    /// This server's id: `myid`, or 1 for a standalone server (as ZooKeeper, whose
+    /// standalone session ids carry 1 in the top byte).
+    pub fn own_id(&self) -> u64 {
+        self.server_id.unwrap_or(1).max(1)
+    }
+
+    /// Where this server keeps its Raft log: `ferrokeeper/log` in dataLogDir, beside
+    /// (never inside) ZooKeeper's `version-2`.
+    pub fn raft_log_dir(&self) -> PathBuf {
+        self.data_log_dir.join("ferrokeeper").join("log")
+    }
+
+    /// Where this server keeps its snapshots: `ferrokeeper/snapshots` in dataDir.
+    pub fn snapshot_dir(&self) -> PathBuf {
+        self.data_dir.join("ferrokeeper").join("snapshots")
+    }
+
+    /// The Raft voters: an ensemble's participants, or this server alone.
+    pub fn raft_voters(&self) -> BTreeSet<u64> {
+        if self.is_distributed() {
+            self.voting_members().map(|s| s.id).collect()
+        } else {
+            BTreeSet::from([self.own_id()])
+        }
     }
 
     pub fn voting_members(&self) -> impl Iterator<Item = &QuorumServer> {

@@ -6,6 +6,7 @@ mod contact;
 mod durable_log;
 mod forward;
 mod network;
+pub mod offline;
 mod peer_client;
 mod peer_server;
 mod peer_wire;

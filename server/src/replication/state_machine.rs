@@ -39,9 +39,9 @@ pub type SnapshotWriter = Box<dyn FnOnce() -> io::Result<Vec<u8>> + Send>;
 
 /// What a snapshot file holds: openraft's metadata and the application state.
 #[derive(Serialize, Deserialize)]
-struct SnapshotPayload {
-    meta: SnapshotMetaOf<TypeConfig>,
-    state: Vec<u8>,
+pub(super) struct SnapshotPayload {
+    pub(super) meta: SnapshotMetaOf<TypeConfig>,
+    pub(super) state: Vec<u8>,
 }
 
 /// Where and how snapshots are kept.

@@ -52,6 +52,21 @@ impl ZkState {
         }
     }
 
+    /// A state assembled from parts, as the importer of ZooKeeper's files builds it.
+    pub(crate) fn from_parts(
+        config: StateConfig,
+        tree: DataTree,
+        sessions: SessionTable,
+        last_zxid: i64,
+    ) -> ZkState {
+        ZkState {
+            config,
+            tree,
+            sessions,
+            last_zxid,
+        }
+    }
+
     pub fn config(&self) -> StateConfig {
         self.config
     }

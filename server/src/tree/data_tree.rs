@@ -448,3 +448,5 @@ impl DataTree {
 fn node_size(path: &str, data: Option<&Bytes>) -> i64 {
     java_len(path) + data.map_or(0, |d| d.len() as i64)
 }
+
+mod zk_replay;

@@ -1,0 +1,148 @@
+//! This server's Raft data read and written with the server stopped: what `ferrokeeper
+//! import` seeds and `ferrokeeper export` reads. openraft's types stay in here; callers
+//! see application state bytes and [`Proposal`]s.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use openraft::alias::{LogIdOf, SnapshotMetaOf, StoredMembershipOf};
+use openraft::storage::{RaftLogReader, RaftLogStorage};
+use openraft::vote::RaftLeaderIdExt;
+use openraft::{EntryPayload, Membership};
+
+use super::durable_log::{DurableLogStore, SyncMode};
+use super::snapshot_file;
+use super::state_machine::SnapshotPayload;
+use super::types::TypeConfig;
+use crate::proposal::Proposal;
+
+/// The log index of a seeded snapshot: the first entry an ensemble ever has.
+const SEED_INDEX: u64 = 1;
+
+/// Whether `log_dir` holds Raft log segments or `snapshot_dir` holds snapshots: this
+/// server has data of its own. Nothing is created or locked.
+pub fn has_data(log_dir: &Path, snapshot_dir: &Path) -> io::Result<bool> {
+    let segment = |n: &str| n.starts_with("seg-") && n.ends_with(".wal");
+    // Temp files end in `.tmp` and do not count.
+    let snapshot = |n: &str| {
+        n.strip_prefix("snapshot.")
+            .is_some_and(|rest| !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_digit()))
+    };
+    Ok(any_file(log_dir, segment)? || any_file(snapshot_dir, snapshot)?)
+}
+
+fn any_file(dir: &Path, wanted: impl Fn(&str) -> bool) -> io::Result<bool> {
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    for entry in entries {
+        if wanted(&entry?.file_name().to_string_lossy()) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Writes `state` as the snapshot a new member starts from: the first position of a
+/// Raft log whose voters are `voters`, committed by nobody in particular. Every member
+/// seeded with the same state and voters holds an identical snapshot, so they form an
+/// ensemble as members initialised empty do.
+pub fn seed_snapshot(
+    snapshot_dir: &Path,
+    voters: &BTreeSet<u64>,
+    state: Vec<u8>,
+) -> io::Result<PathBuf> {
+    let leader = voters.iter().next().copied().unwrap_or(1);
+    let committed =
+        <openraft::alias::LeaderIdOf<TypeConfig> as RaftLeaderIdExt>::new_committed(0, leader);
+    let log_id = LogIdOf::<TypeConfig>::new(committed, SEED_INDEX);
+    let membership = Membership::<u64, openraft::BasicNode>::new_with_defaults(
+        vec![voters.clone()],
+        BTreeSet::<u64>::new(),
+    );
+    let meta = SnapshotMetaOf::<TypeConfig> {
+        last_log_id: Some(log_id),
+        last_membership: StoredMembershipOf::<TypeConfig>::new(Some(log_id), membership),
+    };
+    let payload = postcard::to_allocvec(&SnapshotPayload { meta, state })
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+    snapshot_file::write(snapshot_dir, SEED_INDEX, &payload).map_err(io::Error::other)
+}
+
+/// What a stopped server holds: its newest snapshot's state, and the writes after it.
+pub struct StoredState {
+    /// The application state of the newest intact snapshot; `None` without one.
+    pub snapshot: Option<Vec<u8>>,
+    /// Every log entry after the snapshot that a restart would apply, in order.
+    pub proposals: Vec<Proposal>,
+    /// The index of the last entry included.
+    pub last_index: u64,
+}
+
+/// Reads what this server would serve after a restart. A single-voter membership (a
+/// standalone server) commits its whole log when it starts; a member of an ensemble
+/// applies only what it knows to be committed. Refuses while the server runs (the
+/// log's lock is held).
+pub fn read_stored(log_dir: &Path, snapshot_dir: &Path) -> io::Result<StoredState> {
+    let (snapshot, mut last_index, mut membership) =
+        match snapshot_file::read_newest(snapshot_dir).map_err(io::Error::other)? {
+            Some((_, bytes)) => {
+                let payload: SnapshotPayload = postcard::from_bytes(&bytes)
+                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+                (
+                    Some(payload.state),
+                    payload.meta.last_log_id.map_or(0, |id| id.index),
+                    Some(payload.meta.last_membership.membership().clone()),
+                )
+            }
+            None => (None, 0, None),
+        };
+    if !log_dir.exists() {
+        return Ok(StoredState {
+            snapshot,
+            proposals: Vec::new(),
+            last_index,
+        });
+    }
+    let mut log = DurableLogStore::open(log_dir, SyncMode::NoSync).map_err(io::Error::other)?;
+    futures::executor::block_on(async {
+        let state = log.get_log_state().await?;
+        let committed = log.read_committed().await?.map_or(0, |id| id.index);
+        let end = state.last_log_id.map_or(0, |id| id.index);
+        let entries = log.try_get_log_entries(last_index + 1..=end).await?;
+        let mut proposals = Vec::new();
+        let mut pending = Vec::new();
+        for entry in entries {
+            if let EntryPayload::Membership(m) = &entry.payload {
+                membership = Some(m.clone());
+            }
+            pending.push(entry);
+        }
+        let single_voter = membership
+            .as_ref()
+            .is_some_and(|m| m.voter_ids().count() == 1);
+        let upto = if single_voter {
+            end
+        } else {
+            committed.max(last_index)
+        };
+        for entry in pending {
+            if entry.log_id.index > upto {
+                break;
+            }
+            last_index = entry.log_id.index;
+            if let EntryPayload::Normal(p) = entry.payload {
+                proposals.push(p);
+            }
+        }
+        Ok(StoredState {
+            snapshot,
+            proposals,
+            last_index,
+        })
+    })
+}

@@ -1,0 +1,138 @@
+//! Building a tree from ZooKeeper's own files: loading a snapshot's nodes and replaying
+//! its txn log with `DataTree.java`'s exact semantics, including the leniency it needs
+//! for "fuzzy" snapshots (taken while txns were applied, so a replayed txn may find its
+//! effect already there). Used by the importer only; the server's own writes go through
+//! the checked mutations in `data_tree.rs`.
+
+use bytes::Bytes;
+use ferrokeeper_protocol::{Acl, ErrorCode, StatPersisted};
+use imbl::{OrdMap, OrdSet};
+
+use super::{DataTree, node_size};
+use crate::tree::node::{Node, new_stat};
+use crate::tree::path::split_parent;
+
+impl DataTree {
+    /// A tree with no nodes at all, not even `/`: what a snapshot is loaded into.
+    pub(crate) fn empty(extended_types: bool) -> DataTree {
+        DataTree {
+            nodes: OrdMap::new(),
+            ephemerals: OrdMap::new(),
+            containers: OrdSet::new(),
+            ttls: OrdSet::new(),
+            data_size: 0,
+            extended_types,
+        }
+    }
+
+    /// Adds one node read from a snapshot, whose parent must already be there (a
+    /// snapshot lists parents first). ZooKeeper names the root `""`.
+    pub(crate) fn load_node(
+        &mut self,
+        path: &str,
+        data: Option<Bytes>,
+        acl: Vec<Acl>,
+        stat: StatPersisted,
+    ) -> Result<(), String> {
+        let path = if path.is_empty() { "/" } else { path };
+        if self.nodes.contains_key(path) {
+            return Err(format!("node {path} appears twice"));
+        }
+        if path != "/" {
+            let (parent, name) = split_parent(path).ok_or_else(|| format!("bad path {path:?}"))?;
+            let parent_node = self
+                .nodes
+                .get_mut(parent)
+                .ok_or_else(|| format!("node {path} comes before its parent {parent}"))?;
+            parent_node.children.insert(name.to_owned());
+        }
+        self.insert_indexed(path, Node::new(data, acl, stat));
+        Ok(())
+    }
+
+    /// Completes a load: checks the root is there and counts it a second time in the
+    /// data size, as ZooKeeper (which stores it under `""` and `/`) does.
+    pub(crate) fn finish_load(&mut self) -> Result<(), String> {
+        let root = self.nodes.get("/").ok_or("the snapshot has no root node")?;
+        self.data_size += node_size("", root.data.as_ref());
+        Ok(())
+    }
+
+    /// `DataTree.createNode` as replay runs it: the parent's cversion becomes
+    /// `parent_cversion` (−1: one more) only if that is higher; an existing node keeps
+    /// everything but takes the txn's ACL, and the result is `NodeExists`.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn zk_create(
+        &mut self,
+        path: &str,
+        data: Option<Bytes>,
+        acl: Vec<Acl>,
+        owner: i64,
+        parent_cversion: i32,
+        zxid: i64,
+        time: i64,
+    ) -> Result<(), ErrorCode> {
+        let (parent_path, name) = split_parent(path).ok_or(ErrorCode::BadArguments)?;
+        if !self.nodes.contains_key(parent_path) {
+            return Err(ErrorCode::NoNode);
+        }
+        if let Some(existing) = self.nodes.get_mut(path) {
+            existing.acl = acl;
+            return Err(ErrorCode::NodeExists);
+        }
+        let parent = self.nodes.get_mut(parent_path).ok_or(ErrorCode::NoNode)?;
+        let cversion = if parent_cversion == -1 {
+            parent.stat.cversion.wrapping_add(1)
+        } else {
+            parent_cversion
+        };
+        if cversion > parent.stat.cversion {
+            parent.stat.cversion = cversion;
+            parent.stat.pzxid = zxid;
+        }
+        parent.children.insert(name.to_owned());
+        self.insert_indexed(path, Node::new(data, acl, new_stat(zxid, time, owner)));
+        Ok(())
+    }
+
+    /// `DataTree.deleteNode` as replay runs it: the parent's pzxid moves forward even
+    /// when the node is already gone.
+    pub(crate) fn zk_delete(&mut self, path: &str, zxid: i64) -> Result<(), ErrorCode> {
+        let (parent_path, name) = split_parent(path).ok_or(ErrorCode::BadArguments)?;
+        let parent = self.nodes.get_mut(parent_path).ok_or(ErrorCode::NoNode)?;
+        parent.children.remove(name);
+        if zxid > parent.stat.pzxid {
+            parent.stat.pzxid = zxid;
+        }
+        self.remove_indexed(path)
+            .map(|_| ())
+            .ok_or(ErrorCode::NoNode)
+    }
+
+    /// `DataTree.setCversionPzxid`: after a replayed create met an existing node.
+    pub(crate) fn zk_set_cversion_pzxid(
+        &mut self,
+        path: &str,
+        cversion: i32,
+        zxid: i64,
+    ) -> Result<(), ErrorCode> {
+        let node = self.nodes.get_mut(path).ok_or(ErrorCode::NoNode)?;
+        let cversion = if cversion == -1 {
+            node.stat.cversion.wrapping_add(1)
+        } else {
+            cversion
+        };
+        if cversion > node.stat.cversion {
+            node.stat.cversion = cversion;
+            node.stat.pzxid = zxid;
+        }
+        Ok(())
+    }
+
+    /// The session's ephemeral paths, in path order.
+    pub(crate) fn ephemeral_paths(&self, session_id: i64) -> Vec<String> {
+        self.session_ephemerals(session_id)
+            .map(str::to_owned)
+            .collect()
+    }
+}
