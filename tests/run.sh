@@ -31,10 +31,12 @@ fi
 
 # kazoo from PyPI, for the python3 the tests run. Debian's python3 is "externally
 # managed" (PEP 668): pip refuses plain installs there, so retry with its override.
-if ! python3 -c 'import kazoo' >/dev/null 2>&1; then
-  log "installing kazoo (pip)"
-  python3 -m pip install -q --disable-pip-version-check kazoo 2>/dev/null \
-    || python3 -m pip install -q --disable-pip-version-check --break-system-packages kazoo
+# Pinned, so every run tests against the same client.
+KAZOO_VERSION=2.11.0
+if [ "$(python3 -c 'import kazoo.version; print(kazoo.version.__version__)' 2>/dev/null)" != "$KAZOO_VERSION" ]; then
+  log "installing kazoo $KAZOO_VERSION (pip)"
+  python3 -m pip install -q --disable-pip-version-check "kazoo==$KAZOO_VERSION" 2>/dev/null \
+    || python3 -m pip install -q --disable-pip-version-check --break-system-packages "kazoo==$KAZOO_VERSION"
 fi
 
 log "cargo fmt --check"
