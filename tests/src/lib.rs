@@ -11,6 +11,8 @@ pub mod process;
 pub mod proxy;
 pub mod raw;
 pub mod zk_ensemble;
+pub mod zk_files;
+pub mod znode_tree;
 pub mod zookeeper;
 
 use std::io::{BufRead, BufReader};

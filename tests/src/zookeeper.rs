@@ -30,6 +30,10 @@ pub struct RealZooKeeper {
     addr: SocketAddr,
     dir: tempfile::TempDir,
     props: Vec<(String, String)>,
+    /// zoo.cfg's dataDir (by default `<temp dir>/data`; a `dataDir` line in `cfg` moves it).
+    data_dir: PathBuf,
+    /// zoo.cfg's dataLogDir, if `cfg` set one.
+    data_log_dir: Option<PathBuf>,
 }
 
 /// Why ZooKeeper is not usable here, or `None` when it is installed.
@@ -126,7 +130,10 @@ impl RealZooKeeper {
     /// override them) and `props` as JVM system properties (`-Dkey=value`).
     ///
     /// Defaults: `tickTime=2000`, `clientPortAddress=127.0.0.1`, `maxClientCnxns=0`,
-    /// `admin.enableServer=false`, `4lw.commands.whitelist=*`.
+    /// `admin.enableServer=false`, `4lw.commands.whitelist=*`, `dataDir` a fresh directory
+    /// in the server's temp dir. A `dataDir` line in `cfg` starts it on an existing
+    /// directory instead (e.g. one `ferrokeeper export` wrote), a `dataLogDir` line puts
+    /// the transaction logs elsewhere.
     pub fn start(cfg: &[(&str, &str)], props: &[(&str, &str)]) -> RealZooKeeper {
         if let Some(why) = missing() {
             panic!("real ZooKeeper unavailable: {why}");
@@ -165,6 +172,14 @@ impl RealZooKeeper {
             lines.retain(|(k, _)| k != key);
             lines.push(((*key).to_owned(), (*value).to_owned()));
         }
+        let setting = |key: &str| {
+            lines
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| PathBuf::from(v))
+        };
+        let data_dir = setting("dataDir").unwrap_or(data);
+        let data_log_dir = setting("dataLogDir");
         let text: String = lines.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
         let cfg_path = dir.path().join("zoo.cfg");
         std::fs::write(&cfg_path, text).expect("write zoo.cfg");
@@ -180,6 +195,8 @@ impl RealZooKeeper {
             addr,
             dir,
             props,
+            data_dir,
+            data_log_dir,
         };
         zk.wait_serving()?;
         Ok(zk)
@@ -239,6 +256,69 @@ impl RealZooKeeper {
             "ZooKeeper did not restart in {ATTEMPTS} attempts:\n{}",
             failures.join("\n---\n")
         );
+    }
+
+    /// SIGKILL, as a crash: the sessions that were open stay in its data. The data dir
+    /// stays (for [`RealZooKeeper::restart`], or for a test to read and damage).
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// zoo.cfg's dataDir (snapshots in its `version-2`).
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    /// zoo.cfg's dataLogDir (transaction logs in its `version-2`): the dataDir unless
+    /// `cfg` set one.
+    pub fn data_log_dir(&self) -> &Path {
+        self.data_log_dir.as_deref().unwrap_or(&self.data_dir)
+    }
+
+    /// Waits (up to `within`) until every snapshot this server's snapshot thread began is
+    /// completely written: in its log, the lines of thread "Snapshot Thread" saying
+    /// "Snapshotting: 0x" (`FileTxnSnapLog.save` begins) are matched by as many saying
+    /// "Snapshot taken in" (`ZooKeeperServer.takeSnapshot` returns). That thread snapshots
+    /// in the background when a txn log rolls, so a `kill -9` right after a burst of
+    /// writes could otherwise cut a snapshot off mid-file; a test that wants only whole
+    /// snapshots on disk waits here first. (Snapshots at start-up are taken on the main
+    /// thread before the server serves.)
+    ///
+    /// ZooKeeper starts the thread before it flushes and answers the txn that rolled the
+    /// log, so by the time a client has had replies to later requests the thread has
+    /// normally logged its start; a thread the scheduler has not run yet is not seen.
+    /// ZooKeeper and `ferrokeeper import` both skip a snapshot cut short, so a test that
+    /// compares the two stays valid even then.
+    pub fn wait_snapshots_written(&self, within: Duration) {
+        let deadline = Instant::now() + within;
+        loop {
+            let text =
+                std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default();
+            let thread: Vec<&str> = text
+                .lines()
+                .filter(|line| line.starts_with("[Snapshot Thread]"))
+                .collect();
+            let begun = thread
+                .iter()
+                .filter(|l| l.contains("Snapshotting: 0x"))
+                .count();
+            let done = thread
+                .iter()
+                .filter(|l| l.contains("Snapshot taken in"))
+                .count();
+            if begun == done {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "ZooKeeper did not finish its snapshots within {within:?} ({done} of {begun}); \
+                 log:\n{}",
+                self.log_tail()
+            );
+            // Polling the log: there is no other signal that the snapshot thread is done.
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     pub fn addr(&self) -> SocketAddr {
