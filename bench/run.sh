@@ -50,61 +50,23 @@ done
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 COMMAND_LINE="bash bench/run.sh${ORIG_ARGS:+ $ORIG_ARGS}"
-ZK_JAR=/usr/share/java/zookeeper.jar
-SLF4J_JAR=/usr/share/java/slf4j-simple.jar
-JAVA="${JAVA_HOME:+$JAVA_HOME/bin/}java"
-
-log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+# log, now_ns, alive, cleanup, stop_pid, launch_zookeeper, zk_cfg, ...
+# shellcheck source=bench/lib.sh
+. "$REPO/bench/lib.sh"
 
 # --- prerequisites (installed by `bash tests/run.sh`; this script installs nothing) ---
-missing=()
-[ -f "$ZK_JAR" ] || missing+=("$ZK_JAR (Debian package zookeeper)")
-[ -f "$SLF4J_JAR" ] || missing+=("$SLF4J_JAR (Debian package libslf4j-java)")
-"$JAVA" -version >/dev/null 2>&1 || missing+=("a Java runtime (Debian package default-jre-headless)")
-command -v cargo >/dev/null 2>&1 || missing+=("cargo (a Rust toolchain)")
-if [ ${#missing[@]} -gt 0 ]; then
-    echo "missing: ${missing[*]}" >&2
-    echo "run 'bash tests/run.sh' once (it installs them), or apt-get install zookeeper" >&2
-    exit 2
-fi
+require_prerequisites
 
 # --- build ---
-TARGET="${CARGO_TARGET_DIR:-$REPO/target}"
-log "building ferrokeeper and zkbench (release, target dir $TARGET)"
-(cd "$REPO" && cargo build --release --quiet \
-    -p ferrokeeper-server --bin ferrokeeper -p ferrokeeper-tests --bin zkbench)
-FERROKEEPER="$TARGET/release/ferrokeeper"
-ZKBENCH="$TARGET/release/zkbench"
+build_binaries
 
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/zkbench.XXXXXX")"
 RESULTS="$WORK/results.jsonl"
 : >"$RESULTS"
 
-# --- process bookkeeping: every pid started here is killed on exit ---
+# --- process bookkeeping: every pid started here is killed on exit (cleanup, lib.sh) ---
 declare -A PID=() PORT=() DIR=()
-STARTED=()
-
-cleanup() {
-    local pid
-    for pid in "${STARTED[@]}"; do
-        kill -0 "$pid" 2>/dev/null && kill -TERM "$pid" 2>/dev/null || true
-    done
-    for pid in "${STARTED[@]}"; do
-        for _ in $(seq 100); do alive "$pid" || break; sleep 0.1; done
-        alive "$pid" && kill -KILL "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    done
-    if [ "$KEEP" = 1 ]; then
-        log "kept $WORK"
-    else
-        rm -rf "$WORK"
-    fi
-}
-trap cleanup EXIT
-trap 'log "interrupted"; exit 130' INT
-trap 'log "terminated"; exit 143' TERM
-
-now_ns() { date +%s%N; }
+install_traps
 
 # Starts server $1 on its existing port and directory (no waiting).
 launch() {
@@ -113,20 +75,17 @@ launch() {
         zookeeper)
             # Standalone, forceSync=yes (ZooKeeper's default, written out), transaction
             # log and snapshots on the same disk; heap big enough for 1M znodes.
-            "$JAVA" "-Xmx$ZK_HEAP" -cp "$ZK_JAR:$SLF4J_JAR" \
-                -Dorg.slf4j.simpleLogger.defaultLogLevel=warn \
-                -Dzookeeper.admin.enableServer=false \
-                org.apache.zookeeper.server.ZooKeeperServerMain "$dir/zoo.cfg" \
-                </dev/null >>"$dir/server.log" 2>&1 &
+            launch_zookeeper "$dir/zoo.cfg" "$dir/server.log" "$ZK_HEAP"
+            PID[$s]=$LAUNCHED_PID
             ;;
         ferrokeeper)
             RUST_LOG=warn,ferrokeeper=info "$FERROKEEPER" \
                 --client-port-address 127.0.0.1 --client-port "$port" --data-dir "$dir/data" \
                 </dev/null >>"$dir/server.log" 2>&1 &
+            PID[$s]=$!
+            STARTED+=("${PID[$s]}")
             ;;
     esac
-    PID[$s]=$!
-    STARTED+=("${PID[$s]}")
 }
 
 # Waits until server $1 answers a read of "/".
@@ -148,46 +107,15 @@ start_fresh() {
     PORT[$s]="$("$ZKBENCH" free-port)"
     mkdir -p "$dir/data" "$dir/datalog"
     if [ "$s" = zookeeper ]; then
-        cat >"$dir/zoo.cfg" <<EOF
-tickTime=2000
-dataDir=$dir/data
-dataLogDir=$dir/datalog
-clientPort=${PORT[$s]}
-clientPortAddress=127.0.0.1
-maxClientCnxns=0
-forceSync=yes
-admin.enableServer=false
-4lw.commands.whitelist=*
-EOF
+        zk_cfg "$dir/zoo.cfg" "$dir/data" "$dir/datalog" "${PORT[$s]}"
     fi
     launch "$s"
     wait_ready "$s"
     log "$s up: pid ${PID[$s]}, port ${PORT[$s]}"
 }
 
-# True while pid $1 runs (a zombie counts as gone).
-alive() {
-    kill -0 "$1" 2>/dev/null || return 1
-    local state
-    state="$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null || echo Z)"
-    [ "$state" != Z ]
-}
-
 # Stops server $1 with SIGTERM (SIGKILL after about 30 s); sets STOP_MS to the time it took.
-STOP_MS=0
-stop() {
-    local s="$1" pid="${PID[$1]}" t0 t1
-    t0="$(now_ns)"
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 1200); do alive "$pid" || break; sleep 0.02; done
-    if alive "$pid"; then
-        log "$s did not exit within about 30 s of SIGTERM; killing it"
-        kill -KILL "$pid" 2>/dev/null || true
-    fi
-    wait "$pid" 2>/dev/null || true
-    t1="$(now_ns)"
-    STOP_MS=$(((t1 - t0) / 1000000))
-}
+stop() { stop_pid "$1" "${PID[$1]}"; }
 
 # Order of the servers in round $1: alternate which one goes first.
 order() {
@@ -257,9 +185,9 @@ LOAD_AFTER="$(cut -d' ' -f1-3 /proc/loadavg)"
     echo "## zkbench run, $START_TIME"
     echo
     echo "- command: \`$COMMAND_LINE\`"
-    echo "- commit: $(cd "$REPO" && git rev-parse --short HEAD 2>/dev/null || echo unknown)$(cd "$REPO" && [ -n "$(git status --porcelain -- server protocol 2>/dev/null)" ] && echo ' (server/ or protocol/ had uncommitted changes)')"
-    echo "- machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), kernel $(uname -r); load average before $LOAD_BEFORE, after $LOAD_AFTER"
-    echo "- ZooKeeper: Debian package $(dpkg-query -W -f '${Version}' zookeeper 2>/dev/null || echo '?'), $("$JAVA" -version 2>&1 | head -1), -Xmx$ZK_HEAP, standalone, forceSync=yes"
+    echo "- commit: $(commit_line)"
+    echo "- machine: $(machine_line); load average before $LOAD_BEFORE, after $LOAD_AFTER"
+    echo "- ZooKeeper: $(zookeeper_line), -Xmx$ZK_HEAP, standalone, forceSync=yes"
     if [ -n "$DURABILITY_NOTE" ]; then
         echo "- restart: data not durable yet for:$DURABILITY_NOTE (the znodes were gone after the restart)"
     fi

@@ -2,6 +2,7 @@
 //! a pipelined raw-protocol client, so ZooKeeper and ferrokeeper see the same bytes,
 //! and the markdown report. See `docs/BENCHMARKS.md`.
 
+pub mod hold;
 pub mod load;
 pub mod report;
 pub mod wire;

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use clap::{Parser, Subcommand, ValueEnum};
+use ferrokeeper_tests::bench::hold::{self, HoldConfig};
 use ferrokeeper_tests::bench::load::{self, PopulateConfig, ProbeOutcome, RunConfig, Workload};
 use ferrokeeper_tests::bench::report;
 use hdrhistogram::Histogram;
@@ -96,6 +97,27 @@ enum Command {
         known: String,
         #[arg(long, default_value_t = 37)]
         known_size: usize,
+    },
+    /// Open sessions that each create ephemeral znodes, print a JSON line, then keep the
+    /// sessions alive (pings) until killed; exits 1 when the server goes away.
+    Ephemerals {
+        #[arg(long)]
+        addr: SocketAddr,
+        #[arg(long, default_value_t = 3)]
+        sessions: usize,
+        /// Ephemerals per session.
+        #[arg(long, default_value_t = 10)]
+        per_session: usize,
+        #[arg(long, default_value = "/zkbench-eph")]
+        parent: String,
+        /// Prefix of the ephemerals' names (to run several holders under one parent).
+        #[arg(long, default_value = "h")]
+        tag: String,
+        /// Session timeout asked for, ms.
+        #[arg(long, default_value_t = 30_000)]
+        timeout_ms: i32,
+        #[arg(long, default_value_t = 20)]
+        data_size: usize,
     },
     /// Poll until the known znode reads back; print a JSON line (exit 0 read, 3 missing,
     /// 4 timeout).
@@ -277,6 +299,42 @@ async fn execute(command: Command) -> Result<ExitCode, String> {
                 error_field(outcome.stats.first_error.as_deref()),
             );
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Ephemerals {
+            addr,
+            sessions,
+            per_session,
+            parent,
+            tag,
+            timeout_ms,
+            data_size,
+        } => {
+            let cfg = HoldConfig {
+                addr,
+                sessions: sessions.max(1),
+                per_session,
+                parent,
+                tag,
+                timeout_ms,
+                data_size,
+            };
+            let open = hold::open(&cfg)
+                .await
+                .map_err(|e| format!("ephemerals on {addr}: {e}"))?;
+            let ids: Vec<String> = open
+                .iter()
+                .map(|s| js(&format!("0x{:x}", s.session_id)))
+                .collect();
+            println!(
+                "{{\"kind\":\"ephemerals\",\"sessions\":{},\"ephemerals\":{},\"parent\":{},\
+                 \"timeout_ms\":{timeout_ms},\"session_ids\":[{}]}}",
+                open.len(),
+                open.len() * cfg.per_session,
+                js(&cfg.parent),
+                ids.join(","),
+            );
+            let err = hold::keep_alive(open, timeout_ms).await;
+            Err(format!("ephemerals on {addr}: sessions lost: {err}"))
         }
         Command::Probe {
             addr,
