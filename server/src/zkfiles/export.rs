@@ -65,8 +65,9 @@ pub fn export(req: &ExportRequest) -> Result<ExportSummary, ZkFilesError> {
             req.log_dir.display()
         )));
     }
-    let mut state = match &stored.snapshot {
-        Some(bytes) => postcard::from_bytes::<ZkState>(bytes)
+    let mut state = match stored.snapshot {
+        // Decoded, the file's bytes are dropped before the tree is written out.
+        Some(bytes) => postcard::from_bytes::<ZkState>(&bytes)
             .map_err(|e| refused(format!("ferrokeeper's snapshot does not decode: {e}")))?,
         None => ZkState::new(StateConfig {
             extended_types_enabled: req.extended_types,

@@ -167,6 +167,8 @@ pub fn import(req: &ImportRequest) -> Result<ImportSummary, ZkFilesError> {
     );
     let bytes = postcard::to_allocvec(&zk)
         .map_err(|e| refused(format!("cannot encode the imported state: {e}")))?;
+    // The tree is the bulk of the memory; the encoded copy is all that is left to write.
+    drop(zk);
     let written = offline::seed_snapshot(&req.snapshot_dir, &req.voters, bytes)
         .map_err(io_err(&req.snapshot_dir, "write the imported snapshot"))?;
     Ok(ImportSummary {
