@@ -8,7 +8,7 @@ pub mod digest;
 mod error;
 mod export;
 mod import;
-mod jute_stream;
+pub(crate) mod jute_stream;
 pub mod layout;
 mod progress;
 mod replay;

@@ -111,54 +111,8 @@ pub fn read(
     let _version = r.i32().map_err(|e| at(&r, e))?;
     let _dbid = r.i64().map_err(|e| at(&r, e))?;
 
-    let count = r.i32().map_err(|e| at(&r, e))?;
-    let mut sessions = Vec::new();
-    for _ in 0..count.max(0) {
-        let id = r.i64().map_err(|e| at(&r, e))?;
-        let timeout = r.i32().map_err(|e| at(&r, e))?;
-        sessions.push((id, timeout));
-    }
-
-    let acl_count = r.i32().map_err(|e| at(&r, e))?;
-    let mut acls: HashMap<i64, Vec<Acl>> = HashMap::new();
-    for _ in 0..acl_count.max(0) {
-        let index = r.i64().map_err(|e| at(&r, e))?;
-        let list = r.acl_list().map_err(|e| at(&r, e))?;
-        acls.insert(index, list);
-    }
-    let open = perms::open_acl_unsafe();
-
-    let mut tree = DataTree::empty(extended_types);
-    let mut znodes = 0u64;
-    loop {
-        let node_at = r.offset();
-        let node_path = r.string().map_err(|e| at(&r, e))?;
-        if node_path == "/" {
-            break;
-        }
-        let data = r.buffer().map_err(|e| at(&r, e))?;
-        let acl_index = r.i64().map_err(|e| at(&r, e))?;
-        let stat = r.stat().map_err(|e| at(&r, e))?;
-        let acl = if acl_index == OPEN_UNSAFE_ACL {
-            open.clone()
-        } else {
-            acls.get(&acl_index).cloned().ok_or_else(|| {
-                ZkFilesError::damaged(
-                    path,
-                    node_at,
-                    format!("node {node_path} refers to ACL {acl_index}, which the snapshot does not hold"),
-                )
-            })?
-        };
-        tree.load_node(&node_path, data, acl, stat)
-            .map_err(|why| ZkFilesError::damaged(path, node_at, why))?;
-        znodes += 1;
-        if znodes % 16384 == 0 {
-            progress(read_bytes.load(Ordering::Relaxed), znodes);
-        }
-    }
-    tree.finish_load()
-        .map_err(|why| ZkFilesError::damaged(path, r.offset(), why))?;
+    let mut report = |n: u64| progress(read_bytes.load(Ordering::Relaxed), n);
+    let body = read_body(&mut r, extended_types, &mut report).map_err(|e| at(&r, e))?;
     check_seal(&mut r).map_err(|e| at(&r, e))?;
 
     // The optional trailers: absent in older snapshots, so the end of the stream is fine.
@@ -185,12 +139,79 @@ pub fn read(
             check_seal(&mut r).map_err(|e| at(&r, e))?;
         }
     }
-    progress(read_bytes.load(Ordering::Relaxed), znodes);
+    progress(read_bytes.load(Ordering::Relaxed), body.znodes);
     Ok(LoadedSnapshot {
-        tree,
-        sessions,
+        tree: body.tree,
+        sessions: body.sessions,
         zxid: file.zxid,
         digest,
+        znodes: body.znodes,
+    })
+}
+
+/// What `SerializeUtils.serializeSnapshot` writes: the sessions and the tree (a
+/// snapshot file wraps it in a header and seals; a leader streams it bare to a learner
+/// that syncs by SNAP).
+pub struct SnapshotBody {
+    pub tree: DataTree,
+    /// Session id → timeout, in stream order.
+    pub sessions: Vec<(i64, i32)>,
+    pub znodes: u64,
+}
+
+/// Reads a snapshot body; `progress` is called now and then with the znodes so far.
+pub(crate) fn read_body<R: Read>(
+    r: &mut JuteReader<R>,
+    extended_types: bool,
+    progress: &mut dyn FnMut(u64),
+) -> Result<SnapshotBody, ReadFail> {
+    let count = r.i32()?;
+    let mut sessions = Vec::new();
+    for _ in 0..count.max(0) {
+        let id = r.i64()?;
+        let timeout = r.i32()?;
+        sessions.push((id, timeout));
+    }
+
+    let acl_count = r.i32()?;
+    let mut acls: HashMap<i64, Vec<Acl>> = HashMap::new();
+    for _ in 0..acl_count.max(0) {
+        let index = r.i64()?;
+        let list = r.acl_list()?;
+        acls.insert(index, list);
+    }
+    let open = perms::open_acl_unsafe();
+
+    let mut tree = DataTree::empty(extended_types);
+    let mut znodes = 0u64;
+    loop {
+        let node_path = r.string()?;
+        if node_path == "/" {
+            break;
+        }
+        let data = r.buffer()?;
+        let acl_index = r.i64()?;
+        let stat = r.stat()?;
+        let acl = if acl_index == OPEN_UNSAFE_ACL {
+            open.clone()
+        } else {
+            acls.get(&acl_index).cloned().ok_or_else(|| {
+                ReadFail::Bad(format!(
+                    "node {node_path} refers to ACL {acl_index}, which the snapshot does not hold"
+                ))
+            })?
+        };
+        tree.load_node(&node_path, data, acl, stat)
+            .map_err(ReadFail::Bad)?;
+        znodes += 1;
+        if znodes % 16384 == 0 {
+            progress(znodes);
+        }
+    }
+    tree.finish_load().map_err(ReadFail::Bad)?;
+    Ok(SnapshotBody {
+        tree,
+        sessions,
         znodes,
     })
 }
