@@ -15,4 +15,5 @@ pub mod session;
 pub mod state;
 pub mod tree;
 pub mod watch;
+pub mod zab;
 pub mod zkfiles;

@@ -36,6 +36,8 @@ const PROPS: &[(&str, &str)] = &[("zookeeper.fastleader.maxNotificationInterval"
 
 struct Member {
     client: SocketAddr,
+    /// Where the leader listens for its learners (followers do not listen there).
+    quorum: SocketAddr,
     dir: PathBuf,
     child: Option<Child>,
 }
@@ -133,7 +135,7 @@ impl RealZooKeeperEnsemble {
             })
             .collect();
         let mut members = Vec::new();
-        for (i, [_, _, client]) in ports.iter().enumerate() {
+        for (i, [quorum, _, client]) in ports.iter().enumerate() {
             let dir = root.path().join(format!("member{i}"));
             let data = dir.join("data");
             std::fs::create_dir_all(&data).expect("data dir");
@@ -159,6 +161,7 @@ impl RealZooKeeperEnsemble {
             std::fs::write(dir.join("zoo.cfg"), text).expect("write zoo.cfg");
             members.push(Member {
                 client: SocketAddr::from(([127, 0, 0, 1], *client)),
+                quorum: SocketAddr::from(([127, 0, 0, 1], *quorum)),
                 dir,
                 child: None,
             });
@@ -251,6 +254,11 @@ impl RealZooKeeperEnsemble {
             .map(|m| format!("--- member {m} ---\n{}", self.log_tail(m)))
             .collect::<Vec<_>>()
             .join("\n")
+    }
+
+    /// The quorum address of `member` (its `server.N` line's first port).
+    pub fn quorum_addr(&self, member: usize) -> SocketAddr {
+        self.members[member].quorum
     }
 
     /// The pid of a running member.

@@ -8,6 +8,7 @@
 mod connect;
 mod data;
 mod headers;
+mod quorum;
 mod requests;
 mod responses;
 mod txn;
@@ -15,6 +16,7 @@ mod txn;
 pub use connect::{ConnectRequest, ConnectResponse};
 pub use data::{Acl, ClientInfo, Id, Stat, StatPersisted};
 pub use headers::{MultiHeader, ReplyHeader, RequestHeader};
+pub use quorum::{LearnerInfo, QuorumPacket, quorum_packet};
 pub use requests::*;
 pub use responses::*;
 pub use txn::*;

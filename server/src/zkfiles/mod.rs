@@ -11,7 +11,7 @@ mod import;
 pub(crate) mod jute_stream;
 pub mod layout;
 mod progress;
-mod replay;
+pub mod replay;
 mod snappy;
 pub mod snapshot;
 pub mod txn_log;
