@@ -20,10 +20,10 @@ use ferrokeeper_protocol::{
     CreateMode, CreateRequest, DeleteRequest, MultiOp, MultiRequest, Request, SetDataRequest,
     TxnEntry, perms,
 };
-use ferrokeeper_server::tree::DataTree;
+use ferrokeeper_server::state::{StateConfig, ZkState};
 use ferrokeeper_server::zab::{self, FollowSink, ObserverSettings, SharedWriter};
-use ferrokeeper_server::zkfiles::replay::Replayed;
 use ferrokeeper_server::zkfiles::snapshot::SnapshotBody;
+use ferrokeeper_server::zkfiles::state_from_snapshot;
 use ferrokeeper_tests::ensemble::Ensemble;
 use ferrokeeper_tests::raw::RawClient;
 use ferrokeeper_tests::zk_ensemble::{RealZooKeeperEnsemble, pick_port};
@@ -35,7 +35,7 @@ const CATCH_UP: Duration = Duration::from_secs(60);
 
 #[derive(Default)]
 struct Observed {
-    replayed: Option<Replayed>,
+    replayed: Option<ZkState>,
     syncs: u32,
     snaps: u32,
     serving: bool,
@@ -51,34 +51,27 @@ impl TestSink {
     }
 }
 
-fn fresh() -> Replayed {
-    Replayed {
-        tree: DataTree::new(),
-        sessions: Default::default(),
-        last_zxid: 0,
-    }
+fn fresh() -> ZkState {
+    ZkState::new(StateConfig::default())
 }
 
 impl FollowSink for TestSink {
     fn last_zxid(&self) -> i64 {
-        self.with(|o| o.replayed.as_ref().map_or(0, |r| r.last_zxid))
+        self.with(|o| o.replayed.as_ref().map_or(0, ZkState::last_zxid))
     }
     fn reset(&mut self, snapshot: SnapshotBody, zxid: i64) {
         self.with(|o| {
             o.snaps += 1;
-            o.replayed = Some(Replayed {
-                tree: snapshot.tree,
-                sessions: snapshot.sessions.into_iter().collect(),
-                last_zxid: zxid,
-            });
+            o.replayed = Some(state_from_snapshot(snapshot, zxid, false));
         });
     }
     fn apply(&mut self, txn: &TxnEntry) -> Result<(), String> {
         self.with(|o| {
             o.replayed
                 .get_or_insert_with(fresh)
-                .apply(txn)
-                .map_err(|e| e.0)
+                .apply_zk(txn)
+                .map(|_| ())
+                .map_err(|e| e.to_string())
         })
     }
     fn touched_sessions(&mut self) -> Vec<(i64, i32)> {
@@ -150,7 +143,7 @@ fn start_follower_with(zk: &RealZooKeeperEnsemble, sink: TestSink) -> Follower {
 fn observed_tree(sink: &TestSink) -> Tree {
     sink.with(|o| {
         let r = o.replayed.as_ref().expect("the observer has data");
-        r.tree
+        r.tree()
             .iter()
             .map(|(path, node)| {
                 (
@@ -326,10 +319,10 @@ fn follow_scenario(rejoin: Rejoin) {
     );
     assert!(
         follower.sink.with(|o| o.replayed.as_ref().is_some_and(|r| r
-            .tree
+            .tree()
             .node("/after/eph2")
             .is_none()
-            && r.tree.node("/after/eph").is_some())),
+            && r.tree().node("/after/eph").is_some())),
         "the closed session's ephemeral is gone, the open one's is there"
     );
 

@@ -12,6 +12,7 @@ mod multi;
 mod session;
 pub mod txn;
 mod writes;
+mod zk_txn;
 
 #[cfg(test)]
 mod model_tests;
@@ -24,6 +25,7 @@ use crate::tree::DataTree;
 use changes::Changes;
 pub use session::{Session, SessionTable};
 use txn::{Applied, Entry, Txn, TxnResult};
+pub use zk_txn::ZkTxnError;
 
 /// Settings that change what `apply` does; every replica must use the same ones, so
 /// they are part of the state (and of its snapshots).
@@ -53,7 +55,7 @@ impl ZkState {
     }
 
     /// A state assembled from parts, as the importer of ZooKeeper's files builds it.
-    pub(crate) fn from_parts(
+    pub fn from_parts(
         config: StateConfig,
         tree: DataTree,
         sessions: SessionTable,

@@ -4,7 +4,7 @@
 //! until all of it has been read and checked, and the snapshot file appears whole or
 //! not at all.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -12,12 +12,10 @@ use super::digest::tree_digest;
 use super::error::{ZkFilesError, io_err};
 use super::layout::{ZkDataFiles, ZkFile};
 use super::progress::Progress;
-use super::replay::Replayed;
 use super::snapshot;
 use super::txn_log::{self, TornTail};
 use crate::replication::offline;
 use crate::state::{SessionTable, StateConfig, ZkState};
-use crate::tree::DataTree;
 
 /// At most this many snapshots are tried, newest first, as ZooKeeper does.
 const SNAPSHOTS_TRIED: usize = 100;
@@ -112,10 +110,10 @@ pub fn import(req: &ImportRequest) -> Result<ImportSummary, ZkFilesError> {
         last_digest = base
             .as_ref()
             .and_then(|(_, _, d)| *d)
-            .filter(|(zxid, _)| *zxid == state.last_zxid);
+            .filter(|(zxid, _)| *zxid == state.last_zxid());
     }
 
-    let actual = tree_digest(&state.tree);
+    let actual = tree_digest(state.tree());
     let digest = match last_digest {
         Some((zxid, expected)) if expected == actual => DigestCheck::Matched {
             zxid,
@@ -135,40 +133,15 @@ pub fn import(req: &ImportRequest) -> Result<ImportSummary, ZkFilesError> {
 
     // ZooKeeper deletes, when it loads its database, the ephemerals of sessions it
     // no longer has (ZooKeeperServer.loadData), at its last zxid.
-    let orphans: Vec<i64> = state
-        .tree
-        .sessions_with_ephemerals()
-        .filter(|s| !state.sessions.contains_key(s))
-        .collect();
-    let mut orphans_removed = 0;
-    for session in orphans {
-        for path in state.tree.ephemeral_paths(session) {
-            if state.tree.zk_delete(&path, state.last_zxid).is_ok() {
-                orphans_removed += 1;
-            }
-        }
-    }
-
-    let mut sessions = SessionTable::default();
-    for (id, timeout) in &state.sessions {
-        sessions.insert(*id, *timeout);
-    }
-    let znodes = state.tree.node_count();
-    let ephemerals = state.tree.ephemeral_count();
-    let session_count = sessions.len();
-    let last_zxid = state.last_zxid;
-    let zk = ZkState::from_parts(
-        StateConfig {
-            extended_types_enabled: req.extended_types,
-        },
-        state.tree,
-        sessions,
-        last_zxid,
-    );
-    let bytes = postcard::to_allocvec(&zk)
+    let orphans_removed = state.remove_orphan_ephemerals();
+    let znodes = state.tree().node_count();
+    let ephemerals = state.tree().ephemeral_count();
+    let session_count = state.sessions().len();
+    let last_zxid = state.last_zxid();
+    let bytes = postcard::to_allocvec(&state)
         .map_err(|e| refused(format!("cannot encode the imported state: {e}")))?;
     // The tree is the bulk of the memory; the encoded copy is all that is left to write.
-    drop(zk);
+    drop(state);
     let written = offline::seed_snapshot(&req.snapshot_dir, &req.voters, bytes)
         .map_err(io_err(&req.snapshot_dir, "write the imported snapshot"))?;
     Ok(ImportSummary {
@@ -192,12 +165,32 @@ pub fn import(req: &ImportRequest) -> Result<ImportSummary, ZkFilesError> {
 /// The snapshot used: its path, znodes, and the digest it recorded (zxid, digest).
 type Base = Option<(PathBuf, u64, Option<(i64, i64)>)>;
 
+/// The state a snapshot body holds, at `zxid`.
+pub fn state_from_snapshot(
+    snapshot: crate::zkfiles::snapshot::SnapshotBody,
+    zxid: i64,
+    extended_types: bool,
+) -> ZkState {
+    let mut sessions = SessionTable::default();
+    for (id, timeout) in snapshot.sessions {
+        sessions.insert(id, timeout);
+    }
+    ZkState::from_parts(
+        StateConfig {
+            extended_types_enabled: extended_types,
+        },
+        snapshot.tree,
+        sessions,
+        zxid,
+    )
+}
+
 /// The newest snapshot that reads whole; damaged newer ones are skipped with a warning
 /// (replay then starts earlier, and the zxid check proves the logs cover the gap).
 fn load_snapshot(
     req: &ImportRequest,
     files: &ZkDataFiles,
-) -> Result<(Replayed, Base, Vec<String>), ZkFilesError> {
+) -> Result<(ZkState, Base, Vec<String>), ZkFilesError> {
     let mut skipped = Vec::new();
     for file in files.snapshots.iter().rev().take(SNAPSHOTS_TRIED) {
         let size = std::fs::metadata(&file.path).map_or(0, |m| m.len());
@@ -211,17 +204,18 @@ fn load_snapshot(
                 for why in &skipped {
                     tracing::warn!("skipped a damaged snapshot: {why}");
                 }
-                let replayed = Replayed {
-                    tree: loaded.tree,
-                    sessions: loaded.sessions.into_iter().collect(),
-                    last_zxid: loaded.zxid,
-                };
                 let digest = loaded.digest.map(|d| (d.zxid, d.digest));
-                return Ok((
-                    replayed,
-                    Some((file.path.clone(), loaded.znodes, digest)),
-                    skipped,
-                ));
+                let znodes = loaded.znodes;
+                let state = state_from_snapshot(
+                    crate::zkfiles::snapshot::SnapshotBody {
+                        tree: loaded.tree,
+                        sessions: loaded.sessions,
+                        znodes,
+                    },
+                    loaded.zxid,
+                    req.extended_types,
+                );
+                return Ok((state, Some((file.path.clone(), znodes, digest)), skipped));
             }
             Err(e) => {
                 progress.finish(0);
@@ -245,12 +239,10 @@ fn load_snapshot(
             req.zk_data_dir.display()
         )));
     }
-    let replayed = Replayed {
-        tree: DataTree::with_extended_types(req.extended_types),
-        sessions: BTreeMap::new(),
-        last_zxid: 0,
-    };
-    Ok((replayed, None, skipped))
+    let state = ZkState::new(StateConfig {
+        extended_types_enabled: req.extended_types,
+    });
+    Ok((state, None, skipped))
 }
 
 type ReplayOutcome = (u64, usize, Vec<TornTail>, Option<(i64, i64)>);
@@ -265,9 +257,9 @@ fn epoch(zxid: i64) -> i64 {
 fn replay_logs(
     req: &ImportRequest,
     logs: &[ZkFile],
-    state: &mut Replayed,
+    state: &mut ZkState,
 ) -> Result<ReplayOutcome, ZkFilesError> {
-    let from = state.last_zxid;
+    let from = state.last_zxid();
     let files = txn_log::files_after(logs, from);
     let total: u64 = files
         .iter()
@@ -314,11 +306,10 @@ fn replay_logs(
                     file.path.display()
                 )));
             }
-            state.apply(&entry).map_err(|e| {
+            state.apply_zk(&entry).map_err(|e| {
                 refused(format!(
-                    "{}: txn 0x{zxid:x} cannot be replayed: {}",
-                    file.path.display(),
-                    e.0
+                    "{}: txn 0x{zxid:x} cannot be replayed: {e}",
+                    file.path.display()
                 ))
             })?;
             last_digest = entry.digest.map(|d| (zxid, d.tree_digest));

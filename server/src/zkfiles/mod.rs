@@ -11,7 +11,6 @@ mod import;
 pub(crate) mod jute_stream;
 pub mod layout;
 mod progress;
-pub mod replay;
 mod snappy;
 pub mod snapshot;
 pub mod txn_log;
@@ -20,7 +19,7 @@ use std::path::Path;
 
 pub use error::ZkFilesError;
 pub use export::{ExportRequest, ExportSummary, export};
-pub use import::{DigestCheck, ImportRequest, ImportSummary, import};
+pub use import::{DigestCheck, ImportRequest, ImportSummary, import, state_from_snapshot};
 pub use layout::ZkDataFiles;
 
 /// Refuses to start a server with no data of its own on a directory that holds

@@ -14,13 +14,11 @@ use ferrokeeper_protocol::{
 
 use super::digest::tree_digest;
 use super::layout::VERSION_DIR;
-use super::replay::Replayed;
 use super::txn_log::LOG_MAGIC;
 use super::*;
 use crate::replication::offline;
 use crate::state::txn::{Entry, Txn, WriteOp};
 use crate::state::{StateConfig, ZkState};
-use crate::tree::DataTree;
 
 fn write(zk: &mut ZkState, session: i64, time: i64, op: WriteOp) {
     zk.apply(&Entry {
@@ -364,11 +362,7 @@ fn the_digest_logged_with_the_last_txn_is_checked() {
     let base = ZkState::new(StateConfig::default());
     snapshot::write(&v2, &base).unwrap();
     // What the tree will look like after the txn, to compute ZooKeeper's digest.
-    let mut expected = Replayed {
-        tree: base.tree().clone(),
-        sessions: Default::default(),
-        last_zxid: 0,
-    };
+    let mut expected = base.clone();
     let (header, record) = entry(1, 1, TxnBody::Create(create_txn("/a", -1)));
     let decoded = TxnEntry::decode({
         let mut b = Vec::new();
@@ -377,8 +371,8 @@ fn the_digest_logged_with_the_last_txn_is_checked() {
         Bytes::from(b)
     })
     .unwrap();
-    expected.apply(&decoded).unwrap();
-    let good = tree_digest(&expected.tree);
+    expected.apply_zk(&decoded).unwrap();
+    let good = tree_digest(expected.tree());
     for (digest, ok) in [(good, true), (good ^ 1, false)] {
         let mut with_digest = record.clone();
         TxnDigest {
@@ -407,16 +401,12 @@ fn the_digest_logged_with_the_last_txn_is_checked() {
     }
 }
 
-fn replayed() -> Replayed {
-    Replayed {
-        tree: DataTree::new(),
-        sessions: Default::default(),
-        last_zxid: 0,
-    }
+fn replayed() -> ZkState {
+    ZkState::new(StateConfig::default())
 }
 
-fn apply(r: &mut Replayed, kind: i32, zxid: i64, client: i64, body: TxnBody) {
-    r.apply(&TxnEntry {
+fn apply(r: &mut ZkState, kind: i32, zxid: i64, client: i64, body: TxnBody) {
+    r.apply_zk(&TxnEntry {
         header: TxnHeader {
             client_id: client,
             cxid: 0,
@@ -445,10 +435,10 @@ fn replay_is_as_lenient_as_zookeeper_on_a_fuzzy_snapshot() {
     let mut again = create_txn("/a", 5);
     again.acl = perms::read_acl_unsafe();
     apply(&mut r, txn_type::CREATE, 2, 0, TxnBody::Create(again));
-    let a = r.tree.node("/a").unwrap();
+    let a = r.tree().node("/a").unwrap();
     assert_eq!(a.persisted_stat().czxid, 1);
     assert_eq!(a.acl(), perms::read_acl_unsafe().as_slice());
-    let root = r.tree.node("/").unwrap().persisted_stat().clone();
+    let root = r.tree().node("/").unwrap().persisted_stat().clone();
     assert_eq!((root.cversion, root.pzxid), (5, 2));
     // A create2 meeting an existing node does not move the parent.
     apply(
@@ -458,7 +448,7 @@ fn replay_is_as_lenient_as_zookeeper_on_a_fuzzy_snapshot() {
         0,
         TxnBody::Create(create_txn("/a", 9)),
     );
-    assert_eq!(r.tree.node("/").unwrap().persisted_stat().cversion, 5);
+    assert_eq!(r.tree().node("/").unwrap().persisted_stat().cversion, 5);
     // Deleting a node that is already gone still moves the parent's pzxid.
     apply(
         &mut r,
@@ -469,7 +459,7 @@ fn replay_is_as_lenient_as_zookeeper_on_a_fuzzy_snapshot() {
             path: "/gone".into(),
         }),
     );
-    assert_eq!(r.tree.node("/").unwrap().persisted_stat().pzxid, 4);
+    assert_eq!(r.tree().node("/").unwrap().persisted_stat().pzxid, 4);
     // setData takes the txn's version as the new one.
     apply(
         &mut r,
@@ -482,9 +472,9 @@ fn replay_is_as_lenient_as_zookeeper_on_a_fuzzy_snapshot() {
             version: 7,
         }),
     );
-    let a = r.tree.node("/a").unwrap().persisted_stat().clone();
+    let a = r.tree().node("/a").unwrap().persisted_stat().clone();
     assert_eq!((a.version, a.mzxid, a.mtime), (7, 5, 50));
-    assert_eq!(r.last_zxid, 5);
+    assert_eq!(r.last_zxid(), 5);
 }
 
 #[test]
@@ -500,7 +490,7 @@ fn a_multi_with_an_error_applies_nothing_and_close_session_deletes_ephemerals() 
             (txn_type::ERROR, TxnBody::Error(ErrorTxn { err: -110 })),
         ]),
     );
-    assert!(r.tree.node("/x").is_none());
+    assert!(r.tree().node("/x").is_none());
     apply(
         &mut r,
         txn_type::MULTI,
@@ -511,7 +501,7 @@ fn a_multi_with_an_error_applies_nothing_and_close_session_deletes_ephemerals() 
             (txn_type::CREATE, TxnBody::Create(create_txn("/y", -1))),
         ]),
     );
-    assert!(r.tree.node("/x").is_some() && r.tree.node("/y").is_some());
+    assert!(r.tree().node("/x").is_some() && r.tree().node("/y").is_some());
 
     let session = 0x77;
     apply(
@@ -526,8 +516,8 @@ fn a_multi_with_an_error_applies_nothing_and_close_session_deletes_ephemerals() 
         c.ephemeral = true;
         apply(&mut r, txn_type::CREATE, zxid, session, TxnBody::Create(c));
     }
-    assert_eq!(r.sessions.get(&session), Some(&4000));
-    assert_eq!(r.tree.ephemeral_paths(session).len(), 2);
+    assert_eq!(r.sessions().get(session).map(|s| s.timeout_ms), Some(4000));
+    assert_eq!(r.tree().ephemeral_paths(session).len(), 2);
     // The txn lists only one path; the other ephemeral goes too.
     apply(
         &mut r,
@@ -538,9 +528,9 @@ fn a_multi_with_an_error_applies_nothing_and_close_session_deletes_ephemerals() 
             paths2_delete: vec!["/x/e1".into()],
         })),
     );
-    assert!(r.sessions.is_empty());
-    assert!(r.tree.node("/x/e1").is_none() && r.tree.node("/x/e2").is_none());
-    assert_eq!(r.tree.node("/x").unwrap().persisted_stat().pzxid, 6);
+    assert!(r.sessions().is_empty());
+    assert!(r.tree().node("/x/e1").is_none() && r.tree().node("/x/e2").is_none());
+    assert_eq!(r.tree().node("/x").unwrap().persisted_stat().pzxid, 6);
 }
 
 #[test]

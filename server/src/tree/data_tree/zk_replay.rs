@@ -5,10 +5,10 @@
 //! the checked mutations in `data_tree.rs`.
 
 use bytes::Bytes;
-use ferrokeeper_protocol::{Acl, ErrorCode, StatPersisted};
+use ferrokeeper_protocol::{Acl, ErrorCode, Stat, StatPersisted};
 use imbl::{OrdMap, OrdSet};
 
-use super::{DataTree, node_size};
+use super::{DataTree, Undo, node_size};
 use crate::tree::node::{Node, new_stat};
 use crate::tree::path::split_parent;
 
@@ -60,7 +60,8 @@ impl DataTree {
 
     /// `DataTree.createNode` as replay runs it: the parent's cversion becomes
     /// `parent_cversion` (−1: one more) only if that is higher; an existing node keeps
-    /// everything but takes the txn's ACL, and the result is `NodeExists`.
+    /// everything but takes the txn's ACL, and the result is `NodeExists`. Returns the
+    /// new node's stat and how to undo the create.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn zk_create(
         &mut self,
@@ -71,7 +72,7 @@ impl DataTree {
         parent_cversion: i32,
         zxid: i64,
         time: i64,
-    ) -> Result<(), ErrorCode> {
+    ) -> Result<(Stat, Undo), ErrorCode> {
         let (parent_path, name) = split_parent(path).ok_or(ErrorCode::BadArguments)?;
         if !self.nodes.contains_key(parent_path) {
             return Err(ErrorCode::NoNode);
@@ -81,6 +82,12 @@ impl DataTree {
             return Err(ErrorCode::NodeExists);
         }
         let parent = self.nodes.get_mut(parent_path).ok_or(ErrorCode::NoNode)?;
+        let undo = Undo::Created {
+            path: path.to_owned(),
+            parent: parent_path.to_owned(),
+            parent_cversion: parent.stat.cversion,
+            parent_pzxid: parent.stat.pzxid,
+        };
         let cversion = if parent_cversion == -1 {
             parent.stat.cversion.wrapping_add(1)
         } else {
@@ -91,22 +98,29 @@ impl DataTree {
             parent.stat.pzxid = zxid;
         }
         parent.children.insert(name.to_owned());
-        self.insert_indexed(path, Node::new(data, acl, new_stat(zxid, time, owner)));
-        Ok(())
+        let node = Node::new(data, acl, new_stat(zxid, time, owner));
+        let stat = node.client_stat(self.extended_types);
+        self.insert_indexed(path, node);
+        Ok((stat, undo))
     }
 
     /// `DataTree.deleteNode` as replay runs it: the parent's pzxid moves forward even
-    /// when the node is already gone.
-    pub(crate) fn zk_delete(&mut self, path: &str, zxid: i64) -> Result<(), ErrorCode> {
+    /// when the node is already gone. Returns how to undo the delete.
+    pub(crate) fn zk_delete(&mut self, path: &str, zxid: i64) -> Result<Undo, ErrorCode> {
         let (parent_path, name) = split_parent(path).ok_or(ErrorCode::BadArguments)?;
         let parent = self.nodes.get_mut(parent_path).ok_or(ErrorCode::NoNode)?;
+        let parent_pzxid = parent.stat.pzxid;
         parent.children.remove(name);
         if zxid > parent.stat.pzxid {
             parent.stat.pzxid = zxid;
         }
-        self.remove_indexed(path)
-            .map(|_| ())
-            .ok_or(ErrorCode::NoNode)
+        let node = self.remove_indexed(path).ok_or(ErrorCode::NoNode)?;
+        Ok(Undo::Deleted {
+            path: path.to_owned(),
+            parent: parent_path.to_owned(),
+            node: Box::new(node),
+            parent_pzxid,
+        })
     }
 
     /// `DataTree.setCversionPzxid`: after a replayed create met an existing node.
