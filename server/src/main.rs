@@ -14,6 +14,7 @@ use std::sync::Arc;
 use ferrokeeper_server::net::{ConfRenderer, NetSettings, auth::AuthSettings};
 use ferrokeeper_server::replication::{Ensemble, StorageOptions, SyncMode};
 use ferrokeeper_server::server::{Server, ServerSettings};
+use ferrokeeper_server::zab::ObserverSettings;
 use tracing_subscriber::EnvFilter;
 
 fn init_logging(level: Option<&str>) {
@@ -143,8 +144,44 @@ fn settings(
     }
 }
 
+/// How to reach the ZooKeeper ensemble this server observes (`ferrokeeper.follow`).
+fn observer_settings(config: &Config) -> Result<ObserverSettings, String> {
+    let my_id = config
+        .server_id
+        .ok_or("ferrokeeper.follow=zookeeper needs this server's id: write dataDir/myid")?;
+    let voters = config
+        .voting_members()
+        .map(|s| {
+            s.addresses
+                .first()
+                .map(|a| (s.id, format!("{}:{}", a.host, a.quorum_port)))
+                .ok_or_else(|| format!("server.{} has no address", s.id))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if voters.is_empty() {
+        return Err("ferrokeeper.follow=zookeeper: no voting server.N lines to follow".into());
+    }
+    Ok(ObserverSettings {
+        my_id,
+        voters,
+        tick: std::time::Duration::from_millis(u64::from(config.tick_time)),
+        init_limit: config.init_limit.max(1),
+        sync_limit: config.sync_limit.max(1),
+        extended_types: config.extended_types_enabled,
+    })
+}
+
 async fn run(config: Config) -> Result<(), String> {
-    let ensemble = ensemble(&config).await?;
+    let observer = if config.follow_zookeeper {
+        Some(observer_settings(&config)?)
+    } else {
+        None
+    };
+    let ensemble = if observer.is_some() {
+        None
+    } else {
+        ensemble(&config).await?
+    };
     let address = config
         .client_address
         .as_ref()
@@ -174,14 +211,19 @@ async fn run(config: Config) -> Result<(), String> {
             ..Default::default()
         })
     };
-    let mode = if ensemble.is_some() {
+    let mode = if observer.is_some() {
+        "following ZooKeeper as an observer"
+    } else if ensemble.is_some() {
         "ensemble"
     } else {
         "standalone"
     };
-    let server = Server::start(settings(&config, client_addr, ensemble), conf_text)
-        .await
-        .map_err(|e| e.to_string())?;
+    let server_settings = settings(&config, client_addr, ensemble);
+    let server = match observer {
+        Some(observer) => Server::start_following(server_settings, observer, conf_text).await,
+        None => Server::start(server_settings, conf_text).await,
+    }
+    .map_err(|e| e.to_string())?;
     tracing::info!(data_dir = %config.data_dir.display(), "ferrokeeper listening on {} ({mode})", server.local_addr());
 
     wait_for_signal().await;

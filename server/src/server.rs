@@ -11,11 +11,12 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::core::{Core, now_ms};
-use crate::net::{NetSettings, Shared, serve_clients};
+use crate::net::{Backend, NetSettings, Shared, serve_clients};
 use crate::proposal::Proposal;
 use crate::replication::{Ensemble, Replica, ReplicaOptions, ReplicationError, StorageOptions};
 use crate::state::StateConfig;
 use crate::state::txn::{Entry, Txn};
+use crate::zab::{ObserverSettings, ServerSink, ZabLink};
 
 /// Everything needed to run one server.
 #[derive(Debug, Clone)]
@@ -53,7 +54,17 @@ pub struct Server {
     shutdown: CancellationToken,
     tasks: JoinSet<()>,
     connections: TaskTracker,
-    replica: Replica,
+    source: Source,
+}
+
+/// Where the server's state comes from, and how that stops.
+enum Source {
+    Raft(Replica),
+    /// Following a ZooKeeper ensemble: the observer's thread and its stop flag.
+    Zab {
+        stop: Arc<std::sync::atomic::AtomicBool>,
+        thread: std::thread::JoinHandle<()>,
+    },
 }
 
 impl Server {
@@ -102,7 +113,7 @@ impl Server {
         let shutdown = CancellationToken::new();
         let shared = Arc::new(Shared {
             core: core.clone(),
-            replica: replica.clone(),
+            backend: Backend::Raft(replica.clone()),
             settings: settings.net.clone(),
             started: std::time::Instant::now(),
             shutdown: shutdown.clone(),
@@ -117,7 +128,7 @@ impl Server {
         ));
         tasks.spawn(close_when_not_serving(
             core.clone(),
-            replica.clone(),
+            replica.role(),
             shutdown.clone(),
         ));
         tasks.spawn(expire_sessions(
@@ -137,7 +148,81 @@ impl Server {
             shutdown,
             tasks,
             connections,
-            replica,
+            source: Source::Raft(replica),
+        })
+    }
+
+    /// Starts serving as an observer of a running ZooKeeper ensemble
+    /// (`ferrokeeper.follow=zookeeper`): the state comes from ZooKeeper's leader, and
+    /// writes, new sessions and syncs go to it. Clients are served once synced.
+    pub async fn start_following(
+        mut settings: ServerSettings,
+        observer: ObserverSettings,
+        conf: impl Fn(u16, u64, u64) -> String + Send + Sync + 'static,
+    ) -> Result<Server, StartError> {
+        let listener = TcpListener::bind(settings.client_addr)
+            .await
+            .map_err(|source| StartError::Bind {
+                addr: settings.client_addr,
+                source,
+            })?;
+        let local_addr = listener.local_addr().map_err(|source| StartError::Bind {
+            addr: settings.client_addr,
+            source,
+        })?;
+        settings.net.client_port = local_addr.port();
+        let port = local_addr.port();
+        settings.net.conf =
+            crate::net::ConfRenderer(Arc::new(move |data, log| conf(port, data, log)));
+        let core = Arc::new(Core::new(
+            settings.server_id,
+            StateConfig {
+                extended_types_enabled: settings.extended_types_enabled,
+            },
+        ));
+        let patience = Duration::from_millis(settings.tick_time_ms.max(1))
+            * u32::try_from(settings.sync_limit_ticks.max(2)).unwrap_or(2);
+        let link = ZabLink::new(patience);
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let thread = {
+            let mut sink = ServerSink {
+                core: core.clone(),
+                link: link.clone(),
+            };
+            let stop = stop.clone();
+            let link = link.clone();
+            std::thread::Builder::new()
+                .name("zab-observer".into())
+                .spawn(move || {
+                    let end = crate::zab::follow(&observer, &mut sink, link.writer(), &stop);
+                    if !matches!(end, crate::zab::ZabError::Stopped) {
+                        tracing::error!("stopped following ZooKeeper: {end}");
+                    }
+                })
+                .map_err(|source| StartError::Bind {
+                    addr: settings.client_addr,
+                    source,
+                })?
+        };
+
+        let shutdown = CancellationToken::new();
+        let shared = Arc::new(Shared {
+            core: core.clone(),
+            backend: Backend::Zab(link.clone()),
+            settings: settings.net.clone(),
+            started: std::time::Instant::now(),
+            shutdown: shutdown.clone(),
+        });
+        let connections = TaskTracker::new();
+        let mut tasks = JoinSet::new();
+        tasks.spawn(serve_clients(shared, listener, connections.clone()));
+        tasks.spawn(close_when_not_serving(core, link.role(), shutdown.clone()));
+        Ok(Server {
+            local_addr,
+            shutdown,
+            tasks,
+            connections,
+            source: Source::Zab { stop, thread },
         })
     }
 
@@ -157,7 +242,15 @@ impl Server {
         {
             tracing::warn!("some connections did not finish within 10 s; closing them");
         }
-        self.replica.shutdown().await;
+        match self.source {
+            Source::Raft(replica) => replica.shutdown().await,
+            Source::Zab { stop, thread } => {
+                stop.store(true, std::sync::atomic::Ordering::Relaxed);
+                // The observer notices within one packet (the leader pings every half
+                // tick) or its read timeout.
+                let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+            }
+        }
     }
 }
 
@@ -176,8 +269,11 @@ async fn close_on_lost_writes(core: Arc<Core>, replica: Replica, shutdown: Cance
 
 /// A server out of touch with its leader or quorum drops its clients, which then
 /// reconnect to a server that can serve them (as a ZooKeeper server does).
-async fn close_when_not_serving(core: Arc<Core>, replica: Replica, shutdown: CancellationToken) {
-    let mut role = replica.role();
+async fn close_when_not_serving(
+    core: Arc<Core>,
+    mut role: tokio::sync::watch::Receiver<crate::replication::Role>,
+    shutdown: CancellationToken,
+) {
     loop {
         if !role.borrow_and_update().serving() {
             core.close_all_connections();

@@ -18,6 +18,7 @@ use super::model::{
 use super::myid;
 use super::properties;
 use super::quorum;
+use super::server_line::PeerType;
 use super::sysprops::SystemProperties;
 use super::zoo_cfg::{self, Draft, Val};
 
@@ -356,6 +357,20 @@ fn finish(
     if client_address.is_none() {
         warn("no clientPort is configured: this server accepts no client connections".to_owned());
     }
+    let follow_zookeeper = d.follow_zookeeper.is_some();
+    if let Some((_, at)) = &d.follow_zookeeper {
+        let own_observer = own.is_some_and(|s| s.peer_type == PeerType::Observer);
+        if !own_observer || peer_type != PeerType::Observer {
+            return Err(ConfigError::invalid(
+                at,
+                "ferrokeeper.follow",
+                "following ZooKeeper needs this server to be one of its observers: myid N, \
+                 a server.N=host:port:port:observer line, peerType=observer, and the \
+                 ensemble's other server lines"
+                    .to_owned(),
+            ));
+        }
+    }
     if !derived.admin.enabled {
         diagnostics.push(Diagnostic {
             level: tracing::Level::DEBUG,
@@ -400,6 +415,7 @@ fn finish(
         server_id,
         peer_type,
         standalone_enabled,
+        follow_zookeeper,
         reconfig_enabled: d.reconfig_enabled.as_ref().is_some_and(|(v, _)| *v),
         dynamic_config_file,
         config_version,

@@ -78,6 +78,9 @@ pub struct Config {
     /// Role of this server; follows its `server.N` line when there is one.
     pub peer_type: PeerType,
     pub standalone_enabled: bool,
+    /// `ferrokeeper.follow=zookeeper`: this server is an observer of a running
+    /// ZooKeeper ensemble (its `server.N` lines) instead of a member of a Raft one.
+    pub follow_zookeeper: bool,
     pub reconfig_enabled: bool,
     /// Membership file used instead of `server.N` lines in zoo.cfg, if set.
     pub dynamic_config_file: Option<PathBuf>,

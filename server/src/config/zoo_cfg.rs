@@ -45,6 +45,8 @@ pub struct Draft {
     pub reconfig_enabled: Val<bool>,
     pub local_sessions_enabled: Val<bool>,
     pub local_sessions_upgrading_enabled: Val<bool>,
+    /// `ferrokeeper.follow=zookeeper`: observe a running ZooKeeper ensemble.
+    pub follow_zookeeper: Val<bool>,
     pub metrics_class_name: Val<String>,
     pub metrics_properties: BTreeMap<String, String>,
     /// `server.N` values, parsed later (they depend on `-D` multiAddress).
@@ -302,6 +304,18 @@ fn apply_entry(
             at,
         ),
         "metricsProvider.className" => set(&mut d.metrics_class_name, value.to_owned(), at),
+        "ferrokeeper.follow" => {
+            if value != "zookeeper" {
+                return Err(ConfigError::invalid(
+                    at,
+                    key,
+                    format!(
+                        "{value:?} is not something ferrokeeper can follow (only \"zookeeper\")"
+                    ),
+                ));
+            }
+            set(&mut d.follow_zookeeper, true, at);
+        }
         _ => apply_other(d, props, key, value, at, has_dynamic_file)?,
     }
     Ok(())

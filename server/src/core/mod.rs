@@ -7,6 +7,7 @@
 //! watches cannot slip between a change and its trigger.
 
 mod conn_stats;
+mod follow;
 mod reads;
 mod stats;
 
@@ -85,6 +86,9 @@ struct Inner {
     ids: SessionIdGenerator,
     /// Sessions with client activity since the last report to the leader.
     touched: std::collections::HashSet<i64>,
+    /// Writes forwarded to a ZooKeeper leader (following mode), by (session, xid):
+    /// their reply comes when the txn they became is applied here.
+    forwarded: HashMap<(i64, i32), follow::Forwarded>,
 }
 
 /// A connection's public facts, for `cons` and `dump`.
@@ -115,6 +119,45 @@ pub struct Core {
     next_conn: AtomicU64,
     started: Instant,
     pub stats: Stats,
+}
+
+/// What applying an entry sends: watch events first (so they precede every reply that
+/// reflects the change), then the proposer's reply when it is connected here (`origin`:
+/// connection, xid, opcodes), then the close of a closed session's connections.
+fn deliver(
+    inner: &mut Inner,
+    stats: &Stats,
+    applied: &crate::state::txn::Applied,
+    origin: Option<(ConnId, i32, Vec<ferrokeeper_protocol::OpCode>)>,
+    closed_session: Option<i64>,
+) {
+    // As in ZooKeeper 3.8.4+, a one-shot watch is used up either way, but the event
+    // only goes to a watcher allowed to READ the node (CVE-2024-23944).
+    for trigger in &applied.events {
+        for (conn, event) in inner.watches.trigger(trigger) {
+            let entry = inner
+                .conns
+                .get_mut(&conn)
+                .filter(|e| acl::check(&trigger.acl, perms::READ, &e.auth));
+            if let Some(entry) = entry {
+                entry.notify(event.into(), stats);
+            }
+        }
+    }
+    if let Some((conn, xid, kinds)) = origin
+        && let Some(entry) = inner.conns.get_mut(&conn)
+    {
+        let reply =
+            crate::net::replies::write_reply(xid, applied.zxid, &kinds, applied.result.clone());
+        entry.reply(&reply, stats);
+        entry.applied.send_modify(|n| *n += 1);
+    }
+    // A closed session's connections go too, after their replies.
+    if let Some(session) = closed_session {
+        for entry in inner.conns.values().filter(|e| e.session == session) {
+            let _ = entry.outbox.send(Outgoing::Close);
+        }
+    }
 }
 
 fn encode(frame: &ReplyFrame) -> Bytes {
@@ -153,6 +196,7 @@ impl Core {
                 expiry: ExpiryTracker::default(),
                 ids: SessionIdGenerator::new(server_id, now_ms()),
                 touched: std::collections::HashSet::new(),
+                forwarded: HashMap::new(),
             }),
             next_conn: AtomicU64::new(1),
             started: Instant::now(),
@@ -450,44 +494,16 @@ impl Applier for Core {
             _ => {}
         }
 
-        // Watch events first, so they precede every reply that reflects the change.
-        // As in ZooKeeper 3.8.4+, a one-shot watch is used up either way, but the event
-        // only goes to a watcher allowed to READ the node (CVE-2024-23944).
-        for trigger in &applied.events {
-            for (conn, event) in inner.watches.trigger(trigger) {
-                let entry = inner
-                    .conns
-                    .get_mut(&conn)
-                    .filter(|e| acl::check(&trigger.acl, perms::READ, &e.auth));
-                if let Some(entry) = entry {
-                    entry.notify(event.into(), &self.stats);
-                }
-            }
-        }
-
-        if let Some(origin) = proposal
+        let origin = proposal
             .origin
             .as_ref()
             .filter(|o| o.server == self.server_id && o.incarnation == self.incarnation)
-        {
-            if let Some(entry) = inner.conns.get_mut(&origin.conn) {
-                let reply = crate::net::replies::write_reply(
-                    origin.xid,
-                    applied.zxid,
-                    &origin.kinds(),
-                    applied.result.clone(),
-                );
-                entry.reply(&reply, &self.stats);
-                entry.applied.send_modify(|n| *n += 1);
-            }
-        }
-
-        // A closed session's connections go too, after their replies.
-        if let Txn::CloseSession { session_id } = &proposal.entry.txn {
-            for entry in inner.conns.values().filter(|e| e.session == *session_id) {
-                let _ = entry.outbox.send(Outgoing::Close);
-            }
-        }
+            .map(|o| (o.conn, o.xid, o.kinds()));
+        let closed = match &proposal.entry.txn {
+            Txn::CloseSession { session_id } => Some(*session_id),
+            _ => None,
+        };
+        deliver(inner, &self.stats, &applied, origin, closed);
 
         (applied.zxid, applied.result)
     }

@@ -19,8 +19,8 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::codec::{FramedRead, FramedWrite};
 use tokio_util::sync::CancellationToken;
 
-use super::Shared;
 use super::classify::{Action, classify};
+use super::{Backend, Shared};
 use crate::core::{Outgoing, ReadContext, now_ms};
 use crate::proposal::{ConnId, Origin, Proposal};
 use crate::session::session_password;
@@ -246,7 +246,7 @@ async fn run(
             }
             Err(e) => return Err(Closed::BadFrame(e.to_string())),
         };
-        if !handle(shared, &mut session, &outbox, frame).await? {
+        if !handle(shared, &mut session, &outbox, frame, &payload).await? {
             return Ok(());
         }
     }
@@ -274,30 +274,49 @@ async fn handshake(
             settings.max_session_timeout_ms,
         );
         let session_id = core.new_session_id();
-        let proposal = Proposal {
-            origin: None,
-            ticket: None,
-            entry: Entry {
-                time_ms: now_ms(),
-                txn: Txn::CreateSession {
-                    session_id,
-                    timeout_ms: timeout,
-                },
-            },
-        };
-        shared
-            .replica
-            .write(proposal)
-            .await
-            .map_err(|e| Closed::Unavailable(e.to_string()))?;
+        match &shared.backend {
+            Backend::Raft(replica) => {
+                let proposal = Proposal {
+                    origin: None,
+                    ticket: None,
+                    entry: Entry {
+                        time_ms: now_ms(),
+                        txn: Txn::CreateSession {
+                            session_id,
+                            timeout_ms: timeout,
+                        },
+                    },
+                };
+                replica
+                    .write(proposal)
+                    .await
+                    .map_err(|e| Closed::Unavailable(e.to_string()))?;
+            }
+            Backend::Zab(link) => link
+                .create_session(session_id, timeout, &ip_auth(peer))
+                .await
+                .map_err(Closed::Unavailable)?,
+        }
         (session_id, timeout)
     } else {
         // ZooKeeper closes the session's current connection before it checks the
         // password, so even a failed resume moves the session off its old connection.
         core.close_session_connections(request.session_id);
-        shared.replica.announce_session_moved(request.session_id);
-        let known = core.session_timeout(request.session_id);
+        shared.backend.announce_session_moved(request.session_id);
+        let mut known = core.session_timeout(request.session_id);
         let password_ok = request.passwd.as_ref() == session_password(request.session_id);
+        if let (Backend::Zab(link), true) = (&shared.backend, password_ok) {
+            // ZooKeeper's leader owns the session: ask it, as an observer does.
+            let timeout = request.timeout.clamp(
+                settings.min_session_timeout_ms,
+                settings.max_session_timeout_ms,
+            );
+            let valid = link
+                .revalidate(request.session_id, timeout)
+                .await
+                .map_err(Closed::Unavailable)?;
+            known = valid.then_some(timeout);
+        }
         match known {
             Some(timeout) if password_ok => (request.session_id, timeout),
             _ => {
@@ -317,11 +336,7 @@ async fn handshake(
             }
         }
     };
-    let peer_ip = peer.ip().to_string();
-    let auth = vec![Id {
-        scheme: "ip".into(),
-        id: peer_ip.clone(),
-    }];
+    let auth = ip_auth(peer);
     let applied = core.attach(
         conn,
         session_id,
@@ -359,6 +374,14 @@ async fn handshake(
     })
 }
 
+/// The id every connection has: its client's IP address.
+fn ip_auth(peer: SocketAddr) -> Vec<Id> {
+    vec![Id {
+        scheme: "ip".into(),
+        id: peer.ip().to_string(),
+    }]
+}
+
 async fn wait_for_writes(session: &mut Session) -> Result<(), Closed> {
     let target = session.submitted;
     session
@@ -369,45 +392,69 @@ async fn wait_for_writes(session: &mut Session) -> Result<(), Closed> {
         .map_err(|_| Closed::Cancelled)
 }
 
+/// A write: proposed to our log, or forwarded to ZooKeeper's leader (`request` is the
+/// client's frame, header included, sent on as it came).
 async fn submit(
     shared: &Shared,
     session: &mut Session,
     xid: i32,
     kinds: Vec<OpCode>,
     txn: Txn,
+    request: &Bytes,
 ) -> Result<(), Closed> {
     // A write must not overtake an earlier one of this connection that a leader
     // change may have dropped: with writes still in flight from another leadership,
     // end the connection instead (the client sees a connection loss, as in ZooKeeper).
-    let leadership = shared.replica.leadership();
+    let leadership = shared.backend.leadership();
     if session.submitted > *session.applied.borrow() && leadership != session.leadership {
         return Err(Closed::Unavailable(
             "the leader changed while writes were in flight".into(),
         ));
     }
     session.leadership = leadership;
-    let proposal = Proposal {
-        origin: Some(Origin {
-            server: shared.core.server_id(),
-            incarnation: shared.core.incarnation(),
-            conn: session.conn,
-            xid,
-            kinds: kinds.iter().map(|k| k.code()).collect(),
-        }),
-        ticket: None,
-        entry: Entry {
-            time_ms: now_ms(),
-            txn,
-        },
-    };
-    shared
-        .replica
-        .submit(proposal)
-        .await
-        .map_err(|e| Closed::Unavailable(e.to_string()))?;
+    match &shared.backend {
+        Backend::Raft(replica) => {
+            let proposal = Proposal {
+                origin: Some(Origin {
+                    server: shared.core.server_id(),
+                    incarnation: shared.core.incarnation(),
+                    conn: session.conn,
+                    xid,
+                    kinds: kinds.iter().map(|k| k.code()).collect(),
+                }),
+                ticket: None,
+                entry: Entry {
+                    time_ms: now_ms(),
+                    txn,
+                },
+            };
+            replica
+                .submit(proposal)
+                .await
+                .map_err(|e| Closed::Unavailable(e.to_string()))?;
+            shared.core.submitted(session.conn);
+        }
+        Backend::Zab(link) => {
+            let (opcode, body) = split_request(request)?;
+            shared
+                .core
+                .expect_forwarded(session.conn, session.id, xid, kinds);
+            link.forward(session.id, xid, opcode, body, &session.auth)
+                .map_err(Closed::Unavailable)?;
+        }
+    }
     session.submitted += 1;
-    shared.core.submitted(session.conn);
     Ok(())
+}
+
+/// A request frame's opcode and the bytes after its header (xid, opcode).
+fn split_request(request: &Bytes) -> Result<(i32, &[u8]), Closed> {
+    let opcode = request
+        .get(4..8)
+        .and_then(|b| <[u8; 4]>::try_from(b).ok())
+        .map(i32::from_be_bytes)
+        .ok_or_else(|| Closed::BadFrame("request shorter than its header".into()))?;
+    Ok((opcode, &request[8..]))
 }
 
 /// Handles one request; `false` ends the connection.
@@ -416,6 +463,7 @@ async fn handle(
     session: &mut Session,
     outbox: &mpsc::UnboundedSender<Outgoing>,
     frame: RequestFrame,
+    payload: &Bytes,
 ) -> Result<bool, Closed> {
     let xid = frame.header.xid;
     match classify(frame.request) {
@@ -425,7 +473,7 @@ async fn handle(
                 auth: session.auth.clone(),
                 op,
             };
-            submit(shared, session, xid, kinds, txn).await?;
+            submit(shared, session, xid, kinds, txn, payload).await?;
         }
         Action::DeleteContainer { path } => {
             submit(
@@ -434,6 +482,7 @@ async fn handle(
                 xid,
                 vec![OpCode::DeleteContainer],
                 Txn::DeleteContainer { path },
+                payload,
             )
             .await?;
         }
@@ -446,6 +495,7 @@ async fn handle(
                 Txn::CloseSession {
                     session_id: session.id,
                 },
+                payload,
             )
             .await?;
             // The state machine answers and then closes every connection of the session.
@@ -488,11 +538,18 @@ async fn handle(
             wait_for_writes(session).await?;
             if matches!(request, Request::Sync(_)) {
                 // Everything the leader committed before now must be applied here.
-                shared
-                    .replica
-                    .sync()
-                    .await
-                    .map_err(|e| Closed::Unavailable(e.to_string()))?;
+                match &shared.backend {
+                    Backend::Raft(replica) => replica
+                        .sync()
+                        .await
+                        .map_err(|e| Closed::Unavailable(e.to_string()))?,
+                    Backend::Zab(link) => {
+                        let (_, body) = split_request(payload)?;
+                        link.sync(session.id, xid, body, &session.auth)
+                            .await
+                            .map_err(Closed::Unavailable)?;
+                    }
+                }
             }
             let ctx = ReadContext {
                 conn: session.conn,

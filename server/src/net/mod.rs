@@ -1,6 +1,7 @@
 //! The client port: accepting connections, four-letter words, and serving sessions.
 
 pub mod auth;
+mod backend;
 pub mod classify;
 mod connection;
 mod four_letter;
@@ -10,11 +11,11 @@ pub mod replies;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+pub use backend::Backend;
 pub use four_letter::VERSION;
 pub use listener::serve_clients;
 
 use crate::core::Core;
-use crate::replication::Replica;
 
 /// What the client port needs to know of the configuration.
 #[derive(Debug, Clone)]
@@ -48,7 +49,7 @@ impl std::fmt::Debug for ConfRenderer {
 /// Everything a connection task shares.
 pub struct Shared {
     pub core: Arc<Core>,
-    pub replica: Replica,
+    pub backend: Backend,
     pub settings: NetSettings,
     pub started: std::time::Instant,
     /// Fired when the server stops: connections finish their in-flight writes and close.

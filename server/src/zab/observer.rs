@@ -48,6 +48,11 @@ pub trait FollowSink: Send {
     fn synced(&mut self, leader_id: u64, zxid: i64);
     /// The leader is gone: serve nothing until [`FollowSink::synced`] again.
     fn lost(&mut self);
+    /// The leader's answer to a REVALIDATE this server sent for `session`.
+    fn revalidated(&mut self, _session: i64, _valid: bool) {}
+    /// The leader's answer to the oldest sync this server forwarded: everything
+    /// committed before it has been applied here.
+    fn sync_done(&mut self) {}
 }
 
 /// What an observer needs to know of the ensemble.
@@ -384,9 +389,16 @@ fn broadcast(
                 let txn = decode_informandactivate(&packet)?;
                 apply(sink, &txn)?;
             }
-            qp::SYNC | qp::REVALIDATE => {
-                // Answers to requests this server forwards; none are forwarded yet.
-                tracing::debug!(kind = qp::name(packet.packet_type), "ignored");
+            qp::SYNC => sink.sync_done(),
+            qp::REVALIDATE => {
+                // (session id, valid) as DataOutputStream writes them.
+                let mut data = packet.data.clone().unwrap_or_default();
+                if data.remaining() < 9 {
+                    return Err(ZabError::Protocol("a short REVALIDATE".into()));
+                }
+                let session = data.get_i64();
+                let valid = data.get_u8() != 0;
+                sink.revalidated(session, valid);
             }
             qp::PROPOSAL | qp::COMMIT | qp::UPTODATE => {
                 tracing::warn!(

@@ -226,3 +226,29 @@ fn dynamic_config_file() {
     assert_eq!(c.config_version, 0x1_0000_0000);
     assert_eq!(c.client_address, Some(HostPort::any(2181)));
 }
+
+#[test]
+fn following_zookeeper_needs_this_server_to_be_its_observer() {
+    let follow = format!("{THREE}peerType=observer\nferrokeeper.follow=zookeeper\n");
+    let (_dir, p) = with_myid("follow", &follow, Some("3\n"));
+    let c = load(&[&p], &[]).expect("an observer may follow");
+    assert!(c.follow_zookeeper);
+    assert_eq!(c.peer_type, PeerType::Observer);
+
+    // As a participant (myid 1), it cannot be ZooKeeper's observer.
+    let (_dir, p) = with_myid("follow-voter", &follow, Some("1\n"));
+    let e = err_text(load(&[&p], &[]));
+    assert!(
+        e.contains("ferrokeeper.follow") && e.contains("observer"),
+        "{e}"
+    );
+
+    // Anything but zookeeper is refused, naming key and line.
+    let other = format!("{THREE}peerType=observer\nferrokeeper.follow=etcd\n");
+    let (_dir, p) = with_myid("follow-etcd", &other, Some("3\n"));
+    let e = err_text(load(&[&p], &[]));
+    assert!(e.contains("zoo.cfg:10: ferrokeeper.follow"), "{e}");
+
+    let (_dir, p) = with_myid("no-follow", THREE, Some("1\n"));
+    assert!(!load(&[&p], &[]).expect("loads").follow_zookeeper);
+}

@@ -1,0 +1,50 @@
+//! Where a connection's writes, new sessions and syncs go: our own Raft log, or — when
+//! this server follows a ZooKeeper ensemble (`ferrokeeper.follow=zookeeper`) — that
+//! ensemble's leader, as a ZooKeeper observer forwards them.
+
+use std::sync::Arc;
+
+use tokio::sync::watch;
+
+use crate::replication::{FollowerCounts, Replica, Role};
+use crate::zab::ZabLink;
+
+#[derive(Clone)]
+pub enum Backend {
+    Raft(Replica),
+    Zab(Arc<ZabLink>),
+}
+
+impl Backend {
+    pub fn role(&self) -> watch::Receiver<Role> {
+        match self {
+            Backend::Raft(r) => r.role(),
+            Backend::Zab(z) => z.role(),
+        }
+    }
+
+    /// Leader-side learner counts (`mntr`); an observer of ZooKeeper has none.
+    pub fn follower_counts(&self) -> FollowerCounts {
+        match self {
+            Backend::Raft(r) => r.follower_counts(),
+            Backend::Zab(_) => FollowerCounts::default(),
+        }
+    }
+
+    /// Tells our peers a session moved here (ZooKeeper's leader learns it by itself).
+    pub fn announce_session_moved(&self, session: i64) {
+        if let Backend::Raft(r) = self {
+            r.announce_session_moved(session);
+        }
+    }
+
+    /// What a write's fate depends on: the Raft leadership, or the link to ZooKeeper's
+    /// leader. A connection with writes in flight across a change ends instead of
+    /// sending more, so a session's writes stay in order.
+    pub fn leadership(&self) -> (u64, Option<u64>) {
+        match self {
+            Backend::Raft(r) => r.leadership(),
+            Backend::Zab(z) => (z.generation(), None),
+        }
+    }
+}

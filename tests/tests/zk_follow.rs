@@ -1,0 +1,260 @@
+//! `ferrokeeper.follow=zookeeper`: a ferrokeeper server joins a running 3-server
+//! ZooKeeper 3.8 ensemble as `server.4=…:observer` and serves clients with ZooKeeper's
+//! semantics: reads from its own copy (equal to ZooKeeper's, znode by znode), writes,
+//! new sessions and syncs through ZooKeeper's leader, watches fired by writes made
+//! through ZooKeeper, a session kept across the ZooKeeper leader's kill -9, and a
+//! session created on ZooKeeper resumed on ferrokeeper with its ephemeral.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use ferrokeeper_protocol::{
+    CreateMode, CreateRequest, EventType, GetDataRequest, MultiOp, MultiRequest, Request, Response,
+    SetDataRequest, SyncRequest, perms,
+};
+use ferrokeeper_tests::ensemble::Ensemble;
+use ferrokeeper_tests::raw::RawClient;
+use ferrokeeper_tests::zk_ensemble::{RealZooKeeperEnsemble, pick_port};
+use ferrokeeper_tests::znode_tree::{Tree, assert_same_tree, dump_tree, srvr_zxid};
+use ferrokeeper_tests::{Ferrokeeper, four_letter};
+
+const TICK_MS: u64 = 500;
+/// Bounds on waiting for the follower (many ticks; no speed is asserted).
+const PATIENCE: Duration = Duration::from_secs(60);
+
+fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + PATIENCE;
+    while !done() {
+        assert!(Instant::now() < deadline, "{what} within {PATIENCE:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// `srvr`'s Mode line, if the server answers.
+fn mode(addr: SocketAddr) -> Option<String> {
+    std::panic::catch_unwind(|| four_letter(addr, "srvr"))
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("Mode: ").map(str::to_owned))
+}
+
+/// Starts ferrokeeper as the ensemble's observer `server.4`, with the ensemble's own
+/// server lines, and waits until it serves.
+fn start_follower(zk: &RealZooKeeperEnsemble, dir: &Path, observer_line: &str) -> Ferrokeeper {
+    std::fs::write(dir.join("myid"), "4\n").expect("myid");
+    let mut cfg = format!(
+        "tickTime={TICK_MS}\ninitLimit=10\nsyncLimit=5\ndataDir={}\nclientPortAddress=127.0.0.1\n\
+         4lw.commands.whitelist=*\npeerType=observer\nferrokeeper.follow=zookeeper\n",
+        dir.display()
+    );
+    for m in 0..zk.size() {
+        let q = zk.quorum_addr(m);
+        cfg.push_str(&format!(
+            "server.{}={}:{}:{}\n",
+            m + 1,
+            q.ip(),
+            q.port(),
+            pick_port()
+        ));
+    }
+    cfg.push_str(&format!("server.4={observer_line}\n"));
+    let path = dir.join("zoo.cfg");
+    std::fs::write(&path, cfg).expect("zoo.cfg");
+    let path = path.to_str().expect("utf-8 path").to_owned();
+    let server = Ferrokeeper::start_in(dir, &["--config", &path]);
+    let addr = server.addr();
+    wait_for("ferrokeeper serving as an observer", || {
+        mode(addr).as_deref() == Some("observer")
+    });
+    server
+}
+
+fn client(addr: SocketAddr) -> RawClient {
+    RawClient::connect(addr, 30_000, None)
+        .unwrap_or_else(|e| panic!("connect {addr}: {e}"))
+        .0
+}
+
+fn call(client: &mut RawClient, request: Request) -> ferrokeeper_protocol::ReplyFrame {
+    client
+        .call(request)
+        .expect("request")
+        .pop()
+        .expect("a reply")
+}
+
+fn create(client: &mut RawClient, path: &str, data: &[u8], mode: CreateMode) -> i32 {
+    call(
+        client,
+        Request::Create(CreateRequest {
+            path: path.into(),
+            data: Some(Bytes::copy_from_slice(data)),
+            acl: perms::open_acl_unsafe(),
+            flags: mode.code(),
+        }),
+    )
+    .header
+    .err
+}
+
+fn get(client: &mut RawClient, path: &str, watch: bool) -> Option<Bytes> {
+    let reply = call(
+        client,
+        Request::GetData(GetDataRequest {
+            path: path.into(),
+            watch,
+        }),
+    );
+    match reply.response {
+        Response::GetData(r) => r.data,
+        _ => None,
+    }
+}
+
+/// ZooKeeper's members set `/zookeeper/config` each at its own time.
+fn comparable(mut tree: Tree) -> Tree {
+    tree.remove("/zookeeper/config");
+    tree
+}
+
+fn assert_same_as_zookeeper(zk: SocketAddr, fk: SocketAddr, what: &str) {
+    let target = srvr_zxid(zk);
+    wait_for(&format!("{what}: ferrokeeper at 0x{target:x}"), || {
+        srvr_zxid(fk) >= target
+    });
+    assert_same_tree(
+        what,
+        &comparable(dump_tree(zk, &[])),
+        &comparable(dump_tree(fk, &[])),
+    );
+}
+
+#[test]
+fn a_follower_serves_zookeepers_data_and_forwards_writes_sessions_and_syncs() {
+    let observer_line = format!("127.0.0.1:{}:{}:observer", pick_port(), pick_port());
+    let mut zk = RealZooKeeperEnsemble::start(3, TICK_MS, &[("server.4", observer_line.as_str())]);
+    let leader = zk.leader().expect("a leader");
+    let member = (leader + 1) % 3;
+    let zk_addr = zk.client_addr(member);
+
+    let mut z = client(zk_addr);
+    assert_eq!(create(&mut z, "/app", b"v1", CreateMode::Persistent), 0);
+    for i in 0..20 {
+        create(
+            &mut z,
+            &format!("/app/n{i}"),
+            b"x",
+            CreateMode::PersistentSequential,
+        );
+    }
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let fk = start_follower(&zk, dir.path(), &observer_line);
+    assert_same_as_zookeeper(zk_addr, fk.addr(), "after the sync");
+
+    // Writes through ferrokeeper are ZooKeeper's: replies, errors, multi, ephemerals.
+    let mut f = client(fk.addr());
+    assert_eq!(create(&mut f, "/via-fk", b"f", CreateMode::Persistent), 0);
+    assert_eq!(
+        create(&mut f, "/via-fk", b"f", CreateMode::Persistent),
+        -110,
+        "NodeExists"
+    );
+    assert_eq!(
+        create(&mut f, "/via-fk/eph", b"e", CreateMode::Ephemeral),
+        0
+    );
+    let multi = call(
+        &mut f,
+        Request::Multi(MultiRequest {
+            ops: vec![
+                MultiOp::Create(CreateRequest {
+                    path: "/via-fk/m".into(),
+                    data: None,
+                    acl: perms::open_acl_unsafe(),
+                    flags: 0,
+                }),
+                MultiOp::SetData(SetDataRequest {
+                    path: "/app".into(),
+                    data: Some(Bytes::from_static(b"v2")),
+                    version: 0,
+                }),
+            ],
+        }),
+    );
+    assert_eq!(multi.header.err, 0, "{multi:?}");
+    assert_eq!(
+        get(&mut z, "/app", false).as_deref(),
+        Some(&b"v2"[..]),
+        "ZooKeeper applied the multi"
+    );
+    assert_same_as_zookeeper(zk_addr, fk.addr(), "after writes through ferrokeeper");
+
+    // A watch set through ferrokeeper fires for a write made through ZooKeeper, and a
+    // sync through ferrokeeper makes that write visible.
+    assert_eq!(get(&mut f, "/app", true).as_deref(), Some(&b"v2"[..]));
+    let reply = call(
+        &mut z,
+        Request::SetData(SetDataRequest {
+            path: "/app".into(),
+            data: Some(Bytes::from_static(b"v3")),
+            version: -1,
+        }),
+    );
+    assert_eq!(reply.header.err, 0);
+    let (event, path) = f.next_event().expect("a watch event");
+    assert_eq!((event, path.as_str()), (EventType::NodeDataChanged, "/app"));
+    call(
+        &mut f,
+        Request::Sync(SyncRequest {
+            path: "/app".into(),
+        }),
+    );
+    assert_eq!(get(&mut f, "/app", false).as_deref(), Some(&b"v3"[..]));
+
+    // A session created on ZooKeeper moves to ferrokeeper with its ephemeral.
+    let (mut moving, hello) = RawClient::connect(zk_addr, 30_000, None).expect("connect");
+    assert_eq!(
+        create(&mut moving, "/moving-eph", b"", CreateMode::Ephemeral),
+        0
+    );
+    moving.disconnect();
+    let (mut moved, resumed) = RawClient::connect(
+        fk.addr(),
+        30_000,
+        Some((hello.session_id, hello.passwd.clone())),
+    )
+    .expect("resume on ferrokeeper");
+    assert_eq!(resumed.session_id, hello.session_id, "the same session");
+    assert!(resumed.timeout > 0, "not expired");
+    assert!(get(&mut moved, "/moving-eph", false).is_some());
+
+    // ZooKeeper's leader dies: ferrokeeper syncs with the next one; its client comes
+    // back with the same session and ephemeral.
+    let session = (f.session_id, f.passwd.clone());
+    zk.kill9(leader);
+    wait_for("ferrokeeper serving again after the leader's death", || {
+        mode(fk.addr()).as_deref() == Some("observer")
+            && RawClient::connect(fk.addr(), 30_000, Some(session.clone()))
+                .is_ok_and(|(_, r)| r.timeout > 0)
+    });
+    let (mut back, r) =
+        RawClient::connect(fk.addr(), 30_000, Some(session.clone())).expect("reconnect");
+    assert_eq!(r.session_id, session.0);
+    assert!(
+        get(&mut back, "/via-fk/eph", false).is_some(),
+        "the ephemeral survived"
+    );
+    let survivor = (0..3).find(|m| *m != leader).expect("a survivor");
+    assert_eq!(
+        create(&mut back, "/after-failover", b"a", CreateMode::Persistent),
+        0
+    );
+    assert_same_as_zookeeper(
+        zk.client_addr(survivor),
+        fk.addr(),
+        "after the leader's death",
+    );
+}
