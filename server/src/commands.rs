@@ -39,6 +39,18 @@ enum Tool {
         #[arg(long)]
         skip_digest_check: bool,
     },
+    /// Make a server that follows a ZooKeeper ensemble (ferrokeeper.follow=zookeeper) take
+    /// over: it keeps following while ZooKeeper has a leader, and becomes the primary
+    /// once ZooKeeper has had none for initLimit ticks (stop every ZooKeeper server).
+    /// Returns when it serves as the primary.
+    Promote {
+        /// The following server's zoo.cfg (run this on its host)
+        #[arg(short = 'c', long, value_name = "FILE")]
+        config: PathBuf,
+        /// How long to wait for the take-over, in seconds
+        #[arg(long, default_value_t = 600)]
+        timeout: u64,
+    },
     /// Write this server's data as a ZooKeeper snapshot (DIR/version-2/snapshot.<zxid>)
     /// that ZooKeeper 3.8 and 3.9 start from, with the server stopped.
     Export {
@@ -58,7 +70,10 @@ pub fn run_subcommand(
     init_logging: fn(Option<&str>),
 ) -> Option<ExitCode> {
     let args: Vec<String> = args.into_iter().collect();
-    if !matches!(args.first().map(String::as_str), Some("import" | "export")) {
+    if !matches!(
+        args.first().map(String::as_str),
+        Some("import" | "export" | "promote")
+    ) {
         return None;
     }
     let tools = match Tools::try_parse_from(std::iter::once("ferrokeeper".to_owned()).chain(args)) {
@@ -86,6 +101,8 @@ pub fn run_subcommand(
             zk_data_dir,
             config,
         } => load(&config).and_then(|config| run_export(&config, zk_data_dir)),
+        Tool::Promote { config, timeout } => load(&config)
+            .and_then(|config| run_promote(&config, std::time::Duration::from_secs(timeout))),
     };
     Some(match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -195,4 +212,73 @@ fn run_export(config: &Config, zk_data_dir: PathBuf) -> Result<(), String> {
         s.seconds
     );
     Ok(())
+}
+
+/// Leaves the promotion request where the following server looks for it, then waits
+/// until `srvr` on its client port says it serves as the primary.
+fn run_promote(config: &Config, timeout: std::time::Duration) -> Result<(), String> {
+    use std::io::{Read, Write};
+    if !config.follow_zookeeper {
+        return Err(format!(
+            "{} does not set ferrokeeper.follow=zookeeper: there is nothing to promote",
+            config
+                .config_file
+                .as_ref()
+                .map_or_else(|| "the configuration".into(), |p| p.display().to_string())
+        ));
+    }
+    let address = config
+        .client_address
+        .as_ref()
+        .ok_or("no clientPort is configured, so the server cannot be asked how it is")?;
+    let host = match address.host.as_str() {
+        "" | "0.0.0.0" | "::" | "[::]" => "127.0.0.1".to_owned(),
+        h => h.to_owned(),
+    };
+    let target = format!("{host}:{}", address.port);
+    let srvr = || -> Option<String> {
+        use std::net::ToSocketAddrs;
+        let addr = target.to_socket_addrs().ok()?.next()?;
+        let mut s =
+            std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(2)).ok()?;
+        s.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .ok()?;
+        s.write_all(b"srvr").ok()?;
+        let mut out = String::new();
+        s.read_to_string(&mut out).ok()?;
+        out.lines()
+            .find_map(|l| l.strip_prefix("Mode: ").map(str::to_owned))
+    };
+    if srvr().is_none() {
+        return Err(format!("no ferrokeeper server answers on {target}"));
+    }
+    let dir = config.data_dir.join("ferrokeeper");
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let request = dir.join(crate::server::PROMOTE_REQUEST);
+    std::fs::write(&request, b"promote\n").map_err(|e| format!("{}: {e}", request.display()))?;
+    tracing::info!(
+        "promotion requested ({}); the server takes over once every ZooKeeper server has \
+         stopped (no leader for initLimit ticks), and keeps following until then",
+        request.display()
+    );
+    let deadline = std::time::Instant::now() + timeout;
+    let mut last = String::new();
+    loop {
+        let mode = srvr().unwrap_or_else(|| "not answering".into());
+        if mode == "standalone" {
+            tracing::info!("promoted: {target} serves as the primary");
+            return Ok(());
+        }
+        if mode != last {
+            tracing::info!("server on {target}: {mode}");
+            last = mode;
+        }
+        if std::time::Instant::now() > deadline {
+            return Err(format!(
+                "not promoted within {timeout:?} (the server is {last}); the request stays \
+                 armed: the server takes over once ZooKeeper has no leader"
+            ));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
 }

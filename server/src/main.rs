@@ -193,6 +193,17 @@ async fn run(config: Config) -> Result<(), String> {
         &config.snapshot_dir(),
     )
     .map_err(|e| format!("cannot look for this server's data: {e}"))?;
+    if config.follow_zookeeper && own_data {
+        // A promoted server must never go back to following (or become a second
+        // primary beside a ZooKeeper brought back): the operator decides.
+        return Err(format!(
+            "this server has data of its own in {} (it was promoted, or imported data), so \
+             it cannot follow ZooKeeper again: remove ferrokeeper.follow, peerType=observer \
+             and the ZooKeeper server.N lines from zoo.cfg to serve that data, or move the \
+             ferrokeeper directory aside to follow again from scratch",
+            config.snapshot_dir().display()
+        ));
+    }
     ferrokeeper_server::zkfiles::refuse_zookeeper_data(
         &config.data_dir,
         &config.data_log_dir,

@@ -60,12 +60,20 @@ pub struct Server {
 /// Where the server's state comes from, and how that stops.
 enum Source {
     Raft(Replica),
-    /// Following a ZooKeeper ensemble: the observer's thread and its stop flag.
+    /// Following a ZooKeeper ensemble: the observer's thread and its stop flag, and
+    /// the Raft member that replaces it once the server is promoted.
     Zab {
         stop: Arc<std::sync::atomic::AtomicBool>,
         thread: std::thread::JoinHandle<()>,
+        promoted: Arc<tokio::sync::Mutex<Option<Replica>>>,
     },
 }
+
+/// `ferrokeeper promote` asks a following server to take over by creating this file in
+/// `<dataDir>/ferrokeeper/`: only someone who may write the server's data can.
+pub const PROMOTE_REQUEST: &str = "promote";
+/// Written once a following server has taken over (its content: the zxid).
+pub const PROMOTED_MARKER: &str = "promoted";
 
 impl Server {
     /// Starts serving. `conf` renders the `conf` four-letter word's answer for the port
@@ -113,7 +121,7 @@ impl Server {
         let shutdown = CancellationToken::new();
         let shared = Arc::new(Shared {
             core: core.clone(),
-            backend: Backend::Raft(replica.clone()),
+            backend: std::sync::RwLock::new(Backend::Raft(replica.clone())),
             settings: settings.net.clone(),
             started: std::time::Instant::now(),
             shutdown: shutdown.clone(),
@@ -184,19 +192,25 @@ impl Server {
             * u32::try_from(settings.sync_limit_ticks.max(2)).unwrap_or(2);
         let link = ZabLink::new(patience);
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let promote = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (takeover_tx, takeover_rx) = tokio::sync::oneshot::channel::<String>();
         let thread = {
             let mut sink = ServerSink {
                 core: core.clone(),
                 link: link.clone(),
             };
             let stop = stop.clone();
+            let promote = promote.clone();
             let link = link.clone();
             std::thread::Builder::new()
                 .name("zab-observer".into())
                 .spawn(move || {
-                    let end = crate::zab::follow(&observer, &mut sink, link.writer(), &stop);
-                    if !matches!(end, crate::zab::ZabError::Stopped) {
-                        tracing::error!("stopped following ZooKeeper: {end}");
+                    match crate::zab::follow(&observer, &mut sink, link.writer(), &stop, &promote) {
+                        crate::zab::ZabError::Stopped => {}
+                        crate::zab::ZabError::TakeOver(why) => {
+                            let _ = takeover_tx.send(why);
+                        }
+                        end => tracing::error!("stopped following ZooKeeper: {end}"),
                     }
                 })
                 .map_err(|source| StartError::Bind {
@@ -208,21 +222,52 @@ impl Server {
         let shutdown = CancellationToken::new();
         let shared = Arc::new(Shared {
             core: core.clone(),
-            backend: Backend::Zab(link.clone()),
+            backend: std::sync::RwLock::new(Backend::Zab(link.clone())),
             settings: settings.net.clone(),
             started: std::time::Instant::now(),
             shutdown: shutdown.clone(),
         });
         let connections = TaskTracker::new();
         let mut tasks = JoinSet::new();
-        tasks.spawn(serve_clients(shared, listener, connections.clone()));
-        tasks.spawn(close_when_not_serving(core, link.role(), shutdown.clone()));
+        tasks.spawn(serve_clients(shared.clone(), listener, connections.clone()));
+        tasks.spawn(close_when_not_serving(
+            core.clone(),
+            link.role(),
+            shutdown.clone(),
+        ));
+        let dir = settings
+            .storage
+            .snapshot_dir
+            .parent()
+            .map(std::path::Path::to_path_buf)
+            .unwrap_or_default();
+        tasks.spawn(watch_promote_request(
+            dir,
+            promote,
+            Duration::from_millis(settings.tick_time_ms.max(10)),
+            shutdown.clone(),
+        ));
+        let promoted = Arc::new(tokio::sync::Mutex::new(None));
+        tasks.spawn(take_over_when_asked(
+            takeover_rx,
+            TakeOver {
+                shared,
+                core,
+                settings,
+                promoted: promoted.clone(),
+                shutdown: shutdown.clone(),
+            },
+        ));
         Ok(Server {
             local_addr,
             shutdown,
             tasks,
             connections,
-            source: Source::Zab { stop, thread },
+            source: Source::Zab {
+                stop,
+                thread,
+                promoted,
+            },
         })
     }
 
@@ -244,14 +289,140 @@ impl Server {
         }
         match self.source {
             Source::Raft(replica) => replica.shutdown().await,
-            Source::Zab { stop, thread } => {
+            Source::Zab {
+                stop,
+                thread,
+                promoted,
+            } => {
                 stop.store(true, std::sync::atomic::Ordering::Relaxed);
                 // The observer notices within one packet (the leader pings every half
                 // tick) or its read timeout.
                 let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+                if let Some(replica) = promoted.lock().await.take() {
+                    replica.shutdown().await;
+                }
             }
         }
     }
+}
+
+/// Arms the promotion once `ferrokeeper promote` has left its request file.
+async fn watch_promote_request(
+    dir: std::path::PathBuf,
+    promote: Arc<std::sync::atomic::AtomicBool>,
+    every: Duration,
+    shutdown: CancellationToken,
+) {
+    let request = dir.join(PROMOTE_REQUEST);
+    loop {
+        if request.exists() {
+            promote.store(true, std::sync::atomic::Ordering::Relaxed);
+            tracing::info!(
+                "promotion requested: this server takes over once ZooKeeper has had no \
+                 leader for initLimit ticks (stop every ZooKeeper server); until then it \
+                 keeps following"
+            );
+            return;
+        }
+        tokio::select! {
+            () = tokio::time::sleep(every) => {}
+            () = shutdown.cancelled() => return,
+        }
+    }
+}
+
+/// What a following server needs to become a standalone Raft server.
+struct TakeOver {
+    shared: Arc<Shared>,
+    core: Arc<Core>,
+    settings: ServerSettings,
+    promoted: Arc<tokio::sync::Mutex<Option<Replica>>>,
+    shutdown: CancellationToken,
+}
+
+/// Waits for the observer to give up on ZooKeeper after a promotion request, then
+/// turns this server into the primary: its state, at ZooKeeper's last zxid, becomes
+/// the first snapshot of a single-voter Raft log (as an import would write it), and
+/// connections switch to it. Sessions keep their ids and passwords and get a fresh
+/// timeout, as with any new leader.
+async fn take_over_when_asked(takeover: tokio::sync::oneshot::Receiver<String>, t: TakeOver) {
+    let why = tokio::select! {
+        why = takeover => match why { Ok(why) => why, Err(_) => return },
+        () = t.shutdown.cancelled() => return,
+    };
+    tracing::info!("{why}: taking over as the primary");
+    match promote_now(&t).await {
+        Ok(zxid) => tracing::info!(
+            zxid = format!("0x{zxid:x}"),
+            "promoted: serving as a standalone ferrokeeper server with ZooKeeper's data; \
+             before the next restart, remove ferrokeeper.follow and the ZooKeeper server \
+             lines from zoo.cfg"
+        ),
+        Err(e) => tracing::error!("promotion failed, serving nothing: {e}"),
+    }
+}
+
+async fn promote_now(t: &TakeOver) -> Result<i64, String> {
+    use crate::replication::Applier;
+    let id = t.settings.server_id;
+    let zxid = t.core.last_zxid();
+    let state = (t.core.snapshot())().map_err(|e| format!("encoding the state: {e}"))?;
+    crate::replication::offline::seed_snapshot(
+        &t.settings.storage.snapshot_dir,
+        &std::collections::BTreeSet::from([id]),
+        state,
+    )
+    .map_err(|e| format!("writing the first snapshot: {e}"))?;
+    let replica = Replica::start(
+        ReplicaOptions {
+            id,
+            incarnation: t.core.incarnation(),
+            ensemble: None,
+            tick_ms: t.settings.tick_time_ms,
+            sync_limit_ticks: t.settings.sync_limit_ticks,
+            storage: t.settings.storage.clone(),
+        },
+        t.core.clone(),
+        t.core.clone(),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    t.core.refresh_all_sessions();
+    let dir = t
+        .settings
+        .storage
+        .snapshot_dir
+        .parent()
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_default();
+    std::fs::write(dir.join(PROMOTED_MARKER), format!("0x{zxid:x}\n"))
+        .map_err(|e| format!("writing the promoted marker: {e}"))?;
+    let _ = std::fs::remove_file(dir.join(PROMOTE_REQUEST));
+    *t.shared.backend.write().unwrap_or_else(|p| p.into_inner()) = Backend::Raft(replica.clone());
+    tokio::spawn(close_on_lost_writes(
+        t.core.clone(),
+        replica.clone(),
+        t.shutdown.clone(),
+    ));
+    tokio::spawn(close_when_not_serving(
+        t.core.clone(),
+        replica.role(),
+        t.shutdown.clone(),
+    ));
+    tokio::spawn(expire_sessions(
+        t.core.clone(),
+        replica.clone(),
+        t.settings.tick_time_ms,
+        t.shutdown.clone(),
+    ));
+    tokio::spawn(reap_containers(
+        t.core.clone(),
+        replica.clone(),
+        t.settings.clone(),
+        t.shutdown.clone(),
+    ));
+    *t.promoted.lock().await = Some(replica);
+    Ok(zxid)
 }
 
 /// Connections waiting for writes that may have been dropped are closed, so their

@@ -125,7 +125,8 @@ fn start_follower_with(zk: &RealZooKeeperEnsemble, sink: TestSink) -> Follower {
         let stop = stop.clone();
         std::thread::spawn(move || {
             let writer: SharedWriter = Arc::new(Mutex::new(None));
-            let end = zab::follow(&settings, &mut sink, &writer, &stop);
+            let never = AtomicBool::new(false);
+            let end = zab::follow(&settings, &mut sink, &writer, &stop, &never);
             assert!(
                 matches!(end, zab::ZabError::Stopped),
                 "the observer stopped by itself: {end}"

@@ -15,10 +15,11 @@ use ferrokeeper_protocol::{
     SetDataRequest, SyncRequest, perms,
 };
 use ferrokeeper_tests::ensemble::Ensemble;
+use ferrokeeper_tests::process::{self, Group};
 use ferrokeeper_tests::raw::RawClient;
 use ferrokeeper_tests::zk_ensemble::{RealZooKeeperEnsemble, pick_port};
 use ferrokeeper_tests::znode_tree::{Tree, assert_same_tree, dump_tree, srvr_zxid};
-use ferrokeeper_tests::{Ferrokeeper, four_letter};
+use ferrokeeper_tests::{Ferrokeeper, ferrokeeper_command, four_letter};
 
 const TICK_MS: u64 = 500;
 /// Bounds on waiting for the follower (many ticks; no speed is asserted).
@@ -40,13 +41,19 @@ fn mode(addr: SocketAddr) -> Option<String> {
         .find_map(|l| l.strip_prefix("Mode: ").map(str::to_owned))
 }
 
-/// Starts ferrokeeper as the ensemble's observer `server.4`, with the ensemble's own
-/// server lines, and waits until it serves.
-fn start_follower(zk: &RealZooKeeperEnsemble, dir: &Path, observer_line: &str) -> Ferrokeeper {
+/// Writes the zoo.cfg (and myid) of ferrokeeper as the ensemble's observer `server.4`,
+/// with the ensemble's own server lines; returns its path.
+fn follower_cfg(
+    zk: &RealZooKeeperEnsemble,
+    dir: &Path,
+    observer_line: &str,
+    client_port: u16,
+) -> String {
     std::fs::write(dir.join("myid"), "4\n").expect("myid");
     let mut cfg = format!(
-        "tickTime={TICK_MS}\ninitLimit=10\nsyncLimit=5\ndataDir={}\nclientPortAddress=127.0.0.1\n\
-         4lw.commands.whitelist=*\npeerType=observer\nferrokeeper.follow=zookeeper\n",
+        "tickTime={TICK_MS}\ninitLimit=10\nsyncLimit=5\ndataDir={}\nclientPort={client_port}\n\
+         clientPortAddress=127.0.0.1\n4lw.commands.whitelist=*\npeerType=observer\n\
+         ferrokeeper.follow=zookeeper\n",
         dir.display()
     );
     for m in 0..zk.size() {
@@ -62,7 +69,12 @@ fn start_follower(zk: &RealZooKeeperEnsemble, dir: &Path, observer_line: &str) -
     cfg.push_str(&format!("server.4={observer_line}\n"));
     let path = dir.join("zoo.cfg");
     std::fs::write(&path, cfg).expect("zoo.cfg");
-    let path = path.to_str().expect("utf-8 path").to_owned();
+    path.to_str().expect("utf-8 path").to_owned()
+}
+
+/// Starts ferrokeeper as the ensemble's observer and waits until it serves.
+fn start_follower(zk: &RealZooKeeperEnsemble, dir: &Path, observer_line: &str) -> Ferrokeeper {
+    let path = follower_cfg(zk, dir, observer_line, pick_port());
     let server = Ferrokeeper::start_in(dir, &["--config", &path]);
     let addr = server.addr();
     wait_for("ferrokeeper serving as an observer", || {
@@ -256,5 +268,95 @@ fn a_follower_serves_zookeepers_data_and_forwards_writes_sessions_and_syncs() {
         zk.client_addr(survivor),
         fk.addr(),
         "after the leader's death",
+    );
+}
+
+/// How long `ferrokeeper promote` may take: ZooKeeper's leaderless grace (initLimit
+/// ticks) and a sync, with room for a loaded machine.
+const PROMOTE_LIMIT: Duration = Duration::from_secs(120);
+
+#[test]
+fn promote_takes_over_once_zookeeper_stops_with_every_session_kept() {
+    let observer_line = format!("127.0.0.1:{}:{}:observer", pick_port(), pick_port());
+    let mut zk = RealZooKeeperEnsemble::start(3, TICK_MS, &[("server.4", observer_line.as_str())]);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let port = pick_port();
+    let cfg = follower_cfg(&zk, dir.path(), &observer_line, port);
+    // Run as an operator would: the zoo.cfg's own client port, which promote asks.
+    let _follower = Group::spawn(ferrokeeper_command().args(["--config", &cfg]), None);
+    let fk: SocketAddr = ([127, 0, 0, 1], port).into();
+    wait_for("ferrokeeper serving as an observer", || {
+        mode(fk).as_deref() == Some("observer")
+    });
+
+    // A session on ZooKeeper and one on ferrokeeper, each with an ephemeral.
+    let zk_addr = zk.client_addr(0);
+    let (mut on_zk, zk_session) = RawClient::connect(zk_addr, 30_000, None).expect("connect");
+    assert_eq!(create(&mut on_zk, "/zk-eph", b"", CreateMode::Ephemeral), 0);
+    let (mut on_fk, fk_session) = RawClient::connect(fk, 30_000, None).expect("connect");
+    assert_eq!(create(&mut on_fk, "/fk-eph", b"", CreateMode::Ephemeral), 0);
+
+    let promote = Group::spawn(
+        ferrokeeper_command().args(["promote", "--config", &cfg, "--timeout", "100"]),
+        None,
+    );
+    // Armed but ZooKeeper still leads: ferrokeeper keeps following, and its writes are
+    // still ZooKeeper's (never two primaries).
+    wait_for("the request being seen", || {
+        dir.path().join("ferrokeeper/promote").exists()
+    });
+    assert_eq!(
+        create(&mut on_fk, "/while-armed", b"", CreateMode::Persistent),
+        0
+    );
+    assert!(
+        get(&mut on_zk, "/while-armed", false).is_some(),
+        "the write went to ZooKeeper"
+    );
+    assert_eq!(mode(fk).as_deref(), Some("observer"));
+    let zk_last = srvr_zxid(zk_addr);
+
+    for m in 0..3 {
+        zk.kill9(m);
+    }
+    let out = promote.finish("ferrokeeper promote", PROMOTE_LIMIT);
+    assert!(out.status.success(), "promote failed\n{}", out.dump());
+    assert_eq!(mode(fk).as_deref(), Some("standalone"));
+
+    // Both sessions continue on ferrokeeper with their ephemerals.
+    on_zk.disconnect();
+    on_fk.disconnect();
+    for (what, hello, eph) in [
+        ("the session from ZooKeeper", &zk_session, "/zk-eph"),
+        ("the session from ferrokeeper", &fk_session, "/fk-eph"),
+    ] {
+        let (mut c, r) =
+            RawClient::connect(fk, 30_000, Some((hello.session_id, hello.passwd.clone())))
+                .unwrap_or_else(|e| panic!("{what}: {e}"));
+        assert_eq!(r.session_id, hello.session_id, "{what}");
+        assert!(r.timeout > 0, "{what} not expired");
+        assert!(get(&mut c, eph, false).is_some(), "{what}: its ephemeral");
+    }
+    // The primary now: a write gets the next zxid after ZooKeeper's.
+    let mut c = client(fk);
+    assert_eq!(
+        create(&mut c, "/after-promotion", b"p", CreateMode::Persistent),
+        0
+    );
+    assert!(srvr_zxid(fk) > zk_last);
+    drop(_follower);
+
+    // Restarted with the same zoo.cfg, it refuses to follow again.
+    let again = process::run(
+        ferrokeeper_command().args(["--config", &cfg]),
+        None,
+        "ferrokeeper restarted with the follow config",
+        Duration::from_secs(30),
+    );
+    assert!(!again.status.success(), "{}", again.dump());
+    assert!(
+        again.stderr.contains("ferrokeeper.follow"),
+        "{}",
+        again.dump()
     );
 }

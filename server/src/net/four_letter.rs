@@ -80,7 +80,7 @@ fn server_lines(shared: &Shared, s: &Snapshot) -> String {
     let _ = writeln!(out, "Connections: {}", shared.core.connections().len() + 1);
     let _ = writeln!(out, "Outstanding: 0");
     let _ = writeln!(out, "Zxid: 0x{:x}", s.zxid);
-    let _ = writeln!(out, "Mode: {}", shared.backend.role().borrow().mode());
+    let _ = writeln!(out, "Mode: {}", shared.backend().role().borrow().mode());
     let _ = writeln!(out, "Node count: {}", s.node_count);
     out
 }
@@ -119,7 +119,7 @@ fn cons_lines(shared: &Shared, asker: &str, brief: bool) -> String {
 
 fn mntr(shared: &Shared, s: &Snapshot) -> String {
     let stats = &shared.core.stats;
-    let role = *shared.backend.role().borrow();
+    let role = *shared.backend().role().borrow();
     let latency = stats.latency();
     let mut lines: Vec<(&str, String)> = vec![
         ("zk_version", format!("{VERSION}, built on {BUILT_ON}")),
@@ -156,7 +156,7 @@ fn mntr(shared: &Shared, s: &Snapshot) -> String {
         ),
     ];
     if role == Role::Leader {
-        let counts = shared.backend.follower_counts();
+        let counts = shared.backend().follower_counts();
         lines.push(("zk_learners", counts.learners.to_string()));
         // ZooKeeper 3.4's name for the same count, still read by monitoring tools.
         lines.push(("zk_followers", counts.learners.to_string()));
@@ -308,7 +308,7 @@ fn text_for(shared: &Shared, word: FourLetterWord, asker: &str) -> String {
             | FourLetterWord::Hash
             | FourLetterWord::TelnetClose
     );
-    let serving = shared.backend.role().borrow().serving();
+    let serving = shared.backend().role().borrow().serving();
     if !serving && word == FourLetterWord::Isro {
         // ZooKeeper's answer while its server object is down (no leader).
         return "null".into();

@@ -103,7 +103,7 @@ async fn accept_one(shared: Arc<Shared>, mut stream: TcpStream, peer: SocketAddr
         super::four_letter::answer(&shared, stream, word).await;
         return;
     }
-    if !shared.backend.role().borrow().serving() {
+    if !shared.backend().role().borrow().serving() {
         // As ZooKeeper's "not running" server: close, and the client tries another.
         tracing::debug!(%peer, "not serving clients now; closing");
         return;

@@ -49,9 +49,20 @@ impl std::fmt::Debug for ConfRenderer {
 /// Everything a connection task shares.
 pub struct Shared {
     pub core: Arc<Core>,
-    pub backend: Backend,
+    /// Where writes go; replaced once, when a following server is promoted.
+    pub backend: std::sync::RwLock<Backend>,
     pub settings: NetSettings,
     pub started: std::time::Instant,
     /// Fired when the server stops: connections finish their in-flight writes and close.
     pub shutdown: tokio_util::sync::CancellationToken,
+}
+
+impl Shared {
+    /// Where this connection's writes, new sessions and syncs go now.
+    pub fn backend(&self) -> Backend {
+        self.backend
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
 }

@@ -75,24 +75,50 @@ pub struct ObserverSettings {
 pub type SharedWriter = Arc<Mutex<Option<PacketWriter>>>;
 
 /// Follows the ensemble until `stop` is set: finds the leader, syncs, applies every
-/// committed txn; after a lost leader, waits a tick and starts over. Returns only on
-/// `stop`, or when the sink refuses a txn.
+/// committed txn; after a lost leader, waits a tick and starts over. Returns on `stop`,
+/// when the sink refuses a txn, or — once `promote` is set — when ZooKeeper has had no
+/// leader for `initLimit` ticks ([`ZabError::TakeOver`]): while it has one, a promoted
+/// server keeps following, so there are never two primaries.
 pub fn follow(
     settings: &ObserverSettings,
     sink: &mut dyn FollowSink,
     writer: &SharedWriter,
     stop: &AtomicBool,
+    promote: &AtomicBool,
 ) -> ZabError {
     let mut accepted_epoch = 0i64;
+    let mut leaderless_since: Option<std::time::Instant> = None;
+    let grace = settings.tick * settings.init_limit.max(1);
     loop {
         if stop.load(Ordering::Relaxed) {
             return ZabError::Stopped;
         }
-        match observe_once(settings, sink, writer, stop, &mut accepted_epoch) {
+        let outcome = observe_once(settings, sink, writer, stop, &mut accepted_epoch);
+        if let Err(ZabError::NoLeader(_)) = &outcome {
+            let since = *leaderless_since.get_or_insert_with(std::time::Instant::now);
+            if promote.load(Ordering::Relaxed) && since.elapsed() >= grace {
+                sink.lost();
+                return ZabError::TakeOver(format!(
+                    "no ZooKeeper leader for {:?}, at zxid 0x{:x}",
+                    since.elapsed(),
+                    sink.last_zxid()
+                ));
+            }
+        } else {
+            leaderless_since = None;
+        }
+        match outcome {
             Err(ZabError::Stopped) => return ZabError::Stopped,
             Err(ZabError::Protocol(why)) if why.starts_with("a txn that does not apply") => {
                 sink.lost();
                 return ZabError::Protocol(why);
+            }
+            Err(e @ ZabError::NoLeader(_)) => {
+                // Repeats every tick while ZooKeeper elects (or is down): said once.
+                if leaderless_since.is_some_and(|t| t.elapsed() < settings.tick) {
+                    tracing::warn!("following ZooKeeper: {e}; waiting for a leader");
+                }
+                sink.lost();
             }
             Err(e) => {
                 tracing::warn!("following ZooKeeper: {e}; looking for the leader again");

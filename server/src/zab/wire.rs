@@ -21,6 +21,10 @@ pub enum ZabError {
     Protocol(String),
     #[error("stopped")]
     Stopped,
+    /// Promotion was requested and ZooKeeper has had no leader for `initLimit` ticks:
+    /// this server takes over.
+    #[error("taking over from ZooKeeper: {0}")]
+    TakeOver(String),
 }
 
 impl From<ReadFail> for ZabError {
