@@ -161,9 +161,20 @@ fn observer_settings(config: &Config) -> Result<ObserverSettings, String> {
     if voters.is_empty() {
         return Err("ferrokeeper.follow=zookeeper: no voting server.N lines to follow".into());
     }
+    let voter_ports = config
+        .voting_members()
+        .flat_map(|s| &s.addresses)
+        .flat_map(|a| {
+            [
+                format!("{}:{}", a.host, a.quorum_port),
+                format!("{}:{}", a.host, a.election_port),
+            ]
+        })
+        .collect();
     Ok(ObserverSettings {
         my_id,
         voters,
+        voter_ports,
         tick: std::time::Duration::from_millis(u64::from(config.tick_time)),
         init_limit: config.init_limit.max(1),
         sync_limit: config.sync_limit.max(1),

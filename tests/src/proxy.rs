@@ -53,7 +53,8 @@ pub struct FaultProxy {
 }
 
 struct Shared {
-    target: SocketAddr,
+    /// Changes only through [`FaultProxy::redirect`] (a DNS or VIP switch).
+    target: Mutex<SocketAddr>,
     state: Mutex<State>,
     /// Signalled whenever a connection thread ends.
     ended: Condvar,
@@ -104,7 +105,7 @@ impl FaultProxy {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind proxy on 127.0.0.1:0");
         let addr = listener.local_addr().expect("proxy address");
         let shared = Arc::new(Shared {
-            target,
+            target: Mutex::new(target),
             state: Mutex::new(State {
                 mode: Mode::Forward,
                 conns: HashMap::new(),
@@ -134,7 +135,13 @@ impl FaultProxy {
 
     /// Where the proxy forwards to.
     pub fn target(&self) -> SocketAddr {
-        self.shared.target
+        *lock(&self.shared.target)
+    }
+
+    /// Sends new connections to `target` from now on, as a DNS or VIP switch does;
+    /// connections already open stay where they are.
+    pub fn redirect(&self, target: SocketAddr) {
+        *lock(&self.shared.target) = target;
     }
 
     /// Existing and new connections stay open, but every byte, both ways, is dropped.
@@ -264,7 +271,8 @@ fn serve(shared: Arc<Shared>, id: u64, conn: Arc<Conn>) {
     let upstream = if conn.tainted.load(Ordering::SeqCst) {
         None
     } else {
-        TcpStream::connect_timeout(&shared.target, CONNECT_TIMEOUT).ok()
+        let target = *lock(&shared.target);
+        TcpStream::connect_timeout(&target, CONNECT_TIMEOUT).ok()
     };
     match upstream.and_then(|up| register_upstream(&shared, &conn, up)) {
         Some((up_read, up_write)) => {

@@ -114,6 +114,7 @@ fn start_follower_with(zk: &RealZooKeeperEnsemble, sink: TestSink) -> Follower {
         voters: (0..zk.size())
             .map(|m| (m as u64 + 1, zk.quorum_addr(m).to_string()))
             .collect(),
+        voter_ports: Vec::new(),
         tick: Duration::from_millis(TICK_MS),
         init_limit: 10,
         sync_limit: 5,

@@ -62,6 +62,10 @@ pub struct ObserverSettings {
     pub my_id: u64,
     /// The voting members' ids and quorum addresses (`host:port`).
     pub voters: Vec<(u64, String)>,
+    /// Every port a live ZooKeeper voter listens on (election ports, and the quorum
+    /// port of whichever leads): when none accepts a connection, no ZooKeeper server
+    /// runs, and a promoted server can take over at once.
+    pub voter_ports: Vec<String>,
     pub tick: Duration,
     /// Ticks the sync may take (`initLimit`).
     pub init_limit: u32,
@@ -96,13 +100,21 @@ pub fn follow(
         let outcome = observe_once(settings, sink, writer, stop, &mut accepted_epoch);
         if let Err(ZabError::NoLeader(_)) = &outcome {
             let since = *leaderless_since.get_or_insert_with(std::time::Instant::now);
-            if promote.load(Ordering::Relaxed) && since.elapsed() >= grace {
-                sink.lost();
-                return ZabError::TakeOver(format!(
-                    "no ZooKeeper leader for {:?}, at zxid 0x{:x}",
-                    since.elapsed(),
-                    sink.last_zxid()
-                ));
+            if promote.load(Ordering::Relaxed) {
+                let reason = if !any_voter_alive(settings) {
+                    Some("no ZooKeeper server runs any more")
+                } else if since.elapsed() >= grace {
+                    Some("ZooKeeper has had no leader for initLimit ticks")
+                } else {
+                    None
+                };
+                if let Some(reason) = reason {
+                    sink.lost();
+                    return ZabError::TakeOver(format!(
+                        "{reason}; the last zxid is 0x{:x}",
+                        sink.last_zxid()
+                    ));
+                }
             }
         } else {
             leaderless_since = None;
@@ -129,8 +141,27 @@ pub fn follow(
         if let Ok(mut w) = writer.lock() {
             *w = None;
         }
-        std::thread::sleep(settings.tick.min(Duration::from_secs(2)));
+        // Armed for promotion, every moment without a leader is downtime: look again
+        // sooner.
+        let pause = if promote.load(Ordering::Relaxed) {
+            Duration::from_millis(100)
+        } else {
+            settings.tick.min(Duration::from_secs(2))
+        };
+        std::thread::sleep(pause);
     }
+}
+
+/// Whether any ZooKeeper voter still accepts connections on any of its ports.
+fn any_voter_alive(settings: &ObserverSettings) -> bool {
+    let timeout = settings
+        .tick
+        .clamp(Duration::from_millis(100), Duration::from_secs(2));
+    settings.voter_ports.iter().any(|address| {
+        address.to_socket_addrs().is_ok_and(|mut addrs| {
+            addrs.any(|addr| TcpStream::connect_timeout(&addr, timeout).is_ok())
+        })
+    })
 }
 
 /// The first voter whose quorum port accepts a connection: ZooKeeper's leader (the
