@@ -2,11 +2,15 @@
 //! ZooKeeper 3.8 ensemble as `server.4=…:observer` and serves clients with ZooKeeper's
 //! semantics: reads from its own copy (equal to ZooKeeper's, znode by znode), writes,
 //! new sessions and syncs through ZooKeeper's leader, watches fired by writes made
-//! through ZooKeeper, a session kept across the ZooKeeper leader's kill -9, and a
+//! through ZooKeeper, a session kept across the ZooKeeper leader's kill -9 (under a
+//! steady write load through ZooKeeper, every acknowledged write then readable through
+//! ferrokeeper), and a
 //! session created on ZooKeeper resumed on ferrokeeper with its ephemeral.
 
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -246,6 +250,14 @@ fn a_follower_serves_zookeepers_data_and_forwards_writes_sessions_and_syncs() {
     // ZooKeeper's leader dies: ferrokeeper syncs with the next one; its client comes
     // back with the same session and ephemeral.
     let session = (f.session_id, f.passwd.clone());
+    // A steady write load through ZooKeeper's other members, across the leader's death.
+    assert_eq!(create(&mut z, "/load", b"", CreateMode::Persistent), 0);
+    let survivors: Vec<SocketAddr> = (0..3)
+        .filter(|m| *m != leader)
+        .map(|m| zk.client_addr(m))
+        .collect();
+    let load = Load::start(survivors);
+    wait_for("some load acknowledged", || load.acked().len() >= 20);
     zk.kill9(leader);
     wait_for("ferrokeeper serving again after the leader's death", || {
         mode(fk.addr()).as_deref() == Some("observer")
@@ -264,11 +276,112 @@ fn a_follower_serves_zookeepers_data_and_forwards_writes_sessions_and_syncs() {
         create(&mut back, "/after-failover", b"a", CreateMode::Persistent),
         0
     );
+    let before = load.acked().len();
+    wait_for("load acknowledged by the new leader", || {
+        load.acked().len() >= before + 20
+    });
+    let acked = load.stop();
     assert_same_as_zookeeper(
         zk.client_addr(survivor),
         fk.addr(),
         "after the leader's death",
     );
+    // Every write ZooKeeper acknowledged is readable through ferrokeeper.
+    let mut reader = client(fk.addr());
+    let missing: Vec<&String> = acked
+        .iter()
+        .filter(|p| get(&mut reader, p, false).is_none())
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{} of {} acknowledged writes are not on ferrokeeper: {missing:?}",
+        missing.len(),
+        acked.len()
+    );
+}
+
+/// Creates `/load/n<i>` through ZooKeeper's servers every 5 ms, reconnecting to the next
+/// one when a connection fails; remembers the creates ZooKeeper acknowledged.
+struct Load {
+    stop: Arc<AtomicBool>,
+    acked: Arc<Mutex<Vec<String>>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Load {
+    fn start(servers: Vec<SocketAddr>) -> Load {
+        let stop = Arc::new(AtomicBool::new(false));
+        let acked = Arc::new(Mutex::new(Vec::new()));
+        let thread = {
+            let (stop, acked) = (stop.clone(), acked.clone());
+            std::thread::spawn(move || {
+                let mut conn: Option<RawClient> = None;
+                let mut i = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    let mut c = match conn.take() {
+                        Some(c) => c,
+                        None => {
+                            let server = servers[(i as usize) % servers.len()];
+                            match RawClient::connect(server, 30_000, None) {
+                                Ok((c, _)) => c,
+                                Err(_) => {
+                                    i += 1;
+                                    std::thread::sleep(Duration::from_millis(50));
+                                    continue;
+                                }
+                            }
+                        }
+                    };
+                    let _ = c.stream().set_read_timeout(Some(Duration::from_secs(5)));
+                    let path = format!("/load/n{i}");
+                    i += 1;
+                    let request = Request::Create(CreateRequest {
+                        path: path.clone(),
+                        data: Some(Bytes::from_static(b"l")),
+                        acl: perms::open_acl_unsafe(),
+                        flags: 0,
+                    });
+                    match c.call(request).map(|mut f| f.pop()) {
+                        Ok(Some(reply)) => {
+                            if reply.header.err == 0 {
+                                acked.lock().unwrap_or_else(|p| p.into_inner()).push(path);
+                            }
+                            conn = Some(c);
+                        }
+                        // Connection lost: the outcome is unknown, so it is not counted.
+                        _ => {}
+                    }
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            })
+        };
+        Load {
+            stop,
+            acked,
+            thread: Some(thread),
+        }
+    }
+
+    fn acked(&self) -> Vec<String> {
+        self.acked.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn stop(mut self) -> Vec<String> {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        self.acked()
+    }
+}
+
+impl Drop for Load {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }
 
 /// How long `ferrokeeper promote` may take: ZooKeeper's leaderless grace (initLimit
