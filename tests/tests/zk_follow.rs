@@ -341,15 +341,13 @@ impl Load {
                         acl: perms::open_acl_unsafe(),
                         flags: 0,
                     });
-                    match c.call(request).map(|mut f| f.pop()) {
-                        Ok(Some(reply)) => {
-                            if reply.header.err == 0 {
-                                acked.lock().unwrap_or_else(|p| p.into_inner()).push(path);
-                            }
-                            conn = Some(c);
+                    // A lost connection leaves the outcome unknown: not counted, and
+                    // the next create goes through a new connection.
+                    if let Ok(Some(reply)) = c.call(request).map(|mut f| f.pop()) {
+                        if reply.header.err == 0 {
+                            acked.lock().unwrap_or_else(|p| p.into_inner()).push(path);
                         }
-                        // Connection lost: the outcome is unknown, so it is not counted.
-                        _ => {}
+                        conn = Some(c);
                     }
                     std::thread::sleep(Duration::from_millis(5));
                 }
