@@ -41,8 +41,9 @@ enum Tool {
     },
     /// Make a server that follows a ZooKeeper ensemble (ferrokeeper.follow=zookeeper) take
     /// over: it keeps following while ZooKeeper has a leader, and becomes the primary
-    /// once ZooKeeper has had none for initLimit ticks (stop every ZooKeeper server).
-    /// Returns when it serves as the primary.
+    /// once no ZooKeeper server runs (or none has led for initLimit ticks). With
+    /// ferrokeeper.ensemble, run it on every listed server: they form an ensemble.
+    /// Returns when this server serves as the primary (standalone, leader or follower).
     Promote {
         /// The following server's zoo.cfg (run this on its host)
         #[arg(short = 'c', long, value_name = "FILE")]
@@ -265,8 +266,8 @@ fn run_promote(config: &Config, timeout: std::time::Duration) -> Result<(), Stri
     let mut last = String::new();
     loop {
         let mode = srvr().unwrap_or_else(|| "not answering".into());
-        if mode == "standalone" {
-            tracing::info!("promoted: {target} serves as the primary");
+        if matches!(mode.as_str(), "standalone" | "leader" | "follower") {
+            tracing::info!("promoted: {target} serves as the primary ({mode})");
             return Ok(());
         }
         if mode != last {

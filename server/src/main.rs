@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use ferrokeeper_server::config::{
     ConfRuntime, Config, ConfigError, HostPort, PeerType, QuorumServer,
@@ -141,6 +141,7 @@ fn settings(
         },
         ensemble,
         sync_limit_ticks: u64::from(config.sync_limit),
+        promoted_ensemble: None,
     }
 }
 
@@ -180,6 +181,49 @@ fn observer_settings(config: &Config) -> Result<ObserverSettings, String> {
         sync_limit: config.sync_limit.max(1),
         extended_types: config.extended_types_enabled,
     })
+}
+
+/// The Raft ensemble that the ferrokeeper servers following ZooKeeper together
+/// (`ferrokeeper.ensemble`) form when promoted; `None` for a server following alone.
+async fn promoted_ensemble(config: &Config) -> Result<Option<Ensemble>, String> {
+    let ids: BTreeSet<u64> = config.follow_ensemble.iter().copied().collect();
+    if ids.len() < 2 {
+        return Ok(None);
+    }
+    let me = config.own_id();
+    let quorum = |id: u64| -> Result<HostPort, String> {
+        config
+            .servers
+            .get(&id)
+            .and_then(|s| s.addresses.first())
+            .map(|a| HostPort {
+                host: a.host.clone(),
+                port: a.quorum_port,
+            })
+            .ok_or_else(|| format!("ferrokeeper.ensemble: server.{id} has no address"))
+    };
+    let own = quorum(me)?;
+    let listen_host = if config.quorum_listen_on_all_ips {
+        HostPort {
+            host: "0.0.0.0".into(),
+            port: own.port,
+        }
+    } else {
+        own
+    };
+    let listen = resolve(&listen_host)
+        .await
+        .map_err(|e| format!("quorum port of server.{me}: {e}"))?;
+    let mut peer_addrs = BTreeMap::new();
+    for id in ids.iter().filter(|id| **id != me) {
+        peer_addrs.insert(*id, quorum(*id)?.to_addr_string());
+    }
+    Ok(Some(Ensemble {
+        voters: ids,
+        observers: BTreeSet::new(),
+        peer_addrs,
+        listen,
+    }))
 }
 
 async fn run(config: Config) -> Result<(), String> {
@@ -240,7 +284,10 @@ async fn run(config: Config) -> Result<(), String> {
     } else {
         "standalone"
     };
-    let server_settings = settings(&config, client_addr, ensemble);
+    let mut server_settings = settings(&config, client_addr, ensemble);
+    if observer.is_some() {
+        server_settings.promoted_ensemble = promoted_ensemble(&config).await?;
+    }
     let server = match observer {
         Some(observer) => Server::start_following(server_settings, observer, conf_text).await,
         None => Server::start(server_settings, conf_text).await,

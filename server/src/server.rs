@@ -35,6 +35,9 @@ pub struct ServerSettings {
     pub ensemble: Option<Ensemble>,
     /// `syncLimit`, in ticks.
     pub sync_limit_ticks: u64,
+    /// A server following ZooKeeper: the Raft ensemble it forms with its fellow
+    /// followers once promoted (`ferrokeeper.ensemble`); `None`: it alone.
+    pub promoted_ensemble: Option<Ensemble>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -354,9 +357,9 @@ async fn take_over_when_asked(takeover: tokio::sync::oneshot::Receiver<String>, 
     match promote_now(&t).await {
         Ok(zxid) => tracing::info!(
             zxid = format!("0x{zxid:x}"),
-            "promoted: serving as a standalone ferrokeeper server with ZooKeeper's data; \
-             before the next restart, remove ferrokeeper.follow and the ZooKeeper server \
-             lines from zoo.cfg"
+            "promoted: serving ZooKeeper's data as ferrokeeper; before the next restart, \
+             remove ferrokeeper.follow, ferrokeeper.ensemble and the ZooKeeper server lines \
+             from zoo.cfg"
         ),
         Err(e) => tracing::error!("promotion failed, serving nothing: {e}"),
     }
@@ -367,9 +370,15 @@ async fn promote_now(t: &TakeOver) -> Result<i64, String> {
     let id = t.settings.server_id;
     let zxid = t.core.last_zxid();
     let state = (t.core.snapshot())().map_err(|e| format!("encoding the state: {e}"))?;
+    let ensemble = t.settings.promoted_ensemble.clone();
+    let voters = ensemble.as_ref().map_or_else(
+        || std::collections::BTreeSet::from([id]),
+        |e| e.voters.clone(),
+    );
     crate::replication::offline::seed_snapshot(
         &t.settings.storage.snapshot_dir,
-        &std::collections::BTreeSet::from([id]),
+        &voters,
+        zxid,
         state,
     )
     .map_err(|e| format!("writing the first snapshot: {e}"))?;
@@ -377,7 +386,7 @@ async fn promote_now(t: &TakeOver) -> Result<i64, String> {
         ReplicaOptions {
             id,
             incarnation: t.core.incarnation(),
-            ensemble: None,
+            ensemble,
             tick_ms: t.settings.tick_time_ms,
             sync_limit_ticks: t.settings.sync_limit_ticks,
             storage: t.settings.storage.clone(),

@@ -201,6 +201,13 @@ fn a_follower_serves_zookeepers_data_and_forwards_writes_sessions_and_syncs() {
         }),
     );
     assert_eq!(multi.header.err, 0, "{multi:?}");
+    // ZooKeeper's member applies the commit on its own time: sync first.
+    call(
+        &mut z,
+        Request::Sync(SyncRequest {
+            path: "/app".into(),
+        }),
+    );
     assert_eq!(
         get(&mut z, "/app", false).as_deref(),
         Some(&b"v2"[..]),
@@ -420,6 +427,13 @@ fn promote_takes_over_once_zookeeper_stops_with_every_session_kept() {
         create(&mut on_fk, "/while-armed", b"", CreateMode::Persistent),
         0
     );
+    // A ZooKeeper member applies a commit on its own time: sync first.
+    call(
+        &mut on_zk,
+        Request::Sync(SyncRequest {
+            path: "/while-armed".into(),
+        }),
+    );
     assert!(
         get(&mut on_zk, "/while-armed", false).is_some(),
         "the write went to ZooKeeper"
@@ -470,4 +484,156 @@ fn promote_takes_over_once_zookeeper_stops_with_every_session_kept() {
         "{}",
         again.dump()
     );
+}
+
+/// The zoo.cfg of ferrokeeper server `id` in a group of followers: ZooKeeper's server
+/// lines, every follower's observer line, and `ferrokeeper.ensemble` naming them all.
+fn group_cfg(
+    zk: &RealZooKeeperEnsemble,
+    dir: &Path,
+    id: u64,
+    client_port: u16,
+    observer_lines: &[(u64, String)],
+) -> String {
+    std::fs::write(dir.join("myid"), format!("{id}\n")).expect("myid");
+    let ids: Vec<String> = observer_lines.iter().map(|(i, _)| i.to_string()).collect();
+    let mut cfg = format!(
+        "tickTime={TICK_MS}\ninitLimit=10\nsyncLimit=5\ndataDir={}\nclientPort={client_port}\n\
+         clientPortAddress=127.0.0.1\n4lw.commands.whitelist=*\npeerType=observer\n\
+         ferrokeeper.follow=zookeeper\nferrokeeper.ensemble={}\n",
+        dir.display(),
+        ids.join(",")
+    );
+    for m in 0..zk.size() {
+        let q = zk.quorum_addr(m);
+        cfg.push_str(&format!(
+            "server.{}={}:{}:{}\n",
+            m + 1,
+            q.ip(),
+            q.port(),
+            pick_port()
+        ));
+    }
+    for (i, line) in observer_lines {
+        cfg.push_str(&format!("server.{i}={line}\n"));
+    }
+    let path = dir.join("zoo.cfg");
+    std::fs::write(&path, cfg).expect("zoo.cfg");
+    path.to_str().expect("utf-8 path").to_owned()
+}
+
+#[test]
+fn three_followers_take_over_together_as_an_ensemble() {
+    // Three ferrokeeper servers, each its own observer of ZooKeeper (server.4-6), whose
+    // quorum ports become their Raft ports once promoted.
+    let observers: Vec<(u64, String)> = (4..=6)
+        .map(|i| {
+            (
+                i,
+                format!("127.0.0.1:{}:{}:observer", pick_port(), pick_port()),
+            )
+        })
+        .collect();
+    let zk_cfg: Vec<(String, String)> = observers
+        .iter()
+        .map(|(i, l)| (format!("server.{i}"), l.clone()))
+        .collect();
+    let zk_cfg_refs: Vec<(&str, &str)> = zk_cfg
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let mut zk = RealZooKeeperEnsemble::start(3, TICK_MS, &zk_cfg_refs);
+    let dirs: Vec<tempfile::TempDir> = (0..3).map(|_| tempfile::tempdir().expect("dir")).collect();
+    let ports: Vec<u16> = (0..3).map(|_| pick_port()).collect();
+    let cfgs: Vec<String> = (0..3)
+        .map(|k| group_cfg(&zk, dirs[k].path(), 4 + k as u64, ports[k], &observers))
+        .collect();
+    let _servers: Vec<Group> = cfgs
+        .iter()
+        .map(|cfg| Group::spawn(ferrokeeper_command().args(["--config", cfg]), None))
+        .collect();
+    let addrs: Vec<SocketAddr> = ports.iter().map(|p| ([127, 0, 0, 1], *p).into()).collect();
+    for addr in &addrs {
+        wait_for("every ferrokeeper following", || {
+            mode(*addr).as_deref() == Some("observer")
+        });
+    }
+
+    let (mut on_zk, zk_hello) =
+        RawClient::connect(zk.client_addr(0), 30_000, None).expect("connect");
+    assert_eq!(create(&mut on_zk, "/zk-eph", b"", CreateMode::Ephemeral), 0);
+    let (mut on_fk, fk_hello) = RawClient::connect(addrs[1], 30_000, None).expect("connect");
+    assert_eq!(create(&mut on_fk, "/fk-eph", b"", CreateMode::Ephemeral), 0);
+    assert_eq!(create(&mut on_fk, "/data", b"d", CreateMode::Persistent), 0);
+    let zk_last = srvr_zxid(zk.client_addr(0));
+    for addr in &addrs {
+        wait_for("every follower at ZooKeeper's zxid", || {
+            srvr_zxid(*addr) >= zk_last
+        });
+    }
+
+    let promotes: Vec<Group> = cfgs
+        .iter()
+        .map(|cfg| {
+            Group::spawn(
+                ferrokeeper_command().args(["promote", "--config", cfg, "--timeout", "100"]),
+                None,
+            )
+        })
+        .collect();
+    for dir in &dirs {
+        wait_for("every promotion armed", || {
+            dir.path().join("ferrokeeper/promote").exists()
+        });
+    }
+    for m in 0..3 {
+        zk.kill9(m);
+    }
+    for p in promotes {
+        let out = p.finish("ferrokeeper promote", PROMOTE_LIMIT);
+        assert!(out.status.success(), "promote failed\n{}", out.dump());
+    }
+    let mut modes: Vec<String> = addrs.iter().filter_map(|a| mode(*a)).collect();
+    modes.sort();
+    assert_eq!(
+        modes,
+        vec!["follower", "follower", "leader"],
+        "one Raft ensemble"
+    );
+
+    // Sessions resume on members other than the ones they came through.
+    on_zk.disconnect();
+    on_fk.disconnect();
+    for (what, hello, eph, addr) in [
+        ("the session from ZooKeeper", &zk_hello, "/zk-eph", addrs[2]),
+        (
+            "the session from a follower",
+            &fk_hello,
+            "/fk-eph",
+            addrs[0],
+        ),
+    ] {
+        let (mut c, r) =
+            RawClient::connect(addr, 30_000, Some((hello.session_id, hello.passwd.clone())))
+                .unwrap_or_else(|e| panic!("{what}: {e}"));
+        assert_eq!(r.session_id, hello.session_id, "{what}");
+        assert!(r.timeout > 0, "{what} not expired");
+        assert!(get(&mut c, eph, false).is_some(), "{what}: its ephemeral");
+    }
+    // Writes replicate between the members now.
+    let mut w = client(addrs[0]);
+    assert_eq!(
+        create(&mut w, "/replicated", b"r", CreateMode::Persistent),
+        0
+    );
+    for addr in &addrs {
+        let mut r = client(*addr);
+        call(&mut r, Request::Sync(SyncRequest { path: "/".into() }));
+        assert_eq!(
+            get(&mut r, "/replicated", false).as_deref(),
+            Some(&b"r"[..])
+        );
+        assert_eq!(get(&mut r, "/data", false).as_deref(), Some(&b"d"[..]));
+    }
+    assert!(srvr_zxid(addrs[0]) > zk_last);
 }

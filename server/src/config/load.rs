@@ -358,6 +358,32 @@ fn finish(
         warn("no clientPort is configured: this server accepts no client connections".to_owned());
     }
     let follow_zookeeper = d.follow_zookeeper.is_some();
+    let follow_ensemble = d
+        .follow_ensemble
+        .as_ref()
+        .map(|(ids, _)| ids.clone())
+        .unwrap_or_default();
+    if let Some((ids, at)) = &d.follow_ensemble {
+        let bad = |why: String| ConfigError::invalid(at, "ferrokeeper.ensemble", why);
+        if !follow_zookeeper {
+            return Err(bad(
+                "only means something with ferrokeeper.follow=zookeeper".into(),
+            ));
+        }
+        if !server_id.is_some_and(|me| ids.contains(&me)) {
+            return Err(bad("must list this server's own id (myid)".into()));
+        }
+        for id in ids {
+            if !servers
+                .get(id)
+                .is_some_and(|s| s.peer_type == PeerType::Observer)
+            {
+                return Err(bad(format!(
+                    "server {id} is not one of ZooKeeper's observers (a server.{id}=…:observer line)"
+                )));
+            }
+        }
+    }
     if let Some((_, at)) = &d.follow_zookeeper {
         let own_observer = own.is_some_and(|s| s.peer_type == PeerType::Observer);
         if !own_observer || peer_type != PeerType::Observer {
@@ -416,6 +442,7 @@ fn finish(
         peer_type,
         standalone_enabled,
         follow_zookeeper,
+        follow_ensemble,
         reconfig_enabled: d.reconfig_enabled.as_ref().is_some_and(|(v, _)| *v),
         dynamic_config_file,
         config_version,

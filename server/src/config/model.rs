@@ -81,6 +81,9 @@ pub struct Config {
     /// `ferrokeeper.follow=zookeeper`: this server is an observer of a running
     /// ZooKeeper ensemble (its `server.N` lines) instead of a member of a Raft one.
     pub follow_zookeeper: bool,
+    /// `ferrokeeper.ensemble`: the ids of the ferrokeeper servers that follow ZooKeeper
+    /// together and form a Raft ensemble when promoted; empty: this server alone.
+    pub follow_ensemble: Vec<u64>,
     pub reconfig_enabled: bool,
     /// Membership file used instead of `server.N` lines in zoo.cfg, if set.
     pub dynamic_config_file: Option<PathBuf>,

@@ -47,6 +47,9 @@ pub struct Draft {
     pub local_sessions_upgrading_enabled: Val<bool>,
     /// `ferrokeeper.follow=zookeeper`: observe a running ZooKeeper ensemble.
     pub follow_zookeeper: Val<bool>,
+    /// `ferrokeeper.ensemble=4,5,6`: the ferrokeeper servers (among the observers) that
+    /// follow together and form an ensemble when promoted.
+    pub follow_ensemble: Val<Vec<u64>>,
     pub metrics_class_name: Val<String>,
     pub metrics_properties: BTreeMap<String, String>,
     /// `server.N` values, parsed later (they depend on `-D` multiAddress).
@@ -315,6 +318,20 @@ fn apply_entry(
                 ));
             }
             set(&mut d.follow_zookeeper, true, at);
+        }
+        "ferrokeeper.ensemble" => {
+            let ids = value
+                .split(',')
+                .map(|id| id.trim().parse::<u64>())
+                .collect::<Result<Vec<u64>, _>>()
+                .map_err(|_| {
+                    ConfigError::invalid(
+                        at,
+                        key,
+                        format!("{value:?} is not a comma-separated list of server ids"),
+                    )
+                })?;
+            set(&mut d.follow_ensemble, ids, at);
         }
         _ => apply_other(d, props, key, value, at, has_dynamic_file)?,
     }

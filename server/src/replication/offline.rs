@@ -18,8 +18,13 @@ use super::state_machine::SnapshotPayload;
 use super::types::TypeConfig;
 use crate::proposal::Proposal;
 
-/// The log index of a seeded snapshot: the first entry an ensemble ever has.
-const SEED_INDEX: u64 = 1;
+/// The log index of a snapshot seeded with ZooKeeper's state at `zxid`: it grows with
+/// the zxid, so members seeded at different points of ZooKeeper's history (observers
+/// that had received more or less of it) elect the most advanced one, whose snapshot
+/// the others then install; members seeded at the same zxid hold identical snapshots.
+fn seed_index(zxid: i64) -> u64 {
+    u64::try_from(zxid).unwrap_or(0).saturating_add(1)
+}
 
 /// Whether `log_dir` holds Raft log segments or `snapshot_dir` holds snapshots: this
 /// server has data of its own. Nothing is created or locked.
@@ -47,19 +52,21 @@ fn any_file(dir: &Path, wanted: impl Fn(&str) -> bool) -> io::Result<bool> {
     Ok(false)
 }
 
-/// Writes `state` as the snapshot a new member starts from: the first position of a
-/// Raft log whose voters are `voters`, committed by nobody in particular. Every member
-/// seeded with the same state and voters holds an identical snapshot, so they form an
-/// ensemble as members initialised empty do.
+/// Writes `state` (ZooKeeper's data at `zxid`) as the snapshot a new member starts
+/// from: the first position of a Raft log whose voters are `voters`, committed by
+/// nobody in particular. Every member seeded with the same state and voters holds an
+/// identical snapshot, so they form an ensemble as members initialised empty do.
 pub fn seed_snapshot(
     snapshot_dir: &Path,
     voters: &BTreeSet<u64>,
+    zxid: i64,
     state: Vec<u8>,
 ) -> io::Result<PathBuf> {
+    let index = seed_index(zxid);
     let leader = voters.iter().next().copied().unwrap_or(1);
     let committed =
         <openraft::alias::LeaderIdOf<TypeConfig> as RaftLeaderIdExt>::new_committed(0, leader);
-    let log_id = LogIdOf::<TypeConfig>::new(committed, SEED_INDEX);
+    let log_id = LogIdOf::<TypeConfig>::new(committed, index);
     let membership = Membership::<u64, openraft::BasicNode>::new_with_defaults(
         vec![voters.clone()],
         BTreeSet::<u64>::new(),
@@ -70,7 +77,7 @@ pub fn seed_snapshot(
     };
     let payload = postcard::to_allocvec(&SnapshotPayload { meta, state })
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
-    snapshot_file::write(snapshot_dir, SEED_INDEX, &payload).map_err(io::Error::other)
+    snapshot_file::write(snapshot_dir, index, &payload).map_err(io::Error::other)
 }
 
 /// What a stopped server holds: its newest snapshot's state, and the writes after it.

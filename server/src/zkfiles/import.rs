@@ -142,7 +142,7 @@ pub fn import(req: &ImportRequest) -> Result<ImportSummary, ZkFilesError> {
         .map_err(|e| refused(format!("cannot encode the imported state: {e}")))?;
     // The tree is the bulk of the memory; the encoded copy is all that is left to write.
     drop(state);
-    let written = offline::seed_snapshot(&req.snapshot_dir, &req.voters, bytes)
+    let written = offline::seed_snapshot(&req.snapshot_dir, &req.voters, last_zxid, bytes)
         .map_err(io_err(&req.snapshot_dir, "write the imported snapshot"))?;
     Ok(ImportSummary {
         snapshot: base.map(|(p, _, _)| p),

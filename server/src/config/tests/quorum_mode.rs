@@ -252,3 +252,31 @@ fn following_zookeeper_needs_this_server_to_be_its_observer() {
     let (_dir, p) = with_myid("no-follow", THREE, Some("1\n"));
     assert!(!load(&[&p], &[]).expect("loads").follow_zookeeper);
 }
+
+#[test]
+fn a_group_of_followers_names_its_members_among_the_observers() {
+    let base = "tickTime=2000\ninitLimit=5\nsyncLimit=2\ndataDir={data}\nclientPort=21821\n\
+                server.1=127.0.0.1:2891:3891\nserver.2=127.0.0.1:2892:3892\n\
+                server.3=127.0.0.1:2893:3893\nserver.4=127.0.0.1:2894:3894:observer\n\
+                server.5=127.0.0.1:2895:3895:observer\npeerType=observer\n\
+                ferrokeeper.follow=zookeeper\n";
+    let (_dir, p) = with_myid(
+        "group",
+        &format!("{base}ferrokeeper.ensemble=4, 5\n"),
+        Some("4\n"),
+    );
+    assert_eq!(load(&[&p], &[]).expect("loads").follow_ensemble, vec![4, 5]);
+
+    for (bad, why) in [
+        ("ferrokeeper.ensemble=5\n", "own id"),
+        ("ferrokeeper.ensemble=4,3\n", "server 3"),
+        ("ferrokeeper.ensemble=4,x\n", "comma-separated"),
+    ] {
+        let (_dir, p) = with_myid("group-bad", &format!("{base}{bad}"), Some("4\n"));
+        let e = err_text(load(&[&p], &[]));
+        assert!(
+            e.contains("ferrokeeper.ensemble") && e.contains(why),
+            "{bad}: {e}"
+        );
+    }
+}
