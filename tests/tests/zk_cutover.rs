@@ -1,8 +1,9 @@
 //! The cut-over of issue 11: clients of a running 3-server ZooKeeper 3.8 ensemble — Mesos
 //! masters and an agent (re-enacted with the C client Mesos links, `mesos_sim.c`), kazoo,
-//! and our client crate — each with a session, an ephemeral and a watch, while ferrokeeper
-//! follows the ensemble as its observer. `ferrokeeper promote`, then every ZooKeeper
-//! server is killed: every session survives on ferrokeeper with its ephemeral and
+//! and our client crate — each with a session, an ephemeral and a watch, while three
+//! ferrokeeper servers follow the ensemble as its observers (`ferrokeeper.ensemble`).
+//! `ferrokeeper promote` on each, then every ZooKeeper server is killed: they form one
+//! Raft ensemble, and every session survives on ferrokeeper with its ephemeral and
 //! watch, and the Mesos election keeps its one leader, with no master exiting, losing
 //! its candidacy or seeing another leader for T + 5 s after the cut-over. kazoo and the
 //! crate list ZooKeeper's servers and ferrokeeper in their connect strings; Mesos reaches
@@ -108,19 +109,23 @@ impl Drop for Lines {
     }
 }
 
-/// ferrokeeper's zoo.cfg as `server.4`, the ensemble's observer, on `client_port`.
+/// The zoo.cfg of ferrokeeper server `id`, one of the followers `observers` (ids and
+/// observer lines) that take over together as an ensemble.
 fn follower_cfg(
     zk: &RealZooKeeperEnsemble,
     dir: &Path,
-    observer: &str,
+    id: u64,
+    observers: &[(u64, String)],
     client_port: u16,
 ) -> String {
-    std::fs::write(dir.join("myid"), "4\n").expect("myid");
+    std::fs::write(dir.join("myid"), format!("{id}\n")).expect("myid");
+    let ids: Vec<String> = observers.iter().map(|(i, _)| i.to_string()).collect();
     let mut cfg = format!(
         "tickTime={TICK_MS}\ninitLimit=10\nsyncLimit=5\ndataDir={}\nclientPort={client_port}\n\
          clientPortAddress=127.0.0.1\n4lw.commands.whitelist=*\npeerType=observer\n\
-         ferrokeeper.follow=zookeeper\nmaxSessionTimeout=40000\n",
-        dir.display()
+         ferrokeeper.follow=zookeeper\nferrokeeper.ensemble={}\nmaxSessionTimeout=40000\n",
+        dir.display(),
+        ids.join(",")
     );
     for m in 0..zk.size() {
         let q = zk.quorum_addr(m);
@@ -132,7 +137,9 @@ fn follower_cfg(
             pick_port()
         ));
     }
-    cfg.push_str(&format!("server.4={observer}\n"));
+    for (i, line) in observers {
+        cfg.push_str(&format!("server.{i}={line}\n"));
+    }
     let path = dir.join("zoo.cfg");
     std::fs::write(&path, cfg).expect("zoo.cfg");
     path.to_str().expect("utf-8").to_owned()
@@ -152,27 +159,62 @@ const CHANGES: &[&str] = &[
 #[test]
 fn every_client_keeps_its_session_across_the_cut_over_and_mesos_keeps_its_leader() {
     require(on_path("python3"), "python3 with kazoo");
-    let observer = format!("127.0.0.1:{}:{}:observer", pick_port(), pick_port());
-    let mut zk = RealZooKeeperEnsemble::start(3, TICK_MS, &[("server.4", observer.as_str())]);
+    // Three ferrokeeper servers follow ZooKeeper (server.4-6) and take over together.
+    let observers: Vec<(u64, String)> = (4..=6)
+        .map(|i| {
+            (
+                i,
+                format!("127.0.0.1:{}:{}:observer", pick_port(), pick_port()),
+            )
+        })
+        .collect();
+    let zk_lines: Vec<(String, String)> = observers
+        .iter()
+        .map(|(i, l)| (format!("server.{i}"), l.clone()))
+        .collect();
+    let zk_lines: Vec<(&str, &str)> = zk_lines
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let mut zk = RealZooKeeperEnsemble::start(3, TICK_MS, &zk_lines);
     let dir = tempfile::tempdir().expect("temp dir");
-    let port = pick_port();
-    let cfg = follower_cfg(&zk, dir.path(), &observer, port);
-    let log_path = dir.path().join("ferrokeeper.log");
-    let log = std::fs::File::create(&log_path).expect("log file");
-    let _follower = Lines::spawn_logging(
-        "ferrokeeper",
-        ferrokeeper_command().args(["--config", &cfg]),
-        Stdio::from(log),
-    );
-    let follower_log = || std::fs::read_to_string(&log_path).unwrap_or_default();
-    let fk: SocketAddr = ([127, 0, 0, 1], port).into();
-    wait_for("ferrokeeper following", || {
-        mode(fk).as_deref() == Some("observer")
-    });
-    // Every client lists ZooKeeper's servers and ferrokeeper, as during a migration.
+    let mut cfgs = Vec::new();
+    let mut fks: Vec<SocketAddr> = Vec::new();
+    let mut followers = Vec::new();
+    let mut log_paths = Vec::new();
+    for (k, (id, _)) in observers.iter().enumerate() {
+        let home = dir.path().join(format!("fk{k}"));
+        std::fs::create_dir_all(&home).expect("dir");
+        let port = pick_port();
+        let cfg = follower_cfg(&zk, &home, *id, &observers, port);
+        let log_path = home.join("ferrokeeper.log");
+        let log = std::fs::File::create(&log_path).expect("log file");
+        followers.push(Lines::spawn_logging(
+            "ferrokeeper",
+            ferrokeeper_command().args(["--config", &cfg]),
+            Stdio::from(log),
+        ));
+        cfgs.push((cfg, home));
+        fks.push(([127, 0, 0, 1], port).into());
+        log_paths.push(log_path);
+    }
+    let follower_log = || {
+        log_paths
+            .iter()
+            .map(|p| std::fs::read_to_string(p).unwrap_or_default())
+            .collect::<Vec<_>>()
+            .join("\n---\n")
+    };
+    for fk in &fks {
+        wait_for("every ferrokeeper following", || {
+            mode(*fk).as_deref() == Some("observer")
+        });
+    }
+    // kazoo and the crate list ZooKeeper's servers and ferrokeeper's, as during a
+    // migration.
     let hosts = (0..3)
         .map(|m| zk.client_addr(m).to_string())
-        .chain([fk.to_string()])
+        .chain(fks.iter().map(SocketAddr::to_string))
         .collect::<Vec<_>>()
         .join(",");
 
@@ -269,21 +311,37 @@ fn every_client_keeps_its_session_across_the_cut_over_and_mesos_keeps_its_leader
     let marks: Vec<usize> = actors.iter().map(Lines::count).collect();
 
     // The cut-over.
-    let promote = Group::spawn(
-        ferrokeeper_command().args(["promote", "--config", &cfg, "--timeout", "100"]),
-        None,
-    );
-    wait_for("the promotion armed", || {
-        dir.path().join("ferrokeeper/promote").exists()
-    });
-    for vip in &vips {
-        vip.redirect(fk);
+    let promotes: Vec<Group> = cfgs
+        .iter()
+        .map(|(cfg, _)| {
+            Group::spawn(
+                ferrokeeper_command().args(["promote", "--config", cfg, "--timeout", "100"]),
+                None,
+            )
+        })
+        .collect();
+    for (_, home) in &cfgs {
+        wait_for("every promotion armed", || {
+            home.join("ferrokeeper/promote").exists()
+        });
+    }
+    for (vip, fk) in vips.iter().zip(&fks) {
+        vip.redirect(*fk);
     }
     for m in 0..3 {
         zk.kill9(m);
     }
-    let out = promote.finish("ferrokeeper promote", Duration::from_secs(120));
-    assert!(out.status.success(), "promote failed\n{}", out.dump());
+    for p in promotes {
+        let out = p.finish("ferrokeeper promote", Duration::from_secs(120));
+        assert!(out.status.success(), "promote failed\n{}", out.dump());
+    }
+    let mut modes: Vec<String> = fks.iter().filter_map(|a| mode(*a)).collect();
+    modes.sort();
+    assert_eq!(
+        modes,
+        vec!["follower", "follower", "leader"],
+        "one Raft ensemble"
+    );
     let promoted_at = Instant::now();
 
     // kazoo and the crate: same sessions, ephemerals there, watches fire.
