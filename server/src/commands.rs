@@ -237,6 +237,8 @@ fn run_promote(config: &Config, timeout: std::time::Duration) -> Result<(), Stri
         h => h.to_owned(),
     };
     let target = format!("{host}:{}", address.port);
+    // `Mode:` of the server's `srvr` answer; "not serving" when it answers without
+    // one (a follower that has no ZooKeeper leader); `None` when nothing answers.
     let srvr = || -> Option<String> {
         use std::net::ToSocketAddrs;
         let addr = target.to_socket_addrs().ok()?.next()?;
@@ -247,8 +249,11 @@ fn run_promote(config: &Config, timeout: std::time::Duration) -> Result<(), Stri
         s.write_all(b"srvr").ok()?;
         let mut out = String::new();
         s.read_to_string(&mut out).ok()?;
-        out.lines()
-            .find_map(|l| l.strip_prefix("Mode: ").map(str::to_owned))
+        Some(
+            out.lines()
+                .find_map(|l| l.strip_prefix("Mode: ").map(str::to_owned))
+                .unwrap_or_else(|| "not serving".to_owned()),
+        )
     };
     if srvr().is_none() {
         return Err(format!("no ferrokeeper server answers on {target}"));

@@ -637,3 +637,39 @@ fn three_followers_take_over_together_as_an_ensemble() {
     }
     assert!(srvr_zxid(addrs[0]) > zk_last);
 }
+
+#[test]
+fn promote_after_zookeeper_is_already_gone() {
+    let observer_line = format!("127.0.0.1:{}:{}:observer", pick_port(), pick_port());
+    let mut zk = RealZooKeeperEnsemble::start(3, TICK_MS, &[("server.4", observer_line.as_str())]);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let port = pick_port();
+    let cfg = follower_cfg(&zk, dir.path(), &observer_line, port);
+    let _follower = Group::spawn(ferrokeeper_command().args(["--config", &cfg]), None);
+    let fk: SocketAddr = ([127, 0, 0, 1], port).into();
+    wait_for("ferrokeeper serving as an observer", || {
+        mode(fk).as_deref() == Some("observer")
+    });
+    let (mut c, hello) = RawClient::connect(fk, 30_000, None).expect("connect");
+    assert_eq!(create(&mut c, "/eph", b"", CreateMode::Ephemeral), 0);
+    c.disconnect();
+
+    // ZooKeeper goes first: the follower stops serving and waits for a leader...
+    for m in 0..3 {
+        zk.kill9(m);
+    }
+    wait_for("the follower no longer serving", || mode(fk).is_none());
+    // ...until asked to take over, which it then does at once.
+    let out = process::run(
+        ferrokeeper_command().args(["promote", "--config", &cfg, "--timeout", "100"]),
+        None,
+        "ferrokeeper promote",
+        PROMOTE_LIMIT,
+    );
+    assert!(out.status.success(), "promote failed\n{}", out.dump());
+    let (mut back, r) =
+        RawClient::connect(fk, 30_000, Some((hello.session_id, hello.passwd.clone())))
+            .expect("resume");
+    assert_eq!(r.session_id, hello.session_id);
+    assert!(get(&mut back, "/eph", false).is_some());
+}
