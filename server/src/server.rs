@@ -78,6 +78,32 @@ pub const PROMOTE_REQUEST: &str = "promote";
 /// Written once a following server has taken over (its content: the zxid).
 pub const PROMOTED_MARKER: &str = "promoted";
 
+/// Binds the client port (the configured port may be 0), completes the settings that
+/// depend on the bound port, and makes the core.
+async fn bind_client_port(
+    settings: &mut ServerSettings,
+    conf: impl Fn(u16, u64, u64) -> String + Send + Sync + 'static,
+) -> Result<(TcpListener, SocketAddr, Arc<Core>), StartError> {
+    let bind_error = |source| StartError::Bind {
+        addr: settings.client_addr,
+        source,
+    };
+    let listener = TcpListener::bind(settings.client_addr)
+        .await
+        .map_err(bind_error)?;
+    let local_addr = listener.local_addr().map_err(bind_error)?;
+    settings.net.client_port = local_addr.port();
+    let port = local_addr.port();
+    settings.net.conf = crate::net::ConfRenderer(Arc::new(move |data, log| conf(port, data, log)));
+    let core = Arc::new(Core::new(
+        settings.server_id,
+        StateConfig {
+            extended_types_enabled: settings.extended_types_enabled,
+        },
+    ));
+    Ok((listener, local_addr, core))
+}
+
 impl Server {
     /// Starts serving. `conf` renders the `conf` four-letter word's answer for the port
     /// actually bound (the configured port may be 0) and the directory sizes.
@@ -85,26 +111,7 @@ impl Server {
         mut settings: ServerSettings,
         conf: impl Fn(u16, u64, u64) -> String + Send + Sync + 'static,
     ) -> Result<Server, StartError> {
-        let listener = TcpListener::bind(settings.client_addr)
-            .await
-            .map_err(|source| StartError::Bind {
-                addr: settings.client_addr,
-                source,
-            })?;
-        let local_addr = listener.local_addr().map_err(|source| StartError::Bind {
-            addr: settings.client_addr,
-            source,
-        })?;
-        settings.net.client_port = local_addr.port();
-        let port = local_addr.port();
-        settings.net.conf =
-            crate::net::ConfRenderer(Arc::new(move |data, log| conf(port, data, log)));
-        let core = Arc::new(Core::new(
-            settings.server_id,
-            StateConfig {
-                extended_types_enabled: settings.extended_types_enabled,
-            },
-        ));
+        let (listener, local_addr, core) = bind_client_port(&mut settings, conf).await?;
         let replica = Replica::start(
             ReplicaOptions {
                 id: settings.server_id,
@@ -171,26 +178,7 @@ impl Server {
         observer: ObserverSettings,
         conf: impl Fn(u16, u64, u64) -> String + Send + Sync + 'static,
     ) -> Result<Server, StartError> {
-        let listener = TcpListener::bind(settings.client_addr)
-            .await
-            .map_err(|source| StartError::Bind {
-                addr: settings.client_addr,
-                source,
-            })?;
-        let local_addr = listener.local_addr().map_err(|source| StartError::Bind {
-            addr: settings.client_addr,
-            source,
-        })?;
-        settings.net.client_port = local_addr.port();
-        let port = local_addr.port();
-        settings.net.conf =
-            crate::net::ConfRenderer(Arc::new(move |data, log| conf(port, data, log)));
-        let core = Arc::new(Core::new(
-            settings.server_id,
-            StateConfig {
-                extended_types_enabled: settings.extended_types_enabled,
-            },
-        ));
+        let (listener, local_addr, core) = bind_client_port(&mut settings, conf).await?;
         let patience = Duration::from_millis(settings.tick_time_ms.max(1))
             * u32::try_from(settings.sync_limit_ticks.max(2)).unwrap_or(2);
         let link = ZabLink::new(patience);

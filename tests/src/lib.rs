@@ -7,6 +7,7 @@ pub mod cluster;
 pub mod differential;
 pub mod either;
 pub mod ensemble;
+pub mod follow;
 pub mod process;
 pub mod proxy;
 pub mod raw;

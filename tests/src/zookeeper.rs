@@ -94,7 +94,7 @@ fn free_port() -> u16 {
 }
 
 /// Sends a four-letter word; `None` if the server is not answering yet.
-pub(crate) fn try_four_letter(addr: SocketAddr, word: &str) -> Option<String> {
+pub fn try_four_letter(addr: SocketAddr, word: &str) -> Option<String> {
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(1)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
     stream.write_all(word.as_bytes()).ok()?;

@@ -13,7 +13,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use ferrokeeper_protocol::{
@@ -168,12 +168,8 @@ fn without_config(mut tree: Tree) -> Tree {
     tree
 }
 
-fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + CATCH_UP;
-    while !done() {
-        assert!(Instant::now() < deadline, "{what} within {CATCH_UP:?}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+fn wait_for(what: &str, done: impl FnMut() -> bool) {
+    ferrokeeper_tests::follow::wait_for(what, CATCH_UP, done)
 }
 
 fn client(addr: SocketAddr) -> RawClient {

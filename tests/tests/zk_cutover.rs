@@ -12,36 +12,29 @@
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::os::unix::process::CommandExt;
-use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use ferrokeeper_client::{Client, CreateMode, open_acl_unsafe};
 use ferrokeeper_tests::ensemble::Ensemble;
+use ferrokeeper_tests::ferrokeeper_command;
+use ferrokeeper_tests::follow;
 use ferrokeeper_tests::process::{Group, clients_dir, compile_c_client, on_path, require};
 use ferrokeeper_tests::proxy::FaultProxy;
 use ferrokeeper_tests::zk_ensemble::{RealZooKeeperEnsemble, pick_port};
-use ferrokeeper_tests::{ferrokeeper_command, four_letter};
 
 const TICK_MS: u64 = 500;
 /// The session timeout every client asks for (Mesos's default).
 const T: Duration = Duration::from_secs(10);
 const PATIENCE: Duration = Duration::from_secs(90);
 
-fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + PATIENCE;
-    while !done() {
-        assert!(Instant::now() < deadline, "{what} within {PATIENCE:?}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+fn wait_for(what: &str, done: impl FnMut() -> bool) {
+    follow::wait_for(what, PATIENCE, done)
 }
 
 fn mode(addr: SocketAddr) -> Option<String> {
-    std::panic::catch_unwind(|| four_letter(addr, "srvr"))
-        .ok()?
-        .lines()
-        .find_map(|l| l.strip_prefix("Mode: ").map(str::to_owned))
+    follow::srvr_mode(addr)
 }
 
 /// A process whose stdout lines are collected as they come; its group is killed on drop.
@@ -109,42 +102,6 @@ impl Drop for Lines {
     }
 }
 
-/// The zoo.cfg of ferrokeeper server `id`, one of the followers `observers` (ids and
-/// observer lines) that take over together as an ensemble.
-fn follower_cfg(
-    zk: &RealZooKeeperEnsemble,
-    dir: &Path,
-    id: u64,
-    observers: &[(u64, String)],
-    client_port: u16,
-) -> String {
-    std::fs::write(dir.join("myid"), format!("{id}\n")).expect("myid");
-    let ids: Vec<String> = observers.iter().map(|(i, _)| i.to_string()).collect();
-    let mut cfg = format!(
-        "tickTime={TICK_MS}\ninitLimit=10\nsyncLimit=5\ndataDir={}\nclientPort={client_port}\n\
-         clientPortAddress=127.0.0.1\n4lw.commands.whitelist=*\npeerType=observer\n\
-         ferrokeeper.follow=zookeeper\nferrokeeper.ensemble={}\nmaxSessionTimeout=40000\n",
-        dir.display(),
-        ids.join(",")
-    );
-    for m in 0..zk.size() {
-        let q = zk.quorum_addr(m);
-        cfg.push_str(&format!(
-            "server.{}={}:{}:{}\n",
-            m + 1,
-            q.ip(),
-            q.port(),
-            pick_port()
-        ));
-    }
-    for (i, line) in observers {
-        cfg.push_str(&format!("server.{i}={line}\n"));
-    }
-    let path = dir.join("zoo.cfg");
-    std::fs::write(&path, cfg).expect("zoo.cfg");
-    path.to_str().expect("utf-8").to_owned()
-}
-
 /// Mesos's election lines that mean a master's view changed.
 const CHANGES: &[&str] = &[
     "EXIT",
@@ -186,7 +143,7 @@ fn every_client_keeps_its_session_across_the_cut_over_and_mesos_keeps_its_leader
         let home = dir.path().join(format!("fk{k}"));
         std::fs::create_dir_all(&home).expect("dir");
         let port = pick_port();
-        let cfg = follower_cfg(&zk, &home, *id, &observers, port);
+        let cfg = follow::follower_cfg(&zk, &home, *id, &observers, true, port);
         let log_path = home.join("ferrokeeper.log");
         let log = std::fs::File::create(&log_path).expect("log file");
         followers.push(Lines::spawn_logging(

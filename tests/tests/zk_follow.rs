@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use ferrokeeper_protocol::{
@@ -19,61 +19,40 @@ use ferrokeeper_protocol::{
     SetDataRequest, SyncRequest, perms,
 };
 use ferrokeeper_tests::ensemble::Ensemble;
+use ferrokeeper_tests::follow;
 use ferrokeeper_tests::process::{self, Group};
 use ferrokeeper_tests::raw::RawClient;
 use ferrokeeper_tests::zk_ensemble::{RealZooKeeperEnsemble, pick_port};
 use ferrokeeper_tests::znode_tree::{Tree, assert_same_tree, dump_tree, srvr_zxid};
-use ferrokeeper_tests::{Ferrokeeper, ferrokeeper_command, four_letter};
+use ferrokeeper_tests::{Ferrokeeper, ferrokeeper_command};
 
 const TICK_MS: u64 = 500;
 /// Bounds on waiting for the follower (many ticks; no speed is asserted).
 const PATIENCE: Duration = Duration::from_secs(60);
 
-fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + PATIENCE;
-    while !done() {
-        assert!(Instant::now() < deadline, "{what} within {PATIENCE:?}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+fn wait_for(what: &str, done: impl FnMut() -> bool) {
+    follow::wait_for(what, PATIENCE, done)
 }
 
-/// `srvr`'s Mode line, if the server answers.
 fn mode(addr: SocketAddr) -> Option<String> {
-    std::panic::catch_unwind(|| four_letter(addr, "srvr"))
-        .ok()?
-        .lines()
-        .find_map(|l| l.strip_prefix("Mode: ").map(str::to_owned))
+    follow::srvr_mode(addr)
 }
 
-/// Writes the zoo.cfg (and myid) of ferrokeeper as the ensemble's observer `server.4`,
-/// with the ensemble's own server lines; returns its path.
+/// ferrokeeper's zoo.cfg as the ensemble's only following observer, `server.4`.
 fn follower_cfg(
     zk: &RealZooKeeperEnsemble,
     dir: &Path,
     observer_line: &str,
     client_port: u16,
 ) -> String {
-    std::fs::write(dir.join("myid"), "4\n").expect("myid");
-    let mut cfg = format!(
-        "tickTime={TICK_MS}\ninitLimit=10\nsyncLimit=5\ndataDir={}\nclientPort={client_port}\n\
-         clientPortAddress=127.0.0.1\n4lw.commands.whitelist=*\npeerType=observer\n\
-         ferrokeeper.follow=zookeeper\n",
-        dir.display()
-    );
-    for m in 0..zk.size() {
-        let q = zk.quorum_addr(m);
-        cfg.push_str(&format!(
-            "server.{}={}:{}:{}\n",
-            m + 1,
-            q.ip(),
-            q.port(),
-            pick_port()
-        ));
-    }
-    cfg.push_str(&format!("server.4={observer_line}\n"));
-    let path = dir.join("zoo.cfg");
-    std::fs::write(&path, cfg).expect("zoo.cfg");
-    path.to_str().expect("utf-8 path").to_owned()
+    follow::follower_cfg(
+        zk,
+        dir,
+        4,
+        &[(4, observer_line.to_owned())],
+        false,
+        client_port,
+    )
 }
 
 /// Starts ferrokeeper as the ensemble's observer and waits until it serves.
@@ -486,42 +465,6 @@ fn promote_takes_over_once_zookeeper_stops_with_every_session_kept() {
     );
 }
 
-/// The zoo.cfg of ferrokeeper server `id` in a group of followers: ZooKeeper's server
-/// lines, every follower's observer line, and `ferrokeeper.ensemble` naming them all.
-fn group_cfg(
-    zk: &RealZooKeeperEnsemble,
-    dir: &Path,
-    id: u64,
-    client_port: u16,
-    observer_lines: &[(u64, String)],
-) -> String {
-    std::fs::write(dir.join("myid"), format!("{id}\n")).expect("myid");
-    let ids: Vec<String> = observer_lines.iter().map(|(i, _)| i.to_string()).collect();
-    let mut cfg = format!(
-        "tickTime={TICK_MS}\ninitLimit=10\nsyncLimit=5\ndataDir={}\nclientPort={client_port}\n\
-         clientPortAddress=127.0.0.1\n4lw.commands.whitelist=*\npeerType=observer\n\
-         ferrokeeper.follow=zookeeper\nferrokeeper.ensemble={}\n",
-        dir.display(),
-        ids.join(",")
-    );
-    for m in 0..zk.size() {
-        let q = zk.quorum_addr(m);
-        cfg.push_str(&format!(
-            "server.{}={}:{}:{}\n",
-            m + 1,
-            q.ip(),
-            q.port(),
-            pick_port()
-        ));
-    }
-    for (i, line) in observer_lines {
-        cfg.push_str(&format!("server.{i}={line}\n"));
-    }
-    let path = dir.join("zoo.cfg");
-    std::fs::write(&path, cfg).expect("zoo.cfg");
-    path.to_str().expect("utf-8 path").to_owned()
-}
-
 #[test]
 fn three_followers_take_over_together_as_an_ensemble() {
     // Three ferrokeeper servers, each its own observer of ZooKeeper (server.4-6), whose
@@ -546,7 +489,16 @@ fn three_followers_take_over_together_as_an_ensemble() {
     let dirs: Vec<tempfile::TempDir> = (0..3).map(|_| tempfile::tempdir().expect("dir")).collect();
     let ports: Vec<u16> = (0..3).map(|_| pick_port()).collect();
     let cfgs: Vec<String> = (0..3)
-        .map(|k| group_cfg(&zk, dirs[k].path(), 4 + k as u64, ports[k], &observers))
+        .map(|k| {
+            follow::follower_cfg(
+                &zk,
+                dirs[k].path(),
+                4 + k as u64,
+                &observers,
+                true,
+                ports[k],
+            )
+        })
         .collect();
     let _servers: Vec<Group> = cfgs
         .iter()

@@ -127,40 +127,45 @@ impl ZkState {
         changes: &mut Changes,
     ) -> Result<Result<ZkDone, ErrorCode>, ZkTxnError> {
         let tree = &mut self.tree;
-        let created = |result: Result<_, ErrorCode>,
-                       tree: &crate::tree::DataTree,
-                       path: &str,
-                       changes: &mut Changes| {
-            result.map(|(stat, undo)| {
-                changes.created(tree, path, undo);
-                ZkDone::Created {
-                    path: path.to_owned(),
-                    stat,
-                }
-            })
-        };
-        Ok(match body {
-            TxnBody::Create(c) => {
-                let owner = if c.ephemeral { session } else { 0 };
+        let create =
+            |tree: &mut crate::tree::DataTree,
+             changes: &mut Changes,
+             (path, data, acl): (&str, &Option<bytes::Bytes>, &Vec<ferrokeeper_protocol::Acl>),
+             owner: i64,
+             parent_cversion: i32| {
                 let result = tree.zk_create(
-                    &c.path,
-                    c.data.clone(),
-                    c.acl.clone(),
+                    path,
+                    data.clone(),
+                    acl.clone(),
                     owner,
-                    c.parent_cversion,
+                    parent_cversion,
                     zxid,
                     time,
                 );
-                // Only a plain create moves the parent after NodeExists (ZooKeeper
-                // checks the txn type, not the record).
+                // Only a plain create moves the parent after NodeExists (ZooKeeper checks
+                // the txn type, not the record).
                 if kind == txn_type::CREATE
                     && matches!(result, Err(ErrorCode::NodeExists))
-                    && let Some((parent, _)) = split_parent(&c.path)
+                    && let Some((parent, _)) = split_parent(path)
                 {
-                    let _ = tree.zk_set_cversion_pzxid(parent, c.parent_cversion, zxid);
+                    let _ = tree.zk_set_cversion_pzxid(parent, parent_cversion, zxid);
                 }
-                created(result, tree, &c.path, changes)
-            }
+                result.map(|(stat, undo)| {
+                    changes.created(tree, path, undo);
+                    ZkDone::Created {
+                        path: path.to_owned(),
+                        stat,
+                    }
+                })
+            };
+        Ok(match body {
+            TxnBody::Create(c) => create(
+                tree,
+                changes,
+                (&c.path, &c.data, &c.acl),
+                if c.ephemeral { session } else { 0 },
+                c.parent_cversion,
+            ),
             TxnBody::CreateTtl(c) => {
                 let owner = ttl_owner(c.ttl).ok_or_else(|| {
                     ZkTxnError(format!(
@@ -168,29 +173,21 @@ impl ZkState {
                         c.path, c.ttl
                     ))
                 })?;
-                let result = tree.zk_create(
-                    &c.path,
-                    c.data.clone(),
-                    c.acl.clone(),
+                create(
+                    tree,
+                    changes,
+                    (&c.path, &c.data, &c.acl),
                     owner,
                     c.parent_cversion,
-                    zxid,
-                    time,
-                );
-                created(result, tree, &c.path, changes)
+                )
             }
-            TxnBody::CreateContainer(c) => {
-                let result = tree.zk_create(
-                    &c.path,
-                    c.data.clone(),
-                    c.acl.clone(),
-                    CONTAINER_OWNER,
-                    c.parent_cversion,
-                    zxid,
-                    time,
-                );
-                created(result, tree, &c.path, changes)
-            }
+            TxnBody::CreateContainer(c) => create(
+                tree,
+                changes,
+                (&c.path, &c.data, &c.acl),
+                CONTAINER_OWNER,
+                c.parent_cversion,
+            ),
             TxnBody::Delete(d) => tree.zk_delete(&d.path, zxid).map(|undo| {
                 changes.deleted(tree, &d.path, undo);
                 ZkDone::Deleted
