@@ -319,11 +319,7 @@ fn finish(
         "secureClientPort",
         "secureClientPortAddress",
     )?;
-    if let Some(addr) = &secure_client_address {
-        warn(format!(
-            "secureClientPort {addr}: TLS is not supported by ferrokeeper; the port will not be opened"
-        ));
-    }
+    super::security::refuse_unhonoured(&d, &props)?;
 
     let derived = derive(&props)?;
     derived.warnings.iter().for_each(|w| warn(w.clone()));

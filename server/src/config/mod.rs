@@ -19,6 +19,7 @@ mod model;
 mod myid;
 pub mod properties;
 mod quorum;
+mod security;
 mod server_line;
 mod sysprops;
 mod zoo_cfg;

@@ -45,6 +45,8 @@ pub struct Draft {
     pub reconfig_enabled: Val<bool>,
     pub local_sessions_enabled: Val<bool>,
     pub local_sessions_upgrading_enabled: Val<bool>,
+    /// Security keys of zoo.cfg (quorum TLS and SASL), checked by `security`.
+    pub security_keys: Vec<(String, String, Origin)>,
     /// `ferrokeeper.follow=zookeeper`: observe a running ZooKeeper ensemble.
     pub follow_zookeeper: Val<bool>,
     /// `ferrokeeper.ensemble=4,5,6`: the ferrokeeper servers (among the observers) that
@@ -99,25 +101,32 @@ enum Unused {
     Text,
 }
 
+/// Quorum TLS and SASL keys: honoured or refused by `security::refuse_unhonoured`.
+fn is_security_key(key: &str) -> bool {
+    matches!(
+        key,
+        "sslQuorum"
+            | "portUnification"
+            | "sslQuorumReloadCertFiles"
+            | "quorum.auth.enableSasl"
+            | "quorum.auth.serverRequireSasl"
+            | "quorum.auth.learnerRequireSasl"
+            | "quorum.auth.learner.saslLoginContext"
+            | "quorum.auth.server.saslLoginContext"
+            | "quorum.auth.kerberos.servicePrincipal"
+    )
+}
+
 fn unused_key(key: &str) -> Option<Unused> {
     Some(match key {
-        "sslQuorum"
-        | "portUnification"
-        | "sslQuorumReloadCertFiles"
-        | "quorum.auth.enableSasl"
-        | "quorum.auth.serverRequireSasl"
-        | "quorum.auth.learnerRequireSasl"
-        | "jvm.pause.monitor"
-        | "multiAddress.enabled"
-        | "multiAddress.reachabilityCheckEnabled" => Unused::Bool,
+        "jvm.pause.monitor" | "multiAddress.enabled" | "multiAddress.reachabilityCheckEnabled" => {
+            Unused::Bool
+        }
         "quorum.cnxn.threads.size" | "multiAddress.reachabilityCheckTimeoutMs" => Unused::Int,
         "jvm.pause.info-threshold.ms"
         | "jvm.pause.warn-threshold.ms"
         | "jvm.pause.sleep.time.ms" => Unused::Long,
-        "quorum.auth.learner.saslLoginContext"
-        | "quorum.auth.server.saslLoginContext"
-        | "quorum.auth.kerberos.servicePrincipal"
-        | "oraclePath" => Unused::Text,
+        "oraclePath" => Unused::Text,
         _ => return None,
     })
 }
@@ -366,6 +375,12 @@ fn apply_other(
             tracing::Level::WARN,
             format!("{at}: {key}: hierarchical quorums (group/weight) are not supported; ignored"),
         ));
+    } else if is_security_key(key) {
+        if !key.contains("saslLoginContext") && !key.contains("kerberos") {
+            boolean(value, key, at)?;
+        }
+        d.security_keys
+            .push((key.to_owned(), value.to_owned(), at.clone()));
     } else if let Some(kind) = unused_key(key) {
         match kind {
             Unused::Bool => drop(boolean(value, key, at)?),

@@ -19,7 +19,6 @@ fn reads_every_supported_key() {
          dataLogDir={data}-log\n\
          clientPort=21810\n\
          clientPortAddress=127.0.0.1\n\
-         secureClientPort=22810\n\
          maxClientCnxns=100\n\
          minSessionTimeout=5000\n\
          maxSessionTimeout=50000\n\
@@ -49,8 +48,8 @@ fn reads_every_supported_key() {
     assert_eq!(c.data_dir, dir.path().join("data"));
     assert_eq!(c.data_log_dir, dir.path().join("data-log"));
     assert_eq!(c.client_address, Some(HostPort::new("127.0.0.1", 21810)));
-    assert_eq!(c.secure_client_address, Some(HostPort::any(22810)));
-    assert!(c.warnings().any(|w| w.contains("TLS is not supported")));
+    // secureClientPort (TLS) is refused: see tests/security.rs.
+    assert_eq!(c.secure_client_address, None);
     assert_eq!(c.max_client_cnxns, 100);
     assert_eq!(
         (c.min_session_timeout, c.max_session_timeout),

@@ -5,6 +5,7 @@ mod defaults;
 mod file;
 mod jvm;
 mod quorum_mode;
+mod security;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -1,0 +1,90 @@
+//! Settings that ask for security. ferrokeeper honours a setting or refuses to start
+//! naming the key and where it was set: serving plain text to anonymous clients while
+//! the configuration asks for TLS or SASL would fail open. Every security-relevant key
+//! ZooKeeper knows is decided here; the list and each key's status are in the README
+//! ("Security settings").
+
+use super::error::{ConfigError, Origin};
+use super::sysprops::SystemProperties;
+use super::zoo_cfg::Draft;
+
+/// ZooKeeper's built-in providers, which ferrokeeper implements: a provider line naming
+/// them is honoured.
+const HONOURED_PROVIDERS: [&str; 2] = [
+    "org.apache.zookeeper.server.auth.DigestAuthenticationProvider",
+    "org.apache.zookeeper.server.auth.IPAuthenticationProvider",
+];
+
+const NO_TLS: &str = "TLS is not supported by ferrokeeper yet, and it will not serve \
+                      plain text where TLS is asked for; remove the setting, or keep \
+                      ZooKeeper for this deployment";
+const NO_SASL: &str = "SASL is not supported by ferrokeeper yet, and it will not serve \
+                       unauthenticated clients or peers where SASL is asked for; remove the \
+                       setting, or keep ZooKeeper for this deployment";
+
+fn refuse(at: &Origin, key: &str, why: &str) -> ConfigError {
+    ConfigError::invalid(at, key, why.to_owned())
+}
+
+fn is_true(value: &str) -> bool {
+    value.trim().eq_ignore_ascii_case("true")
+}
+
+/// Refuses the first security setting ferrokeeper cannot honour.
+pub(super) fn refuse_unhonoured(d: &Draft, props: &SystemProperties) -> Result<(), ConfigError> {
+    if let Some((_, at)) = &d.secure_client_port {
+        return Err(refuse(at, "secureClientPort", NO_TLS));
+    }
+    if let Some((_, at)) = &d.secure_client_port_address {
+        return Err(refuse(at, "secureClientPortAddress", NO_TLS));
+    }
+    for (key, value, at) in &d.security_keys {
+        let why = match key.as_str() {
+            "sslQuorum" | "portUnification" | "sslQuorumReloadCertFiles" if is_true(value) => {
+                NO_TLS
+            }
+            "quorum.auth.enableSasl"
+            | "quorum.auth.serverRequireSasl"
+            | "quorum.auth.learnerRequireSasl"
+                if is_true(value) =>
+            {
+                NO_SASL
+            }
+            _ => continue,
+        };
+        return Err(refuse(at, key, why));
+    }
+    for (name, prop) in props.iter() {
+        let bare = name.strip_prefix("zookeeper.").unwrap_or(name);
+        let why = if bare.starts_with("ssl.") || bare.starts_with("X509AuthenticationProvider.") {
+            Some(NO_TLS)
+        } else if bare.starts_with("authProvider.") || bare == "authProvider" {
+            let class = prop.value.trim();
+            (!HONOURED_PROVIDERS.contains(&class)).then_some(
+                "ferrokeeper implements only ZooKeeper's digest and ip authentication \
+                 providers (not SASL, x509 or custom ones) yet, and will not start without \
+                 the one asked for; remove the setting, or keep ZooKeeper for this deployment",
+            )
+        } else {
+            match bare {
+                "enforce.auth.enabled" | "sessionRequireClientSASLAuth" if is_true(&prop.value) => {
+                    Some(NO_SASL)
+                }
+                "java.security.auth.login.config" => Some(NO_SASL),
+                "DigestAuthenticationProvider.digestAlg"
+                    if !prop.value.trim().eq_ignore_ascii_case("SHA1") =>
+                {
+                    Some(
+                        "ferrokeeper computes digest ids with SHA1 only, as ZooKeeper does by \
+                         default; another algorithm would make every digest ACL fail",
+                    )
+                }
+                _ => None,
+            }
+        };
+        if let Some(why) = why {
+            return Err(refuse(&prop.origin, &prop.written_as, why));
+        }
+    }
+    Ok(())
+}
