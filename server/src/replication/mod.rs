@@ -563,7 +563,14 @@ impl RoleMonitor {
                     use openraft::Instant as _;
                     t.into_inner().elapsed()
                 });
-                if acked.is_some_and(fresh) {
+                // A one-voter ensemble (standaloneEnabled=false with one server.N line)
+                // is its own quorum: no follower acknowledges it, and it serves anyway.
+                let alone = metrics
+                    .membership_config
+                    .membership()
+                    .voter_ids()
+                    .eq(std::iter::once(self.me));
+                if alone || acked.is_some_and(fresh) {
                     Role::Leader
                 } else {
                     Role::NotServing
