@@ -106,10 +106,10 @@ fn main() -> ExitCode {
         .connection_timeout(timeout.min(Duration::from_secs(10)))
         .read_only(args.read_only);
     if args.command.is_empty() {
-        let shell = Shell::new(&args.server, builder, true);
+        let shell = Shell::new(&args.server, builder, true, timeout);
         interactive(&runtime, shell)
     } else {
-        let shell = Shell::new(&args.server, builder, false);
+        let shell = Shell::new(&args.server, builder, false, timeout);
         runtime.block_on(one_shot(shell, &args.command))
     }
 }

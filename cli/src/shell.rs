@@ -331,11 +331,55 @@ pub struct Shell {
     events: bool,
     print_watches: Arc<AtomicBool>,
     tasks: Vec<JoinHandle<()>>,
+    /// How long connecting keeps trying (zkCli keeps trying for its session timeout):
+    /// a server that accepts and closes while it starts is not a failure yet.
+    connect_within: std::time::Duration,
+}
+
+/// Says which hosts of a connect string do not resolve; fails when none does (the
+/// Java client refuses such a connect string outright).
+async fn resolvable(hosts: &str) -> Result<(), CliError> {
+    let mut unresolved = Vec::new();
+    let mut any = false;
+    for host in hosts.split(',').map(str::trim).filter(|h| !h.is_empty()) {
+        let with_port = if host
+            .rsplit_once(':')
+            .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+        {
+            host.to_owned()
+        } else {
+            format!("{host}:2181")
+        };
+        let resolved = tokio::net::lookup_host(&with_port)
+            .await
+            .is_ok_and(|mut addrs| addrs.next().is_some());
+        if resolved {
+            any = true;
+        } else {
+            unresolved.push(host.to_owned());
+        }
+    }
+    if !unresolved.is_empty() {
+        eprintln!("Unable to resolve address: {}", unresolved.join(", "));
+    }
+    if any {
+        Ok(())
+    } else {
+        Err(CliError::Message(format!(
+            "Unable to connect to {hosts}: no host of the connect string resolves"
+        )))
+    }
 }
 
 impl Shell {
-    pub fn new(server: &str, builder: ClientBuilder, events: bool) -> Shell {
+    pub fn new(
+        server: &str,
+        builder: ClientBuilder,
+        events: bool,
+        connect_within: std::time::Duration,
+    ) -> Shell {
         Shell {
+            connect_within,
             server: server.to_owned(),
             builder,
             root: None,
@@ -353,12 +397,27 @@ impl Shell {
             Some(i) => (&server[..i], Some(&server[i..])),
             None => (server, None),
         };
-        let root = self.builder.connect(hosts).await.map_err(|e| {
-            CliError::Message(format!(
-                "Unable to connect to {server}: {}",
-                format::code_message(&e)
-            ))
-        })?;
+        resolvable(hosts).await?;
+        let deadline = tokio::time::Instant::now() + self.connect_within;
+        let mut pause = std::time::Duration::from_millis(20);
+        let root = loop {
+            match self.builder.connect(hosts).await {
+                Ok(root) => break root,
+                // No host answered yet: try again until the deadline, as zkCli does.
+                Err(ferrokeeper_client::Error::ConnectionLoss)
+                    if tokio::time::Instant::now() + pause < deadline =>
+                {
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(std::time::Duration::from_millis(500));
+                }
+                Err(e) => {
+                    return Err(CliError::Message(format!(
+                        "Unable to connect to {server}: {}",
+                        format::code_message(&e)
+                    )));
+                }
+            }
+        };
         let client = match chroot {
             Some(chroot) if chroot != "/" => root.chroot(chroot).map_err(|_| {
                 CliError::Message(format!("Invalid chroot in the connect string: {chroot}"))

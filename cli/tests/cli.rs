@@ -510,3 +510,44 @@ macro_rules! against_both {
 }
 
 against_both!(one_shot, interactive, same_as_zkcli);
+
+/// A server that accepts and closes connections while it starts (as ZooKeeper does
+/// before its database is loaded) is retried within `-timeout`, as zkCli does; a host
+/// that does not resolve is said so.
+#[test]
+fn connecting_retries_a_starting_server_and_names_unresolvable_hosts() {
+    let server = Server::ferrokeeper();
+    let proxy = ferrokeeper_tests::proxy::FaultProxy::start(server.addr());
+    proxy.reset(); // accepts and closes at once
+    let addr = proxy.addr().to_string();
+    let mut cmd = Command::new(CLI);
+    cmd.args(["-server", &addr, "-timeout", "30000", "ls", "/"]);
+    let group = ferrokeeper_tests::process::Group::spawn(&mut cmd, None);
+    // The CLI tries, is closed on, tries again: then the server is ready.
+    let deadline = std::time::Instant::now() + LIMIT;
+    while proxy.accepted() < 3 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the CLI did not retry"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    proxy.heal();
+    let out = group.finish("ferrokeeper-cli ls / through a starting server", LIMIT);
+    assert_eq!(out.status.code(), Some(0), "{}", out.dump());
+    assert_eq!(out.stdout, "[zookeeper]\n", "{}", out.dump());
+
+    let out = run(
+        Command::new(CLI).args(["-server", "no-such-host.invalid:2181", "ls", "/"]),
+        None,
+        "unresolvable host",
+        LIMIT,
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", out.dump());
+    assert!(
+        out.stderr
+            .contains("Unable to resolve address: no-such-host.invalid:2181"),
+        "{}",
+        out.dump()
+    );
+}
