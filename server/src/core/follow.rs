@@ -55,6 +55,13 @@ impl Core {
         inner.forwarded.clear();
     }
 
+    /// Forgets every forwarded write: the link to ZooKeeper's leader was lost, and every
+    /// connection with one is closed. A txn that still comes for one later must not
+    /// answer a new request that happens to reuse its session and xid.
+    pub fn forget_forwarded(&self) {
+        self.lock().forwarded.clear();
+    }
+
     /// Sessions with client activity since the last call, with their timeouts: what a
     /// ZooKeeper observer tells its leader in answer to a ping.
     pub fn take_touched_with_timeouts(&self) -> Vec<(i64, i32)> {

@@ -235,6 +235,7 @@ impl FollowSink for ServerSink {
     fn lost(&mut self) {
         self.link.lost();
         self.core.close_all_connections();
+        self.core.forget_forwarded();
     }
 
     fn revalidated(&mut self, session: i64, valid: bool) {
