@@ -13,7 +13,7 @@ use crate::state::{ZkState, ZkTxnError};
 
 /// A forwarded write waiting for its txn.
 pub(super) struct Forwarded {
-    conn: ConnId,
+    pub(super) conn: ConnId,
     kinds: Vec<OpCode>,
 }
 
@@ -76,5 +76,33 @@ impl Core {
     /// The state's config (what a snapshot from ZooKeeper is read with).
     pub fn extended_types(&self) -> bool {
         self.lock().zk.config().extended_types_enabled
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ferrokeeper_protocol::OpCode;
+    use tokio::sync::mpsc;
+
+    use super::super::Core;
+    use crate::state::StateConfig;
+
+    #[test]
+    fn a_closed_connection_leaves_no_forwarded_write_behind() {
+        let core = Core::new(1, StateConfig::default());
+        let session = 0x42;
+        for conn in [1, 2] {
+            let (outbox, _rx) = mpsc::unbounded_channel();
+            core.attach(conn, session, outbox, "peer".into(), Vec::new());
+        }
+        core.expect_forwarded(1, session, 7, vec![OpCode::Create]);
+        core.expect_forwarded(1, session, 8, vec![OpCode::Check]);
+        core.expect_forwarded(2, session, 9, vec![OpCode::SetData]);
+
+        core.detach(1);
+
+        let mut left: Vec<(i64, i32)> = core.lock().forwarded.keys().copied().collect();
+        left.sort_unstable();
+        assert_eq!(left, vec![(session, 9)]);
     }
 }

@@ -304,6 +304,9 @@ impl Core {
         let mut inner = self.lock();
         inner.conns.remove(&conn);
         inner.watches.remove_watcher(conn);
+        // Its forwarded writes can no longer be answered (following mode); one that
+        // ZooKeeper never answers must not outlive the connection.
+        inner.forwarded.retain(|_, f| f.conn != conn);
     }
 
     /// Records a request from `conn` (keeping `session` alive); its reply will be

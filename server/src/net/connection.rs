@@ -268,13 +268,14 @@ async fn handshake(
         ));
     }
     let settings = &shared.settings;
+    let backend = shared.backend();
     let (session_id, timeout) = if request.session_id == 0 {
         let timeout = request.timeout.clamp(
             settings.min_session_timeout_ms,
             settings.max_session_timeout_ms,
         );
         let session_id = core.new_session_id();
-        match &shared.backend() {
+        match &backend {
             Backend::Raft(replica) => {
                 let proposal = Proposal {
                     origin: None,
@@ -302,10 +303,10 @@ async fn handshake(
         // ZooKeeper closes the session's current connection before it checks the
         // password, so even a failed resume moves the session off its old connection.
         core.close_session_connections(request.session_id);
-        shared.backend().announce_session_moved(request.session_id);
+        backend.announce_session_moved(request.session_id);
         let mut known = core.session_timeout(request.session_id);
         let password_ok = request.passwd.as_ref() == session_password(request.session_id);
-        if let (Backend::Zab(link), true) = (&shared.backend(), password_ok) {
+        if let (Backend::Zab(link), true) = (&backend, password_ok) {
             // ZooKeeper's leader owns the session: ask it, as an observer does.
             let timeout = request.timeout.clamp(
                 settings.min_session_timeout_ms,
@@ -405,14 +406,15 @@ async fn submit(
     // A write must not overtake an earlier one of this connection that a leader
     // change may have dropped: with writes still in flight from another leadership,
     // end the connection instead (the client sees a connection loss, as in ZooKeeper).
-    let leadership = shared.backend().leadership();
+    let backend = shared.backend();
+    let leadership = backend.leadership();
     if session.submitted > *session.applied.borrow() && leadership != session.leadership {
         return Err(Closed::Unavailable(
             "the leader changed while writes were in flight".into(),
         ));
     }
     session.leadership = leadership;
-    match &shared.backend() {
+    match &backend {
         Backend::Raft(replica) => {
             let proposal = Proposal {
                 origin: Some(Origin {

@@ -110,6 +110,33 @@ impl ZabLink {
         }
     }
 
+    /// Registers a waiter for the leader's answer about `session`, sends the packet
+    /// and waits. The waiter goes again if the packet cannot be sent or no answer
+    /// comes, so unanswered requests leave nothing behind.
+    async fn ask<T>(
+        &self,
+        waiters: &Mutex<HashMap<i64, oneshot::Sender<T>>>,
+        session: i64,
+        send: impl FnOnce() -> Result<(), String>,
+        what: &str,
+    ) -> Result<T, String> {
+        let (tx, rx) = oneshot::channel();
+        locked(waiters).insert(session, tx);
+        let answer = match send() {
+            Ok(()) => self.answer(rx, what).await,
+            Err(e) => Err(e),
+        };
+        if answer.is_err() {
+            // Only our own waiter (its receiver is gone by now), not one a later
+            // request for the same session put in its place.
+            let mut waiters = locked(waiters);
+            if waiters.get(&session).is_some_and(|tx| tx.is_closed()) {
+                waiters.remove(&session);
+            }
+        }
+        answer
+    }
+
     /// Creates a global session on ZooKeeper (a new client here); returns once its
     /// txn has been applied here.
     pub async fn create_session(
@@ -118,32 +145,26 @@ impl ZabLink {
         timeout_ms: i32,
         auth: &[Id],
     ) -> Result<(), String> {
-        let (tx, rx) = oneshot::channel();
-        locked(&self.creating).insert(session, tx);
-        if let Err(e) = self.request(session, 0, CREATE_SESSION, &timeout_ms.to_be_bytes(), auth) {
-            locked(&self.creating).remove(&session);
-            return Err(e);
-        }
-        self.answer(rx, "creating a session").await
+        let send = || self.request(session, 0, CREATE_SESSION, &timeout_ms.to_be_bytes(), auth);
+        self.ask(&self.creating, session, send, "creating a session")
+            .await
     }
 
     /// Asks the leader whether `session` (resumed here) is still alive.
     pub async fn revalidate(&self, session: i64, timeout_ms: i32) -> Result<bool, String> {
-        let (tx, rx) = oneshot::channel();
-        locked(&self.revalidating).insert(session, tx);
         let mut data = Vec::with_capacity(12);
         data.extend_from_slice(&session.to_be_bytes());
         data.extend_from_slice(&timeout_ms.to_be_bytes());
-        if let Err(e) = self.send(&QuorumPacket {
-            packet_type: qp::REVALIDATE,
-            zxid: -1,
-            data: Some(data.into()),
-            authinfo: None,
-        }) {
-            locked(&self.revalidating).remove(&session);
-            return Err(e);
-        }
-        self.answer(rx, "revalidating a session").await
+        let send = || {
+            self.send(&QuorumPacket {
+                packet_type: qp::REVALIDATE,
+                zxid: -1,
+                data: Some(data.into()),
+                authinfo: None,
+            })
+        };
+        self.ask(&self.revalidating, session, send, "revalidating a session")
+            .await
     }
 
     /// Forwards a client's write; its reply comes with the txn it becomes.

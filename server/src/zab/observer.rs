@@ -98,7 +98,9 @@ pub fn follow(
             return ZabError::Stopped;
         }
         let outcome = observe_once(settings, sink, writer, stop, &mut accepted_epoch);
+        let mut first_without_leader = false;
         if let Err(ZabError::NoLeader(_)) = &outcome {
+            first_without_leader = leaderless_since.is_none();
             let since = *leaderless_since.get_or_insert_with(std::time::Instant::now);
             if promote.load(Ordering::Relaxed) {
                 let reason = if !any_voter_alive(settings) {
@@ -121,13 +123,13 @@ pub fn follow(
         }
         match outcome {
             Err(ZabError::Stopped) => return ZabError::Stopped,
-            Err(ZabError::Protocol(why)) if why.starts_with("a txn that does not apply") => {
+            Err(e @ ZabError::Unapplicable(_)) => {
                 sink.lost();
-                return ZabError::Protocol(why);
+                return e;
             }
             Err(e @ ZabError::NoLeader(_)) => {
                 // Repeats every tick while ZooKeeper elects (or is down): said once.
-                if leaderless_since.is_some_and(|t| t.elapsed() < settings.tick) {
+                if first_without_leader {
                     tracing::warn!("following ZooKeeper: {e}; waiting for a leader");
                 }
                 sink.lost();
@@ -279,12 +281,8 @@ fn decode_txn(packet: &QuorumPacket) -> Result<TxnEntry, ZabError> {
 }
 
 fn apply(sink: &mut dyn FollowSink, txn: &TxnEntry) -> Result<(), ZabError> {
-    sink.apply(txn).map_err(|why| {
-        ZabError::Protocol(format!(
-            "a txn that does not apply (0x{:x}): {why}",
-            txn.header.zxid
-        ))
-    })
+    sink.apply(txn)
+        .map_err(|why| ZabError::Unapplicable(format!("0x{:x}: {why}", txn.header.zxid)))
 }
 
 /// `Learner.syncWithLeader`, for an observer that keeps no log: committed txns are
@@ -355,6 +353,9 @@ fn sync(
                 Some(p) if p.zxid == packet.zxid => {
                     if let Some(p) = pending.pop_front() {
                         apply(sink, &p.txn)?;
+                        if packet.packet_type == qp::COMMITANDACTIVATE {
+                            warn_membership_changed(p.zxid);
+                        }
                     }
                 }
                 _ => {
@@ -364,14 +365,7 @@ fn sync(
                     )));
                 }
             },
-            qp::INFORM => {
-                let txn = decode_txn(&packet)?;
-                apply(sink, &txn)?;
-            }
-            qp::INFORMANDACTIVATE => {
-                let txn = decode_informandactivate(&packet)?;
-                apply(sink, &txn)?;
-            }
+            qp::INFORM | qp::INFORMANDACTIVATE => apply_inform(sink, &packet)?,
             qp::NEWLEADER => {
                 writer.write(&wire::bare(qp::ACK, new_leader_zxid))?;
             }
@@ -395,14 +389,32 @@ fn sync(
     }
 }
 
-/// INFORMANDACTIVATE's data: the suggested leader's id, then the txn.
-fn decode_informandactivate(packet: &QuorumPacket) -> Result<TxnEntry, ZabError> {
+/// Applies an INFORM's txn, or an INFORMANDACTIVATE's (the suggested leader's id, then
+/// the txn). The reconfig txn itself replicates `/zookeeper/config`; the new
+/// membership is not adopted: this server keeps following the voters its own
+/// configuration names, and says so.
+fn apply_inform(sink: &mut dyn FollowSink, packet: &QuorumPacket) -> Result<(), ZabError> {
+    if packet.packet_type == qp::INFORM {
+        return apply(sink, &decode_txn(packet)?);
+    }
     let mut data: Bytes = packet.data.clone().unwrap_or_default();
     if data.remaining() < 8 {
         return Err(ZabError::Protocol("a short INFORMANDACTIVATE".into()));
     }
     let _suggested_leader = data.get_i64();
-    TxnEntry::decode(data).map_err(|e| ZabError::Protocol(format!("an INFORMANDACTIVATE txn: {e}")))
+    let txn = TxnEntry::decode(data)
+        .map_err(|e| ZabError::Protocol(format!("an INFORMANDACTIVATE txn: {e}")))?;
+    apply(sink, &txn)?;
+    warn_membership_changed(txn.header.zxid);
+    Ok(())
+}
+
+fn warn_membership_changed(zxid: i64) {
+    tracing::warn!(
+        zxid = format!("0x{zxid:x}"),
+        "ZooKeeper's membership changed (reconfig); this server keeps following the \
+         server lines of its own configuration: update them before the next restart"
+    );
 }
 
 /// The broadcast phase (`Observer.processPacket`).
@@ -438,14 +450,7 @@ fn broadcast(
                     w.write(&reply)?;
                 }
             }
-            qp::INFORM => {
-                let txn = decode_txn(&packet)?;
-                apply(sink, &txn)?;
-            }
-            qp::INFORMANDACTIVATE => {
-                let txn = decode_informandactivate(&packet)?;
-                apply(sink, &txn)?;
-            }
+            qp::INFORM | qp::INFORMANDACTIVATE => apply_inform(sink, &packet)?,
             qp::SYNC => sink.sync_done(),
             qp::REVALIDATE => {
                 // (session id, valid) as DataOutputStream writes them.

@@ -19,6 +19,10 @@ pub enum ZabError {
     Io(#[from] io::Error),
     #[error("ZooKeeper's leader sent {0}")]
     Protocol(String),
+    /// A committed txn this server cannot apply: its state no longer matches
+    /// ZooKeeper's, so following stops rather than serve a diverged tree.
+    #[error("a txn that does not apply ({0})")]
+    Unapplicable(String),
     #[error("stopped")]
     Stopped,
     /// Promotion was requested and ZooKeeper has had no leader for `initLimit` ticks:
