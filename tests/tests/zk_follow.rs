@@ -372,19 +372,47 @@ impl Drop for Load {
 /// ticks) and a sync, with room for a loaded machine.
 const PROMOTE_LIMIT: Duration = Duration::from_secs(120);
 
+/// A 3-voter ZooKeeper with ferrokeeper as its `server.4`, serving as an observer.
+struct SoleFollower {
+    zk: RealZooKeeperEnsemble,
+    dir: tempfile::TempDir,
+    cfg: String,
+    process: Group,
+    addr: SocketAddr,
+}
+
+impl SoleFollower {
+    fn start() -> SoleFollower {
+        let observer_line = format!("127.0.0.1:{}:{}:observer", pick_port(), pick_port());
+        let zk = RealZooKeeperEnsemble::start(3, TICK_MS, &[("server.4", observer_line.as_str())]);
+        let dir = tempfile::tempdir().expect("temp dir");
+        let port = pick_port();
+        let cfg = follower_cfg(&zk, dir.path(), &observer_line, port);
+        // Run as an operator would: the zoo.cfg's own client port, which promote asks.
+        let process = Group::spawn(ferrokeeper_command().args(["--config", &cfg]), None);
+        let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+        wait_for("ferrokeeper serving as an observer", || {
+            mode(addr).as_deref() == Some("observer")
+        });
+        SoleFollower {
+            zk,
+            dir,
+            cfg,
+            process,
+            addr,
+        }
+    }
+}
+
 #[test]
 fn promote_takes_over_once_zookeeper_stops_with_every_session_kept() {
-    let observer_line = format!("127.0.0.1:{}:{}:observer", pick_port(), pick_port());
-    let mut zk = RealZooKeeperEnsemble::start(3, TICK_MS, &[("server.4", observer_line.as_str())]);
-    let dir = tempfile::tempdir().expect("temp dir");
-    let port = pick_port();
-    let cfg = follower_cfg(&zk, dir.path(), &observer_line, port);
-    // Run as an operator would: the zoo.cfg's own client port, which promote asks.
-    let _follower = Group::spawn(ferrokeeper_command().args(["--config", &cfg]), None);
-    let fk: SocketAddr = ([127, 0, 0, 1], port).into();
-    wait_for("ferrokeeper serving as an observer", || {
-        mode(fk).as_deref() == Some("observer")
-    });
+    let SoleFollower {
+        mut zk,
+        dir,
+        cfg,
+        process: _follower,
+        addr: fk,
+    } = SoleFollower::start();
 
     // A session on ZooKeeper and one on ferrokeeper, each with an ephemeral.
     let zk_addr = zk.client_addr(0);
@@ -592,16 +620,13 @@ fn three_followers_take_over_together_as_an_ensemble() {
 
 #[test]
 fn promote_after_zookeeper_is_already_gone() {
-    let observer_line = format!("127.0.0.1:{}:{}:observer", pick_port(), pick_port());
-    let mut zk = RealZooKeeperEnsemble::start(3, TICK_MS, &[("server.4", observer_line.as_str())]);
-    let dir = tempfile::tempdir().expect("temp dir");
-    let port = pick_port();
-    let cfg = follower_cfg(&zk, dir.path(), &observer_line, port);
-    let _follower = Group::spawn(ferrokeeper_command().args(["--config", &cfg]), None);
-    let fk: SocketAddr = ([127, 0, 0, 1], port).into();
-    wait_for("ferrokeeper serving as an observer", || {
-        mode(fk).as_deref() == Some("observer")
-    });
+    let SoleFollower {
+        mut zk,
+        dir: _dir,
+        cfg,
+        process: _follower,
+        addr: fk,
+    } = SoleFollower::start();
     let (mut c, hello) = RawClient::connect(fk, 30_000, None).expect("connect");
     assert_eq!(create(&mut c, "/eph", b"", CreateMode::Ephemeral), 0);
     c.disconnect();

@@ -269,13 +269,7 @@ impl DataTree {
             parent_cversion: parent.stat.cversion,
             parent_pzxid: parent.stat.pzxid,
         };
-        // ZooKeeper only moves cversion forward, so at i32::MAX it sticks (and so
-        // does pzxid) instead of wrapping.
-        let cversion = parent.stat.cversion.wrapping_add(1);
-        if cversion > parent.stat.cversion {
-            parent.stat.cversion = cversion;
-            parent.stat.pzxid = zxid;
-        }
+        advance_cversion(&mut parent.stat, -1, zxid);
         parent.children.insert(name.to_owned());
         let node = Node::new(data, acl, new_stat(zxid, time, owner));
         let stat = node.client_stat(self.extended_types);
@@ -442,6 +436,21 @@ impl DataTree {
             }
         }
         Some(node)
+    }
+}
+
+/// Moves a node's cversion to `cversion` (-1: one past its own), and its pzxid with
+/// it. ZooKeeper only moves cversion forward, so at i32::MAX it sticks (and so does
+/// pzxid) instead of wrapping.
+fn advance_cversion(stat: &mut StatPersisted, cversion: i32, zxid: i64) {
+    let cversion = if cversion == -1 {
+        stat.cversion.wrapping_add(1)
+    } else {
+        cversion
+    };
+    if cversion > stat.cversion {
+        stat.cversion = cversion;
+        stat.pzxid = zxid;
     }
 }
 

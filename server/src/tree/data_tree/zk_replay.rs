@@ -1,14 +1,15 @@
 //! Building a tree from ZooKeeper's own files: loading a snapshot's nodes and replaying
 //! its txn log with `DataTree.java`'s exact semantics, including the leniency it needs
 //! for "fuzzy" snapshots (taken while txns were applied, so a replayed txn may find its
-//! effect already there). Used by the importer only; the server's own writes go through
-//! the checked mutations in `data_tree.rs`.
+//! effect already there). Used by the importer and by a server following ZooKeeper (which
+//! applies ZooKeeper's txns as they come); the server's own writes go through the
+//! checked mutations in `data_tree.rs`.
 
 use bytes::Bytes;
 use ferrokeeper_protocol::{Acl, ErrorCode, Stat, StatPersisted};
 use imbl::{OrdMap, OrdSet};
 
-use super::{DataTree, Undo, node_size};
+use super::{DataTree, Undo, advance_cversion, node_size};
 use crate::tree::node::{Node, new_stat};
 use crate::tree::path::split_parent;
 
@@ -88,15 +89,7 @@ impl DataTree {
             parent_cversion: parent.stat.cversion,
             parent_pzxid: parent.stat.pzxid,
         };
-        let cversion = if parent_cversion == -1 {
-            parent.stat.cversion.wrapping_add(1)
-        } else {
-            parent_cversion
-        };
-        if cversion > parent.stat.cversion {
-            parent.stat.cversion = cversion;
-            parent.stat.pzxid = zxid;
-        }
+        advance_cversion(&mut parent.stat, parent_cversion, zxid);
         parent.children.insert(name.to_owned());
         let node = Node::new(data, acl, new_stat(zxid, time, owner));
         let stat = node.client_stat(self.extended_types);
@@ -131,15 +124,7 @@ impl DataTree {
         zxid: i64,
     ) -> Result<(), ErrorCode> {
         let node = self.nodes.get_mut(path).ok_or(ErrorCode::NoNode)?;
-        let cversion = if cversion == -1 {
-            node.stat.cversion.wrapping_add(1)
-        } else {
-            cversion
-        };
-        if cversion > node.stat.cversion {
-            node.stat.cversion = cversion;
-            node.stat.pzxid = zxid;
-        }
+        advance_cversion(&mut node.stat, cversion, zxid);
         Ok(())
     }
 
