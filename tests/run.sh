@@ -20,6 +20,9 @@ dpkg-query -W -f='${Status}' zookeeper-bin 2>/dev/null | grep -q 'ok installed' 
   || need_pkgs+=(zookeeper-bin)
 [ -f /usr/include/zookeeper/zookeeper.h ] || need_pkgs+=(libzookeeper-mt-dev)
 command -v python3 >/dev/null 2>&1 || need_pkgs+=(python3)
+# TLS tests make certificates and Java key stores (tests/src/pki.rs).
+command -v openssl >/dev/null 2>&1 || need_pkgs+=(openssl)
+command -v keytool >/dev/null 2>&1 || need_pkgs+=(default-jre-headless)
 python3 -m pip --version >/dev/null 2>&1 || need_pkgs+=(python3-pip)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   log "installing ${need_pkgs[*]}"
@@ -32,12 +35,25 @@ fi
 # kazoo from PyPI, for the python3 the tests run. Debian's python3 is "externally
 # managed" (PEP 668): pip refuses plain installs there, so retry with its override.
 # Pinned, so every run tests against the same client.
+# pure-sasl is kazoo's SASL client (tests/tests/sasl.rs).
 KAZOO_VERSION=2.11.0
+pip_install() {
+  python3 -m pip install -q --disable-pip-version-check "$1" 2>/dev/null \
+    || python3 -m pip install -q --disable-pip-version-check --break-system-packages "$1"
+}
 if [ "$(python3 -c 'import kazoo.version; print(kazoo.version.__version__)' 2>/dev/null)" != "$KAZOO_VERSION" ]; then
   log "installing kazoo $KAZOO_VERSION (pip)"
-  python3 -m pip install -q --disable-pip-version-check "kazoo==$KAZOO_VERSION" 2>/dev/null \
-    || python3 -m pip install -q --disable-pip-version-check --break-system-packages "kazoo==$KAZOO_VERSION"
+  pip_install "kazoo==$KAZOO_VERSION"
 fi
+# kazoo's own test harness (tests/tests/kazoo_own_suite.rs) needs pytest, and pyjks and
+# pyOpenSSL to make its key stores.
+for pinned in "pure-sasl==0.6.2" "pytest==8.3.4" "pyjks==20.0.0" "pyOpenSSL==24.3.0"; do
+  name=${pinned%%==*}
+  if [ "$(python3 -c "import importlib.metadata as m; print(m.version('$name'))" 2>/dev/null)" != "${pinned##*==}" ]; then
+    log "installing $pinned (pip)"
+    pip_install "$pinned"
+  fi
+done
 
 log "cargo fmt --check"
 cargo fmt --all -- --check

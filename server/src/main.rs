@@ -14,6 +14,7 @@ use std::sync::Arc;
 use ferrokeeper_server::net::{ConfRenderer, NetSettings, auth::AuthSettings};
 use ferrokeeper_server::replication::{Ensemble, StorageOptions, SyncMode};
 use ferrokeeper_server::server::{Server, ServerSettings};
+use ferrokeeper_server::tls::ClientTlsAcceptor;
 use ferrokeeper_server::zab::ObserverSettings;
 use tracing_subscriber::EnvFilter;
 
@@ -97,12 +98,14 @@ async fn ensemble(config: &Config) -> Result<Option<Ensemble>, String> {
 
 fn settings(
     config: &Config,
-    client_addr: SocketAddr,
+    (client_addr, secure_client_addr): (Option<SocketAddr>, Option<SocketAddr>),
+    tls: Option<Arc<ClientTlsAcceptor>>,
     ensemble: Option<Ensemble>,
 ) -> ServerSettings {
     ServerSettings {
         server_id: config.own_id(),
         client_addr,
+        secure_client_addr,
         tick_time_ms: u64::from(config.tick_time),
         extended_types_enabled: config.extended_types_enabled,
         container_check_interval_ms: u64::from(config.containers.check_interval_ms),
@@ -132,12 +135,15 @@ fn settings(
             four_letter_whitelist: config.four_letter_words.clone(),
             auth: AuthSettings {
                 super_digest: config.super_digest.clone(),
+                sasl: config.client_sasl.clone(),
+                enforce: config.enforce_auth.clone(),
             },
             // Replaced by Server::start once the port is bound.
             conf: ConfRenderer(Arc::new(|_, _| String::new())),
             snapshot_dir: config.snapshot_dir(),
             log_dir: config.raft_log_dir(),
-            client_port: client_addr.port(),
+            client_port: client_addr.map_or(0, |a| a.port()),
+            tls,
         },
         ensemble,
         sync_limit_ticks: u64::from(config.sync_limit),
@@ -237,11 +243,27 @@ async fn run(config: Config) -> Result<(), String> {
     } else {
         ensemble(&config).await?
     };
-    let address = config
-        .client_address
-        .as_ref()
-        .ok_or("no clientPort is configured, so there is nothing to serve")?;
-    let client_addr = resolve(address).await?;
+    if config.client_address.is_none() && config.secure_client_address.is_none() {
+        return Err(
+            "neither clientPort nor secureClientPort is configured, so there is \
+                    nothing to serve"
+                .into(),
+        );
+    }
+    let client_addr = match &config.client_address {
+        Some(address) => Some(resolve(address).await?),
+        None => None,
+    };
+    let secure_client_addr = match &config.secure_client_address {
+        Some(address) => Some(resolve(address).await?),
+        None => None,
+    };
+    // The stores are read before anything is served: a wrong password or a missing
+    // file stops start-up, naming the setting.
+    let tls = match &config.client_tls {
+        Some(tls) => Some(ClientTlsAcceptor::new(tls.clone()).map_err(|e| e.to_string())?),
+        None => None,
+    };
     // Never serve an empty tree over an operator's ZooKeeper data.
     let own_data = ferrokeeper_server::replication::offline::has_data(
         &config.raft_log_dir(),
@@ -284,7 +306,7 @@ async fn run(config: Config) -> Result<(), String> {
     } else {
         "standalone"
     };
-    let mut server_settings = settings(&config, client_addr, ensemble);
+    let mut server_settings = settings(&config, (client_addr, secure_client_addr), tls, ensemble);
     if observer.is_some() {
         server_settings.promoted_ensemble = promoted_ensemble(&config).await?;
     }
@@ -293,6 +315,10 @@ async fn run(config: Config) -> Result<(), String> {
         None => Server::start(server_settings, conf_text).await,
     }
     .map_err(|e| e.to_string())?;
+    // The TLS line first: tests (and scripts) take "listening on" as "ready".
+    if let Some(secure) = server.secure_addr() {
+        tracing::info!("ferrokeeper listening for TLS clients on {secure}");
+    }
     tracing::info!(data_dir = %config.data_dir.display(), "ferrokeeper listening on {} ({mode})", server.local_addr());
 
     wait_for_signal().await;

@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::core::{Core, now_ms};
-use crate::net::{Backend, NetSettings, Shared, serve_clients};
+use crate::net::{Backend, ClientPort, NetSettings, Shared, serve_clients};
 use crate::proposal::Proposal;
 use crate::replication::{Ensemble, Replica, ReplicaOptions, ReplicationError, StorageOptions};
 use crate::state::StateConfig;
@@ -23,7 +23,10 @@ use crate::zab::{ObserverSettings, ServerSink, ZabLink};
 pub struct ServerSettings {
     /// `myid`; 1 for a standalone server, as ZooKeeper uses.
     pub server_id: u64,
-    pub client_addr: SocketAddr,
+    /// `clientPort`; `None`: only the TLS port serves clients.
+    pub client_addr: Option<SocketAddr>,
+    /// `secureClientPort` (needs `net.tls`).
+    pub secure_client_addr: Option<SocketAddr>,
     pub tick_time_ms: u64,
     pub extended_types_enabled: bool,
     pub container_check_interval_ms: u64,
@@ -47,6 +50,8 @@ pub enum StartError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    #[error("cannot start: {0}")]
+    Other(String),
     #[error(transparent)]
     Replication(#[from] ReplicationError),
 }
@@ -54,6 +59,7 @@ pub enum StartError {
 /// A running server.
 pub struct Server {
     local_addr: SocketAddr,
+    secure_addr: Option<SocketAddr>,
     shutdown: CancellationToken,
     tasks: JoinSet<()>,
     connections: TaskTracker,
@@ -78,22 +84,77 @@ pub const PROMOTE_REQUEST: &str = "promote";
 /// Written once a following server has taken over (its content: the zxid).
 pub const PROMOTED_MARKER: &str = "promoted";
 
-/// Binds the client port (the configured port may be 0), completes the settings that
+/// The bound client ports.
+struct Listeners {
+    plain: Option<TcpListener>,
+    secure: Option<TcpListener>,
+    /// The plain port's address, else the secure one's.
+    local_addr: SocketAddr,
+    secure_addr: Option<SocketAddr>,
+}
+
+impl Listeners {
+    /// Serves every bound port.
+    fn serve(self, shared: &Arc<Shared>, tasks: &mut JoinSet<()>, connections: &TaskTracker) {
+        for (listener, port) in [
+            (self.plain, ClientPort::Plain),
+            (self.secure, ClientPort::Secure),
+        ] {
+            if let Some(listener) = listener {
+                tasks.spawn(serve_clients(
+                    shared.clone(),
+                    listener,
+                    connections.clone(),
+                    port,
+                ));
+            }
+        }
+        if let Some(tls) = &shared.settings.tls
+            && tls.settings().reload
+        {
+            tasks.spawn(
+                tls.clone()
+                    .reload_on_change(TLS_RELOAD_CHECK, shared.shutdown.clone()),
+            );
+        }
+    }
+}
+
+/// How often the TLS store files are checked for changes.
+const TLS_RELOAD_CHECK: Duration = Duration::from_secs(2);
+
+async fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), StartError> {
+    let bind_error = |source| StartError::Bind { addr, source };
+    let listener = TcpListener::bind(addr).await.map_err(bind_error)?;
+    let local = listener.local_addr().map_err(bind_error)?;
+    Ok((listener, local))
+}
+
+/// Binds the client ports (a configured port may be 0), completes the settings that
 /// depend on the bound port, and makes the core.
 async fn bind_client_port(
     settings: &mut ServerSettings,
     conf: impl Fn(u16, u64, u64) -> String + Send + Sync + 'static,
-) -> Result<(TcpListener, SocketAddr, Arc<Core>), StartError> {
-    let bind_error = |source| StartError::Bind {
-        addr: settings.client_addr,
-        source,
+) -> Result<(Listeners, Arc<Core>), StartError> {
+    let plain = match settings.client_addr {
+        Some(addr) => Some(bind(addr).await?),
+        None => None,
     };
-    let listener = TcpListener::bind(settings.client_addr)
-        .await
-        .map_err(bind_error)?;
-    let local_addr = listener.local_addr().map_err(bind_error)?;
-    settings.net.client_port = local_addr.port();
-    let port = local_addr.port();
+    let secure = match settings.secure_client_addr {
+        Some(_) if settings.net.tls.is_none() => {
+            return Err(StartError::Other(
+                "a secure client port needs TLS settings".into(),
+            ));
+        }
+        Some(addr) => Some(bind(addr).await?),
+        None => None,
+    };
+    let local_addr = match (&plain, &secure) {
+        (Some((_, a)), _) | (None, Some((_, a))) => *a,
+        (None, None) => return Err(StartError::Other("no client port to serve".into())),
+    };
+    let port = plain.as_ref().map_or(0, |(_, a)| a.port());
+    settings.net.client_port = port;
     settings.net.conf = crate::net::ConfRenderer(Arc::new(move |data, log| conf(port, data, log)));
     let core = Arc::new(Core::new(
         settings.server_id,
@@ -101,7 +162,16 @@ async fn bind_client_port(
             extended_types_enabled: settings.extended_types_enabled,
         },
     ));
-    Ok((listener, local_addr, core))
+    let secure_addr = secure.as_ref().map(|(_, a)| *a);
+    Ok((
+        Listeners {
+            plain: plain.map(|(l, _)| l),
+            secure: secure.map(|(l, _)| l),
+            local_addr,
+            secure_addr,
+        },
+        core,
+    ))
 }
 
 impl Server {
@@ -111,7 +181,8 @@ impl Server {
         mut settings: ServerSettings,
         conf: impl Fn(u16, u64, u64) -> String + Send + Sync + 'static,
     ) -> Result<Server, StartError> {
-        let (listener, local_addr, core) = bind_client_port(&mut settings, conf).await?;
+        let (listeners, core) = bind_client_port(&mut settings, conf).await?;
+        let (local_addr, secure_addr) = (listeners.local_addr, listeners.secure_addr);
         let replica = Replica::start(
             ReplicaOptions {
                 id: settings.server_id,
@@ -135,10 +206,11 @@ impl Server {
             settings: settings.net.clone(),
             started: std::time::Instant::now(),
             shutdown: shutdown.clone(),
+            per_ip: Default::default(),
         });
         let connections = TaskTracker::new();
         let mut tasks = JoinSet::new();
-        tasks.spawn(serve_clients(shared, listener, connections.clone()));
+        listeners.serve(&shared, &mut tasks, &connections);
         tasks.spawn(close_on_lost_writes(
             core.clone(),
             replica.clone(),
@@ -163,6 +235,7 @@ impl Server {
         ));
         Ok(Server {
             local_addr,
+            secure_addr,
             shutdown,
             tasks,
             connections,
@@ -178,7 +251,8 @@ impl Server {
         observer: ObserverSettings,
         conf: impl Fn(u16, u64, u64) -> String + Send + Sync + 'static,
     ) -> Result<Server, StartError> {
-        let (listener, local_addr, core) = bind_client_port(&mut settings, conf).await?;
+        let (listeners, core) = bind_client_port(&mut settings, conf).await?;
+        let (local_addr, secure_addr) = (listeners.local_addr, listeners.secure_addr);
         let patience = Duration::from_millis(settings.tick_time_ms.max(1))
             * u32::try_from(settings.sync_limit_ticks.max(2)).unwrap_or(2);
         let link = ZabLink::new(patience);
@@ -204,10 +278,7 @@ impl Server {
                         end => tracing::error!("stopped following ZooKeeper: {end}"),
                     }
                 })
-                .map_err(|source| StartError::Bind {
-                    addr: settings.client_addr,
-                    source,
-                })?
+                .map_err(|e| StartError::Other(format!("cannot start the observer thread: {e}")))?
         };
 
         let shutdown = CancellationToken::new();
@@ -217,10 +288,11 @@ impl Server {
             settings: settings.net.clone(),
             started: std::time::Instant::now(),
             shutdown: shutdown.clone(),
+            per_ip: Default::default(),
         });
         let connections = TaskTracker::new();
         let mut tasks = JoinSet::new();
-        tasks.spawn(serve_clients(shared.clone(), listener, connections.clone()));
+        listeners.serve(&shared, &mut tasks, &connections);
         tasks.spawn(close_when_not_serving(
             core.clone(),
             link.role(),
@@ -251,6 +323,7 @@ impl Server {
         ));
         Ok(Server {
             local_addr,
+            secure_addr,
             shutdown,
             tasks,
             connections,
@@ -262,8 +335,14 @@ impl Server {
         })
     }
 
+    /// The plain client port's address, or the TLS port's when there is no plain one.
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// The TLS client port's address, if there is one.
+    pub fn secure_addr(&self) -> Option<SocketAddr> {
+        self.secure_addr
     }
 
     /// Stops accepting; every connection answers the writes it already submitted and

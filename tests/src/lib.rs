@@ -8,6 +8,7 @@ pub mod differential;
 pub mod either;
 pub mod ensemble;
 pub mod follow;
+pub mod pki;
 pub mod process;
 pub mod proxy;
 pub mod raw;
@@ -20,11 +21,68 @@ use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::sync::{Arc, Condvar, Mutex, mpsc};
 use std::time::Duration;
 
 /// The marker the server logs once it accepts clients.
 const LISTENING: &str = "ferrokeeper listening on ";
+/// Logged just before LISTENING when the server has a TLS client port.
+const LISTENING_TLS: &str = "ferrokeeper listening for TLS clients on ";
+
+/// A server's log lines as they arrive (the most recent ones), for tests that wait for
+/// an event the server logs.
+#[derive(Default)]
+pub struct Log {
+    lines: Mutex<std::collections::VecDeque<String>>,
+    arrived: Condvar,
+}
+
+impl Log {
+    const KEPT: usize = 10_000;
+
+    fn push(&self, line: String) {
+        let mut lines = self.lines.lock().unwrap_or_else(|p| p.into_inner());
+        if lines.len() == Self::KEPT {
+            lines.pop_front();
+        }
+        lines.push_back(line);
+        self.arrived.notify_all();
+    }
+
+    /// How many kept lines contain `needle`.
+    pub fn count(&self, needle: &str) -> usize {
+        let lines = self.lines.lock().unwrap_or_else(|p| p.into_inner());
+        lines.iter().filter(|l| l.contains(needle)).count()
+    }
+
+    /// Waits until more than `seen` kept lines contain `needle`; false after `within`.
+    pub fn wait_for_more(&self, needle: &str, seen: usize, within: Duration) -> bool {
+        let deadline = std::time::Instant::now() + within;
+        let mut lines = self.lines.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            if lines.iter().filter(|l| l.contains(needle)).count() > seen {
+                return true;
+            }
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            lines = self
+                .arrived
+                .wait_timeout(lines, left)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+    }
+}
+
+/// What `spawn` learns from a starting server.
+struct Spawned {
+    child: Child,
+    addr: SocketAddr,
+    secure_addr: Option<SocketAddr>,
+    log: Arc<Log>,
+}
 
 /// The `ferrokeeper` binary built alongside these tests (`target/<profile>/ferrokeeper`).
 pub fn ferrokeeper_binary() -> PathBuf {
@@ -84,6 +142,8 @@ fn newest_file(dir: &Path) -> Option<(std::time::SystemTime, PathBuf)> {
 pub struct Ferrokeeper {
     child: Child,
     addr: SocketAddr,
+    secure_addr: Option<SocketAddr>,
+    log: Arc<Log>,
     data_dir: PathBuf,
     args: Vec<String>,
     _data: Option<tempfile::TempDir>,
@@ -103,9 +163,16 @@ impl Ferrokeeper {
     pub fn start_in(data_dir: &std::path::Path, args: &[&str]) -> Ferrokeeper {
         let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
         match spawn(data_dir, 0, &args) {
-            Ok((child, addr)) => Ferrokeeper {
+            Ok(Spawned {
                 child,
                 addr,
+                secure_addr,
+                log,
+            }) => Ferrokeeper {
+                child,
+                addr,
+                secure_addr,
+                log,
                 data_dir: data_dir.to_owned(),
                 args,
                 _data: None,
@@ -122,9 +189,11 @@ impl Ferrokeeper {
         let deadline = std::time::Instant::now() + Duration::from_secs(30);
         loop {
             match spawn(&self.data_dir, self.addr.port(), &self.args) {
-                Ok((child, addr)) => {
-                    assert_eq!(addr, self.addr, "restarted on another address");
-                    self.child = child;
+                Ok(spawned) => {
+                    assert_eq!(spawned.addr, self.addr, "restarted on another address");
+                    self.child = spawned.child;
+                    self.secure_addr = spawned.secure_addr;
+                    self.log = spawned.log;
                     return;
                 }
                 Err(why) if std::time::Instant::now() < deadline => {
@@ -148,6 +217,16 @@ impl Ferrokeeper {
 
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The TLS client port (`--secure-client-port`), if the server has one.
+    pub fn secure_addr(&self) -> Option<SocketAddr> {
+        self.secure_addr
+    }
+
+    /// The server's log so far (and as it grows).
+    pub fn log(&self) -> &Log {
+        &self.log
     }
 
     /// `host:port` for client connect strings.
@@ -205,7 +284,7 @@ pub fn ferrokeeper_command() -> Command {
 
 /// Spawns `ferrokeeper` on 127.0.0.1:`port` (0: the kernel chooses) and waits for its
 /// "listening" log line.
-fn spawn(data_dir: &Path, port: u16, args: &[String]) -> Result<(Child, SocketAddr), String> {
+fn spawn(data_dir: &Path, port: u16, args: &[String]) -> Result<Spawned, String> {
     let mut child = ferrokeeper_command()
         .args(["--client-port-address", "127.0.0.1", "--client-port"])
         .arg(port.to_string())
@@ -216,26 +295,36 @@ fn spawn(data_dir: &Path, port: u16, args: &[String]) -> Result<(Child, SocketAd
         .expect("spawn ferrokeeper");
     let stderr = child.stderr.take().expect("stderr");
     let (tx, rx) = mpsc::channel();
+    let log = Arc::new(Log::default());
+    let kept = log.clone();
+    let address_after = |line: &str, marker: &str| {
+        let rest = line.split(marker).nth(1)?;
+        rest.split_whitespace().next()?.parse::<SocketAddr>().ok()
+    };
     // Keep draining the log so the server never blocks on a full pipe.
     std::thread::spawn(move || {
         let mut sent = false;
+        let mut secure = None;
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if !sent && let Some(rest) = line.split(LISTENING).nth(1) {
-                let addr = rest
-                    .split_whitespace()
-                    .next()
-                    .unwrap_or_default()
-                    .to_owned();
-                let _ = tx.send(addr);
+            if let Some(addr) = address_after(&line, LISTENING_TLS) {
+                secure = Some(addr);
+            } else if !sent && let Some(addr) = address_after(&line, LISTENING) {
+                let _ = tx.send((addr, secure));
                 sent = true;
             }
             if std::env::var_os("FERROKEEPER_TEST_LOG").is_some() {
                 eprintln!("[ferrokeeper] {line}");
             }
+            kept.push(line);
         }
     });
     match rx.recv_timeout(Duration::from_secs(30)) {
-        Ok(addr) => Ok((child, addr.parse().expect("listening address"))),
+        Ok((addr, secure_addr)) => Ok(Spawned {
+            child,
+            addr,
+            secure_addr,
+            log,
+        }),
         Err(_) => {
             // Timed out, or the log ended because the process exited.
             let _ = child.kill();

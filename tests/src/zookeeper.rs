@@ -18,6 +18,8 @@ use std::time::{Duration, Instant};
 pub const ZOOKEEPER_JAR: &str = "/usr/share/java/zookeeper.jar";
 /// A logging backend for slf4j (Debian `libslf4j-java`, a dependency of `zookeeper`).
 pub const SLF4J_SIMPLE_JAR: &str = "/usr/share/java/slf4j-simple.jar";
+/// Netty's codec module (Debian's libnetty-java, a dependency of zookeeper).
+pub const NETTY_CODEC_JAR: &str = "/usr/share/java/netty-codec.jar";
 
 /// How long one start attempt may take before it is given up.
 const START_DEADLINE: Duration = Duration::from_secs(60);
@@ -74,7 +76,11 @@ fn java_binary() -> PathBuf {
 pub(crate) fn java_command(props: &[(&str, &str)]) -> Command {
     let mut cmd = Command::new(java_binary());
     cmd.arg("-cp")
-        .arg(format!("{ZOOKEEPER_JAR}:{SLF4J_SIMPLE_JAR}"))
+        // Debian's zookeeper.jar lists most of Netty in its manifest but not its codec
+        // module, which the Netty connection factory (TLS) needs.
+        .arg(format!(
+            "{ZOOKEEPER_JAR}:{SLF4J_SIMPLE_JAR}:{NETTY_CODEC_JAR}"
+        ))
         .arg("-Dorg.slf4j.simpleLogger.defaultLogLevel=info")
         .arg("-Dzookeeper.admin.enableServer=false")
         .arg("-Xshare:auto")
@@ -88,7 +94,7 @@ pub(crate) fn java_command(props: &[(&str, &str)]) -> Command {
 
 /// A port the kernel just handed out on 127.0.0.1 (closed again, so it can race; the caller
 /// retries when ZooKeeper cannot bind it).
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
     listener.local_addr().expect("local addr").port()
 }

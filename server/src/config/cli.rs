@@ -48,6 +48,10 @@ pub struct Cli {
     #[arg(long, value_name = "HOST")]
     pub client_port_address: Option<String>,
 
+    /// Port for TLS client connections; 0 asks for any free port [zoo.cfg: secureClientPort]
+    #[arg(long, value_name = "PORT")]
+    pub secure_client_port: Option<u16>,
+
     /// Directory for snapshots and myid [zoo.cfg: dataDir; default ./ferrokeeper-data without a config file]
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,

@@ -150,6 +150,11 @@ fn apply_flags(cli: &Cli, d: &mut Draft, props: &mut SystemProperties) {
         &cli.client_port_address,
         "--client-port-address",
     );
+    set(
+        &mut d.secure_client_port,
+        &cli.secure_client_port,
+        "--secure-client-port",
+    );
     set(&mut d.data_dir, &cli.data_dir, "--data-dir");
     set(&mut d.data_log_dir, &cli.data_log_dir, "--data-log-dir");
     set(&mut d.tick_time, &cli.tick_time, "--tick-time");
@@ -320,6 +325,26 @@ fn finish(
         "secureClientPortAddress",
     )?;
     super::security::refuse_unhonoured(&d, &props)?;
+    let client_tls = super::tls::client_tls(&props, secure_client_address.is_some())?;
+    let client_sasl = super::sasl::client_sasl(&props, &mut warn)?;
+    let enforce_auth =
+        super::sasl::enforce_auth(&props, client_tls.is_some(), client_sasl.is_some())?;
+    // TLS keys nothing reads are legal in ZooKeeper too, but say so: an operator who
+    // set them expects them to matter.
+    for (name, p) in props.iter() {
+        let inert = if name.starts_with("zookeeper.ssl.quorum.") {
+            "quorum TLS settings have no effect while sslQuorum is off"
+        } else if name.starts_with("zookeeper.ssl.") && client_tls.is_none() {
+            "TLS settings have no effect without secureClientPort (or \
+             client.portUnification=true)"
+        } else {
+            continue;
+        };
+        warn(format!(
+            "{}: {}: {inert}, as in ZooKeeper",
+            p.origin, p.written_as
+        ));
+    }
 
     let derived = derive(&props)?;
     derived.warnings.iter().for_each(|w| warn(w.clone()));
@@ -350,7 +375,7 @@ fn finish(
     let configured_type = d.peer_type.as_ref().map_or(Default::default(), |(t, _)| *t);
     let (peer_type, mismatch) = quorum::resolve_peer_type(&servers, server_id, configured_type);
     mismatch.into_iter().for_each(&mut warn);
-    if client_address.is_none() {
+    if client_address.is_none() && secure_client_address.is_none() {
         warn("no clientPort is configured: this server accepts no client connections".to_owned());
     }
     let follow_zookeeper = d.follow_zookeeper.is_some();
@@ -423,6 +448,9 @@ fn finish(
         pre_alloc_size_kb: derived.pre_alloc_size_kb,
         client_address,
         secure_client_address,
+        client_tls,
+        client_sasl,
+        enforce_auth,
         client_port_listen_backlog: d
             .client_port_listen_backlog
             .as_ref()

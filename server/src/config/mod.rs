@@ -19,9 +19,11 @@ mod model;
 mod myid;
 pub mod properties;
 mod quorum;
+mod sasl;
 mod security;
 mod server_line;
 mod sysprops;
+mod tls;
 mod zoo_cfg;
 
 pub use cli::Cli;
@@ -33,8 +35,10 @@ pub use model::{
     AdminServer, Autopurge, Config, Containers, DEFAULT_CLIENT_PORT, DEFAULT_DATA_DIR,
     DEFAULT_JUTE_MAX_BUFFER, DEFAULT_TICK_TIME, Diagnostic, MetricsProvider,
 };
+pub use sasl::{ClientSasl, EnforceAuth};
 pub use server_line::{PeerType, QuorumAddress, QuorumServer};
 pub use sysprops::{SysProp, SystemProperties};
+pub use tls::{ClientAuth, ClientTls, StoreSettings, TlsVersion};
 
 #[cfg(test)]
 pub(crate) mod tests;

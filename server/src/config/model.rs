@@ -55,8 +55,15 @@ pub struct Config {
     /// Where to listen for clients; `None` when neither clientPort nor this server's
     /// `server.N` line gives a port (ZooKeeper then opens no client port).
     pub client_address: Option<HostPort>,
-    /// TLS client port: parsed, but ferrokeeper does not serve TLS (warned at load).
+    /// TLS client port (`secureClientPort`, `secureClientPortAddress`).
     pub secure_client_address: Option<HostPort>,
+    /// The client port's TLS settings: set with a secure client port or port
+    /// unification, `None` otherwise.
+    pub client_tls: Option<super::tls::ClientTls>,
+    /// Client SASL (DIGEST-MD5 users from the JAAS file's server section), if any.
+    pub client_sasl: Option<super::sasl::ClientSasl>,
+    /// `enforce.auth.*` / `sessionRequireClientSASLAuth`: sessions must authenticate.
+    pub enforce_auth: Option<super::sasl::EnforceAuth>,
     /// listen(2) backlog; -1 = system default.
     pub client_port_listen_backlog: i32,
     /// Concurrent connections per client IP; 0 = unlimited.

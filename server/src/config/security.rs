@@ -10,17 +10,21 @@ use super::zoo_cfg::Draft;
 
 /// ZooKeeper's built-in providers, which ferrokeeper implements: a provider line naming
 /// them is honoured.
-const HONOURED_PROVIDERS: [&str; 2] = [
+const HONOURED_PROVIDERS: [&str; 4] = [
     "org.apache.zookeeper.server.auth.DigestAuthenticationProvider",
     "org.apache.zookeeper.server.auth.IPAuthenticationProvider",
+    // The `sasl` scheme; the exchange itself is configured by the JAAS file.
+    "org.apache.zookeeper.server.auth.SASLAuthenticationProvider",
+    // Needs TLS clients; `tls::client_tls` refuses it without them.
+    super::tls::X509_PROVIDER_CLASS,
 ];
 
-const NO_TLS: &str = "TLS is not supported by ferrokeeper yet, and it will not serve \
-                      plain text where TLS is asked for; remove the setting, or keep \
-                      ZooKeeper for this deployment";
-const NO_SASL: &str = "SASL is not supported by ferrokeeper yet, and it will not serve \
-                       unauthenticated clients or peers where SASL is asked for; remove the \
-                       setting, or keep ZooKeeper for this deployment";
+const NO_QUORUM_TLS: &str = "TLS between servers is not supported by ferrokeeper yet, and \
+                             it will not replicate in plain text where TLS is asked for; \
+                             remove the setting, or keep ZooKeeper for this deployment";
+const NO_SASL: &str = "SASL between servers is not supported by ferrokeeper yet, and it \
+                       will not admit unauthenticated peers where SASL is asked for; remove \
+                       the setting, or keep ZooKeeper for this deployment";
 
 fn refuse(at: &Origin, key: &str, why: &str) -> ConfigError {
     ConfigError::invalid(at, key, why.to_owned())
@@ -32,16 +36,10 @@ fn is_true(value: &str) -> bool {
 
 /// Refuses the first security setting ferrokeeper cannot honour.
 pub(super) fn refuse_unhonoured(d: &Draft, props: &SystemProperties) -> Result<(), ConfigError> {
-    if let Some((_, at)) = &d.secure_client_port {
-        return Err(refuse(at, "secureClientPort", NO_TLS));
-    }
-    if let Some((_, at)) = &d.secure_client_port_address {
-        return Err(refuse(at, "secureClientPortAddress", NO_TLS));
-    }
     for (key, value, at) in &d.security_keys {
         let why = match key.as_str() {
             "sslQuorum" | "portUnification" | "sslQuorumReloadCertFiles" if is_true(value) => {
-                NO_TLS
+                NO_QUORUM_TLS
             }
             "quorum.auth.enableSasl"
             | "quorum.auth.serverRequireSasl"
@@ -56,21 +54,18 @@ pub(super) fn refuse_unhonoured(d: &Draft, props: &SystemProperties) -> Result<(
     }
     for (name, prop) in props.iter() {
         let bare = name.strip_prefix("zookeeper.").unwrap_or(name);
-        let why = if bare.starts_with("ssl.") || bare.starts_with("X509AuthenticationProvider.") {
-            Some(NO_TLS)
-        } else if bare.starts_with("authProvider.") || bare == "authProvider" {
+        // `ssl.*` (the client port's TLS) and `X509AuthenticationProvider.*` are
+        // decided by `tls::client_tls`; `ssl.quorum.*` is read only with sslQuorum or
+        // portUnification, both refused above.
+        let why = if bare.starts_with("authProvider.") || bare == "authProvider" {
             let class = prop.value.trim();
             (!HONOURED_PROVIDERS.contains(&class)).then_some(
-                "ferrokeeper implements only ZooKeeper's digest and ip authentication \
-                 providers (not SASL, x509 or custom ones) yet, and will not start without \
+                "ferrokeeper implements ZooKeeper's digest, ip, x509 and SASL \
+                 authentication providers, not custom ones, and will not start without \
                  the one asked for; remove the setting, or keep ZooKeeper for this deployment",
             )
         } else {
             match bare {
-                "enforce.auth.enabled" | "sessionRequireClientSASLAuth" if is_true(&prop.value) => {
-                    Some(NO_SASL)
-                }
-                "java.security.auth.login.config" => Some(NO_SASL),
                 "DigestAuthenticationProvider.digestAlg"
                     if !prop.value.trim().eq_ignore_ascii_case("SHA1") =>
                 {

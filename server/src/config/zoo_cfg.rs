@@ -92,6 +92,28 @@ pub const INTERPRETED_PROPERTIES: [&str; 17] = [
     "zookeeper.electionPortBindRetry",
 ];
 
+/// Families of `zookeeper.*` properties decided elsewhere (TLS, SASL, auth providers).
+const INTERPRETED_PREFIXES: [&str; 13] = [
+    "zookeeper.ssl.",
+    "zookeeper.authProvider.",
+    "zookeeper.X509AuthenticationProvider.",
+    "zookeeper.SASLAuthenticationProvider.",
+    "zookeeper.client.portUnification",
+    "zookeeper.client.certReload",
+    "zookeeper.enforce.auth.",
+    "zookeeper.sessionRequireClientSASLAuth",
+    "zookeeper.superUser",
+    "zookeeper.sasl.serverconfig",
+    "zookeeper.kerberos.removeHostFromPrincipal",
+    "zookeeper.kerberos.removeRealmFromPrincipal",
+    "zookeeper.allowSaslFailedClients",
+];
+
+fn is_interpreted(name: &str) -> bool {
+    INTERPRETED_PROPERTIES.contains(&name)
+        || INTERPRETED_PREFIXES.iter().any(|p| name.starts_with(p))
+}
+
 /// Known keys whose value ZooKeeper validates but ferrokeeper does not use (yet).
 /// We check the value so a typo fails as it would in ZooKeeper, and note the key.
 enum Unused {
@@ -405,7 +427,7 @@ fn apply_other(
                      set it as -D{key}=... instead"
                 ),
             ));
-        } else if !INTERPRETED_PROPERTIES.contains(&name.as_str()) {
+        } else if !is_interpreted(&name) {
             d.diagnostics.push((
                 tracing::Level::WARN,
                 format!("{at}: {key}: unknown key; kept as system property {name}"),

@@ -9,6 +9,10 @@ use crate::tree::acl;
 pub struct AuthSettings {
     /// `zookeeper.DigestAuthenticationProvider.superDigest`: `super:<base64 sha1>`.
     pub super_digest: Option<String>,
+    /// Client SASL (DIGEST-MD5), if a JAAS server section is configured.
+    pub sasl: Option<crate::config::ClientSasl>,
+    /// Schemes a session must hold an id of before anything but auth and SASL.
+    pub enforce: Option<crate::config::EnforceAuth>,
 }
 
 /// The ids `packet` adds to a connection from `peer_ip`, or `None` if ZooKeeper would

@@ -13,8 +13,6 @@ use ferrokeeper_protocol::{
 };
 use futures::{SinkExt, StreamExt};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-use tokio::net::tcp::OwnedWriteHalf;
 use tokio::sync::{mpsc, watch};
 use tokio_util::codec::{FramedRead, FramedWrite};
 use tokio_util::sync::CancellationToken;
@@ -53,15 +51,35 @@ struct Session {
     applied: watch::Receiver<u64>,
     /// The leadership under which the last write was submitted.
     leadership: (u64, Option<u64>),
+    /// This connection's SASL exchange, once the client started one.
+    sasl: Option<crate::sasl::DigestMd5Server>,
 }
 
+/// The client's side of a connection, plain or TLS.
+pub type BoxRead = std::pin::Pin<Box<dyn tokio::io::AsyncRead + Send>>;
+/// The server's side of a connection, plain or TLS.
+pub type BoxWrite = std::pin::Pin<Box<dyn tokio::io::AsyncWrite + Send>>;
+
 /// Serves one accepted connection until it closes. `first` holds the four bytes
-/// already read (not a four-letter word): the handshake frame's length.
-pub async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr, first: [u8; 4]) {
+/// already read (not a four-letter word): the handshake frame's length. `tls_ids` are
+/// the ids the client's certificate gave (x509, perhaps super).
+pub async fn serve(
+    shared: Arc<Shared>,
+    (mut read_half, write_half): (BoxRead, BoxWrite),
+    peer: SocketAddr,
+    first: [u8; 4],
+    tls_ids: Vec<Id>,
+) {
     let conn = shared.core.next_conn_id();
     let span = tracing::debug_span!("conn", id = conn, %peer);
     let _enter = span.enter();
-    let (mut read_half, write_half) = stream.into_split();
+    let mut ids = vec![Id {
+        scheme: "ip".into(),
+        id: peer.ip().to_string(),
+    }];
+    for id in tls_ids {
+        super::auth::add_id(&mut ids, id);
+    }
 
     let (outbox, rx) = mpsc::unbounded_channel();
     let cancel = CancellationToken::new();
@@ -71,7 +89,15 @@ pub async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr, fir
         Ok(request) => {
             let mut frames =
                 FramedRead::new(read_half, FrameCodec::new(shared.settings.max_frame_len));
-            let outcome = run(&shared, conn, peer, request, &mut frames, outbox, &cancel).await;
+            let outcome = run(
+                &shared,
+                (conn, peer, &ids),
+                request,
+                &mut frames,
+                outbox,
+                &cancel,
+            )
+            .await;
             (outcome, frames.into_inner())
         }
         Err(e) => {
@@ -95,7 +121,7 @@ pub async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr, fir
 /// After the server has closed its side, reads and discards what the client still
 /// sends, briefly: closing a socket with unread data makes the kernel reset the
 /// connection, and a reset can destroy replies the client has not read yet.
-async fn linger(mut read_half: tokio::net::tcp::OwnedReadHalf) {
+async fn linger(mut read_half: BoxRead) {
     let mut sink = [0u8; 4096];
     let drain = async {
         while let Ok(n) = read_half.read(&mut sink).await {
@@ -112,7 +138,7 @@ async fn linger(mut read_half: tokio::net::tcp::OwnedReadHalf) {
 /// at once.
 async fn read_handshake(
     shared: &Shared,
-    read_half: &mut tokio::net::tcp::OwnedReadHalf,
+    read_half: &mut BoxRead,
     first: [u8; 4],
 ) -> Result<ConnectRequest, Closed> {
     let len = i32::from_be_bytes(first);
@@ -133,7 +159,7 @@ async fn read_handshake(
 }
 
 async fn write_loop(
-    half: OwnedWriteHalf,
+    half: BoxWrite,
     mut rx: mpsc::UnboundedReceiver<Outgoing>,
     cancel: CancellationToken,
 ) {
@@ -183,7 +209,7 @@ impl tokio_util::codec::Encoder<Bytes> for RawFrames {
     }
 }
 
-type Frames = FramedRead<tokio::net::tcp::OwnedReadHalf, FrameCodec>;
+type Frames = FramedRead<BoxRead, FrameCodec>;
 
 async fn next_frame(
     frames: &mut Frames,
@@ -208,16 +234,19 @@ fn send_frame(
     let _ = outbox.send(Outgoing::Frame(buf.freeze()));
 }
 
+/// This connection: its id, its client's address, and the ids it starts with.
+type Client<'a> = (ConnId, SocketAddr, &'a [Id]);
+
 async fn run(
     shared: &Arc<Shared>,
-    conn: ConnId,
-    peer: SocketAddr,
+    client: Client<'_>,
     request: ConnectRequest,
     frames: &mut Frames,
     outbox: mpsc::UnboundedSender<Outgoing>,
     cancel: &CancellationToken,
 ) -> Result<(), Closed> {
-    let mut session = handshake(shared, conn, peer, request, &outbox).await?;
+    let conn = client.0;
+    let mut session = handshake(shared, client, request, &outbox).await?;
     loop {
         let payload = match next_frame(frames, cancel, &shared.shutdown).await {
             Err(Closed::ShuttingDown) => {
@@ -255,8 +284,7 @@ async fn run(
 /// Negotiates or resumes the session; sends the ConnectResponse.
 async fn handshake(
     shared: &Arc<Shared>,
-    conn: ConnId,
-    peer: SocketAddr,
+    (conn, peer, ids): Client<'_>,
     request: ConnectRequest,
     outbox: &mpsc::UnboundedSender<Outgoing>,
 ) -> Result<Session, Closed> {
@@ -294,7 +322,7 @@ async fn handshake(
                     .map_err(|e| Closed::Unavailable(e.to_string()))?;
             }
             Backend::Zab(link) => link
-                .create_session(session_id, timeout, &ip_auth(peer))
+                .create_session(session_id, timeout, ids)
                 .await
                 .map_err(Closed::Unavailable)?,
         }
@@ -337,7 +365,7 @@ async fn handshake(
             }
         }
     };
-    let auth = ip_auth(peer);
+    let auth = ids.to_vec();
     let applied = core.attach(
         conn,
         session_id,
@@ -364,23 +392,13 @@ async fn handshake(
     Ok(Session {
         conn,
         id: session_id,
-        auth: vec![Id {
-            scheme: "ip".into(),
-            id: peer_ip.clone(),
-        }],
+        auth: ids.to_vec(),
         peer_ip,
         submitted: 0,
         applied,
         leadership: (0, None),
+        sasl: None,
     })
-}
-
-/// The id every connection has: its client's IP address.
-fn ip_auth(peer: SocketAddr) -> Vec<Id> {
-    vec![Id {
-        scheme: "ip".into(),
-        id: peer.ip().to_string(),
-    }]
 }
 
 async fn wait_for_writes(session: &mut Session) -> Result<(), Closed> {
@@ -468,6 +486,26 @@ async fn handle(
     payload: &Bytes,
 ) -> Result<bool, Closed> {
     let xid = frame.header.xid;
+    if let Some(enforce) = &shared.settings.auth.enforce
+        && !matches!(frame.request, Request::Auth(_) | Request::Sasl(_))
+        && !session
+            .auth
+            .iter()
+            .any(|id| enforce.schemes.contains(&id.scheme))
+    {
+        // ZooKeeper's AuthenticationHelper: answer, then close the connection.
+        wait_for_writes(session).await?;
+        tracing::warn!(
+            schemes = ?enforce.schemes,
+            "a request before authenticating with an enforced scheme; closing"
+        );
+        shared.core.send(
+            session.conn,
+            &super::replies::error_reply(xid, 0, ErrorCode::SessionClosedRequireSaslAuth),
+        );
+        let _ = outbox.send(Outgoing::Close);
+        return Err(Closed::Refused("authentication is required"));
+    }
     match classify(frame.request) {
         Action::Write { op, kinds } => {
             let txn = Txn::Write {
@@ -536,6 +574,10 @@ async fn handle(
                 return Err(Closed::Refused("authentication failed"));
             }
         }
+        Action::Read(Request::Sasl(request)) if shared.settings.auth.sasl.is_some() => {
+            wait_for_writes(session).await?;
+            return sasl_step(shared, session, outbox, xid, request.token.as_deref());
+        }
         Action::Read(request) => {
             wait_for_writes(session).await?;
             if matches!(request, Request::Sync(_)) {
@@ -559,6 +601,112 @@ async fn handle(
                 auth: session.auth.clone(),
             };
             shared.core.read(&ctx, xid, request);
+        }
+    }
+    Ok(true)
+}
+
+/// One `sasl` request (ZooKeeper's `processSasl`): the next step of this connection's
+/// DIGEST-MD5 exchange, answered with zxid 0. On success the session gains
+/// `sasl:<id>` (and `super` for a configured super user); a failed exchange is answered
+/// with AuthFailed (SessionClosedRequireSaslAuth where SASL is enforced) and the
+/// connection closes, unless `allowSaslFailedClients` keeps it.
+fn sasl_step(
+    shared: &Arc<Shared>,
+    session: &mut Session,
+    outbox: &mpsc::UnboundedSender<Outgoing>,
+    xid: i32,
+    token: Option<&[u8]>,
+) -> Result<bool, Closed> {
+    use crate::sasl::{DigestMd5Server, Step};
+    use ferrokeeper_protocol::{ReplyFrame, ReplyHeader, Response, SetSaslResponse};
+
+    let Some(config) = &shared.settings.auth.sasl else {
+        return Ok(true);
+    };
+    let reply = |token: Option<Vec<u8>>, err: ErrorCode| ReplyFrame {
+        header: ReplyHeader {
+            xid,
+            zxid: 0,
+            err: err.code(),
+        },
+        response: Response::Sasl(SetSaslResponse {
+            token: token.map(Bytes::from),
+        }),
+    };
+    let server = session.sasl.get_or_insert_with(|| {
+        DigestMd5Server::new(config.users.clone())
+            .with_principal_rules(config.remove_host, config.remove_realm)
+    });
+    match server.step(token.unwrap_or_default()) {
+        Ok(Step::Challenge(token)) => {
+            shared
+                .core
+                .send(session.conn, &reply(Some(token), ErrorCode::Ok));
+        }
+        Ok(Step::Done {
+            token,
+            authorization_id,
+            authentication_id,
+        }) => {
+            tracing::info!(
+                session = format!("0x{:x}", session.id),
+                user = authentication_id,
+                id = authorization_id,
+                "SASL authentication succeeded"
+            );
+            if crate::sasl::is_super_user(&authorization_id, &config.super_users) {
+                tracing::info!(id = authorization_id, "authenticated as the super user");
+                super::auth::add_id(
+                    &mut session.auth,
+                    Id {
+                        scheme: crate::tree::acl::SUPER_SCHEME.into(),
+                        id: String::new(),
+                    },
+                );
+            }
+            super::auth::add_id(
+                &mut session.auth,
+                Id {
+                    scheme: "sasl".into(),
+                    id: authorization_id,
+                },
+            );
+            shared.core.set_auth(session.conn, session.auth.clone());
+            shared
+                .core
+                .send(session.conn, &reply(Some(token), ErrorCode::Ok));
+        }
+        Err(e) => {
+            tracing::warn!(
+                session = format!("0x{:x}", session.id),
+                "SASL authentication failed: {e}"
+            );
+            shared
+                .core
+                .stats
+                .auth_failed
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let required = shared
+                .settings
+                .auth
+                .enforce
+                .as_ref()
+                .is_some_and(|e| e.requires_sasl());
+            if config.allow_failed_clients && !required {
+                // ZooKeeper keeps the connection and answers OK with no token.
+                session.sasl = None;
+                shared.core.send(session.conn, &reply(None, ErrorCode::Ok));
+                return Ok(true);
+            }
+            let code = if required {
+                ErrorCode::SessionClosedRequireSaslAuth
+            } else {
+                ErrorCode::AuthFailed
+            };
+            shared.core.send(session.conn, &reply(None, code));
+            let _ = outbox.send(Outgoing::Close);
+            return Err(Closed::Refused("SASL authentication failed"));
         }
     }
     Ok(true)

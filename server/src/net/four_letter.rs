@@ -6,7 +6,6 @@ use std::sync::atomic::Ordering;
 
 use ferrokeeper_protocol::FourLetterWord;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 use super::Shared;
 use crate::replication::Role;
@@ -372,15 +371,20 @@ fn text_for(shared: &Shared, word: FourLetterWord, asker: &str) -> String {
     }
 }
 
-/// Answers `word` on `stream` and closes it.
-pub async fn answer(shared: &Shared, mut stream: TcpStream, word: FourLetterWord) {
+/// Answers `word` from `peer` on its connection (plain or TLS) and closes it.
+pub async fn answer(
+    shared: &Shared,
+    (mut reader, mut writer): (super::connection::BoxRead, super::connection::BoxWrite),
+    peer: std::net::SocketAddr,
+    word: FourLetterWord,
+) {
     if word == FourLetterWord::TelnetClose {
         return;
     }
     if word == FourLetterWord::Stmk {
         // The mask follows as 8 bytes; ZooKeeper reads them before answering.
         let mut mask = [0u8; 8];
-        if stream.read_exact(&mut mask).await.is_ok() {
+        if reader.read_exact(&mut mask).await.is_ok() {
             shared
                 .core
                 .stats
@@ -391,14 +395,10 @@ pub async fn answer(shared: &Shared, mut stream: TcpStream, word: FourLetterWord
     let name = word.name();
     let text = if shared.settings.four_letter_whitelist.is_enabled(name) {
         tracing::debug!(command = name, "four-letter word");
-        let asker = stream
-            .peer_addr()
-            .map(|a| a.to_string())
-            .unwrap_or_default();
-        text_for(shared, word, &asker)
+        text_for(shared, word, &peer.to_string())
     } else {
         format!("{name} is not executed because it is not in the whitelist.\n")
     };
-    let _ = stream.write_all(text.as_bytes()).await;
-    let _ = stream.shutdown().await;
+    let _ = writer.write_all(text.as_bytes()).await;
+    let _ = writer.shutdown().await;
 }

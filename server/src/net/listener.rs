@@ -1,4 +1,5 @@
-//! Accepts client connections, enforces `maxClientCnxns` per IP, and tells four-letter
+//! Accepts client connections on the plain and the TLS client port, enforces
+//! `maxClientCnxns` per IP across both, completes TLS handshakes, and tells four-letter
 //! words apart from ZooKeeper sessions by the first four bytes.
 
 use std::collections::HashMap;
@@ -6,16 +7,17 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use ferrokeeper_protocol::FourLetterWord;
+use ferrokeeper_protocol::{FourLetterWord, Id};
 use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::task::TaskTracker;
 
 use super::Shared;
+use super::connection::{BoxRead, BoxWrite};
 
-/// Connections per client IP, released when a connection ends.
+/// Connections per client IP across the client ports, released when a connection ends.
 #[derive(Default)]
-struct PerIp {
+pub struct PerIp {
     counts: Mutex<HashMap<IpAddr, usize>>,
 }
 
@@ -51,11 +53,25 @@ impl Drop for Slot {
     }
 }
 
-/// Serves the client port until `shared.shutdown` fires; connection tasks go to
+/// Which of ZooKeeper's two client ports a listener is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientPort {
+    /// `clientPort`: plain text, or either with `client.portUnification`.
+    Plain,
+    /// `secureClientPort`: TLS only.
+    Secure,
+}
+
+/// Serves a client port until `shared.shutdown` fires; connection tasks go to
 /// `connections` so the server can wait for them to finish.
-pub async fn serve_clients(shared: Arc<Shared>, listener: TcpListener, connections: TaskTracker) {
+pub async fn serve_clients(
+    shared: Arc<Shared>,
+    listener: TcpListener,
+    connections: TaskTracker,
+    port: ClientPort,
+) {
     let shutdown = shared.shutdown.clone();
-    let per_ip = Arc::new(PerIp::default());
+    let per_ip = Arc::clone(&shared.per_ip);
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
@@ -79,15 +95,96 @@ pub async fn serve_clients(shared: Arc<Shared>, listener: TcpListener, connectio
         let shared = Arc::clone(&shared);
         connections.spawn(async move {
             let _slot = slot;
-            accept_one(shared, stream, peer).await;
+            accept_one(shared, stream, peer, port).await;
         });
     }
 }
 
-async fn accept_one(shared: Arc<Shared>, mut stream: TcpStream, peer: SocketAddr) {
+/// The first byte of a TLS handshake record; a ZooKeeper frame or four-letter word
+/// never starts with it.
+const TLS_HANDSHAKE: u8 = 0x16;
+
+/// Whether a connection on a unified port starts a TLS handshake: its first byte, or
+/// plain text when the client says nothing within the detection timeout (as Netty's
+/// unification handler).
+async fn starts_tls(stream: &TcpStream, timeout_ms: u64) -> Option<bool> {
+    let mut first = [0u8; 1];
+    match tokio::time::timeout(Duration::from_millis(timeout_ms), stream.peek(&mut first)).await {
+        Ok(Ok(0)) | Ok(Err(_)) => None,
+        Ok(Ok(_)) => Some(first[0] == TLS_HANDSHAKE),
+        Err(_) => Some(false),
+    }
+}
+
+async fn accept_one(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr, port: ClientPort) {
+    let limit = Duration::from_millis(shared.settings.max_session_timeout_ms.max(1000) as u64);
+    let tls = match (&shared.settings.tls, port) {
+        (Some(tls), ClientPort::Secure) => Some(tls.clone()),
+        (Some(tls), ClientPort::Plain) if tls.settings().port_unification => {
+            match starts_tls(&stream, tls.settings().handshake_detection_timeout_ms).await {
+                None => return,
+                Some(true) => Some(tls.clone()),
+                Some(false) => None,
+            }
+        }
+        (None, ClientPort::Secure) => {
+            // Unreachable by construction (no secure listener without TLS settings);
+            // never serve plain text on the secure port.
+            tracing::error!(%peer, "secure client port without TLS settings; closing");
+            return;
+        }
+        _ => None,
+    };
+    let Some(tls) = tls else {
+        let (reader, writer) = stream.into_split();
+        serve_stream(
+            shared,
+            (Box::pin(reader), Box::pin(writer)),
+            peer,
+            Vec::new(),
+        )
+        .await;
+        return;
+    };
+    let handshake = tokio::time::timeout(limit, tls.acceptor().accept(stream));
+    let stream = tokio::select! {
+        done = handshake => match done {
+            Ok(Ok(stream)) => stream,
+            Ok(Err(e)) => {
+                tracing::info!(%peer, "TLS handshake failed: {e}");
+                return;
+            }
+            Err(_) => {
+                tracing::info!(%peer, "no TLS handshake within the session timeout; closing");
+                return;
+            }
+        },
+        () = shared.shutdown.cancelled() => return,
+    };
+    let ids = {
+        let (_, connection) = stream.get_ref();
+        match super::tls_ids::certificate_ids(connection.peer_certificates(), tls.settings()) {
+            Ok(ids) => ids,
+            Err(why) => {
+                tracing::warn!(%peer, "client certificate refused: {why}");
+                return;
+            }
+        }
+    };
+    let (reader, writer) = tokio::io::split(stream);
+    serve_stream(shared, (Box::pin(reader), Box::pin(writer)), peer, ids).await;
+}
+
+/// Tells a four-letter word from a session by the first four bytes and serves it.
+async fn serve_stream(
+    shared: Arc<Shared>,
+    (mut reader, writer): (BoxRead, BoxWrite),
+    peer: SocketAddr,
+    tls_ids: Vec<Id>,
+) {
     let mut first = [0u8; 4];
     let limit = Duration::from_millis(shared.settings.max_session_timeout_ms.max(1000) as u64);
-    let read = tokio::time::timeout(limit, stream.read_exact(&mut first));
+    let read = tokio::time::timeout(limit, reader.read_exact(&mut first));
     tokio::select! {
         read = read => match read {
             Ok(Ok(_)) => {}
@@ -100,7 +197,7 @@ async fn accept_one(shared: Arc<Shared>, mut stream: TcpStream, peer: SocketAddr
         () = shared.shutdown.cancelled() => return,
     }
     if let Some(word) = FourLetterWord::detect(first) {
-        super::four_letter::answer(&shared, stream, word).await;
+        super::four_letter::answer(&shared, (reader, writer), peer, word).await;
         return;
     }
     if !shared.backend().role().borrow().serving() {
@@ -108,5 +205,5 @@ async fn accept_one(shared: Arc<Shared>, mut stream: TcpStream, peer: SocketAddr
         tracing::debug!(%peer, "not serving clients now; closing");
         return;
     }
-    super::connection::serve(shared, stream, peer, first).await;
+    super::connection::serve(shared, (reader, writer), peer, first, tls_ids).await;
 }

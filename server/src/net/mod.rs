@@ -7,13 +7,14 @@ mod connection;
 mod four_letter;
 mod listener;
 pub mod replies;
+mod tls_ids;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 pub use backend::Backend;
 pub use four_letter::VERSION;
-pub use listener::serve_clients;
+pub use listener::{ClientPort, PerIp, serve_clients};
 
 use crate::core::Core;
 
@@ -34,6 +35,8 @@ pub struct NetSettings {
     pub snapshot_dir: PathBuf,
     pub log_dir: PathBuf,
     pub client_port: u16,
+    /// The client port's TLS (secure port, port unification), if configured.
+    pub tls: Option<Arc<crate::tls::ClientTlsAcceptor>>,
 }
 
 /// Renders the `conf` four-letter word from `(snapshot dir bytes, log dir bytes)`.
@@ -55,6 +58,8 @@ pub struct Shared {
     pub started: std::time::Instant,
     /// Fired when the server stops: connections finish their in-flight writes and close.
     pub shutdown: tokio_util::sync::CancellationToken,
+    /// Open connections per client IP, over both client ports (`maxClientCnxns`).
+    pub per_ip: Arc<PerIp>,
 }
 
 impl Shared {

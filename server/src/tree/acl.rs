@@ -2,8 +2,12 @@
 //! `digest` and `ip` authentication providers do them.
 //!
 //! The schemes a server knows are `world` (only `anyone`), `auth` (only when setting
-//! ACLs), `digest` and `ip`; any other scheme in an ACL being set is `InvalidAcl`,
-//! as in a ZooKeeper with no extra `authProvider.N` configured.
+//! ACLs), `digest`, `ip`, `x509` and `sasl`; any other scheme in an ACL being set is
+//! `InvalidAcl`. ZooKeeper accepts `x509` and `sasl` ACLs only on a server with those
+//! providers configured; here they are always accepted, because an ACL is checked
+//! when the log is applied and every member must decide alike whatever its own
+//! configuration. Accepting one fails closed: without TLS or SASL no session holds
+//! such an id.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -44,7 +48,9 @@ pub fn require(acl: &[Acl], perm: i32, ids: &[Id]) -> Result<(), ErrorCode> {
 
 fn scheme_matches(scheme: &str, id: &str, acl_expr: &str) -> bool {
     match scheme {
-        "digest" => id == acl_expr,
+        "digest" | "x509" => id == acl_expr,
+        // SASLAuthenticationProvider.matches: the SASL user `super` passes every sasl ACL.
+        "sasl" => id == acl_expr || id == "super",
         "ip" => ip_matches(id, acl_expr),
         _ => false,
     }
@@ -107,6 +113,9 @@ pub fn is_valid_id(scheme: &str, id: &str) -> bool {
     match scheme {
         "digest" => java_split_count(id, ':') == 2,
         "ip" => parse_ip_expr(id).is_some(),
+        // X500Principal would parse it: a distinguished name (empty, or with `=`).
+        "x509" => id.is_empty() || id.contains('='),
+        "sasl" => crate::sasl::is_valid_sasl_id(id),
         _ => false,
     }
 }
@@ -309,6 +318,27 @@ mod tests {
         assert!(!is_valid_id("world", "bob"));
         assert!(!is_valid_id("super", ""));
         assert!(!is_valid_id("foo", "bar"));
+    }
+
+    #[test]
+    fn x509_and_sasl_ids() {
+        assert!(is_valid_id("x509", "CN=client,O=Acme"));
+        assert!(is_valid_id("x509", ""));
+        assert!(!is_valid_id("x509", "client"));
+        for ok in ["bob", "zk/host@EXAMPLE.COM", "bob@EXAMPLE.COM", "zk/host@"] {
+            assert!(is_valid_id("sasl", ok), "{ok}");
+        }
+        for bad in ["a@b@c", "a/b/c@R", "a/b@R/x"] {
+            assert!(!is_valid_id("sasl", bad), "{bad}");
+        }
+        // An x509 ACL admits exactly that subject; `auth` expands to it.
+        let client = [id("x509", "CN=client")];
+        assert!(check(&[acl(1, "x509", "CN=client")], 1, &client));
+        assert!(!check(&[acl(1, "x509", "CN=other")], 1, &client));
+        assert_eq!(
+            fixup(&[acl(31, "auth", "")], &client),
+            Ok(vec![acl(31, "x509", "CN=client")])
+        );
     }
 
     #[test]

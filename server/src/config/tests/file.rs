@@ -48,7 +48,7 @@ fn reads_every_supported_key() {
     assert_eq!(c.data_dir, dir.path().join("data"));
     assert_eq!(c.data_log_dir, dir.path().join("data-log"));
     assert_eq!(c.client_address, Some(HostPort::new("127.0.0.1", 21810)));
-    // secureClientPort (TLS) is refused: see tests/security.rs.
+    // secureClientPort (TLS) needs its stores: see tests/security.rs.
     assert_eq!(c.secure_client_address, None);
     assert_eq!(c.max_client_cnxns, 100);
     assert_eq!(

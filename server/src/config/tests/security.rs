@@ -15,44 +15,114 @@ fn outcome(extra: &str, args: &[&str], env: &[(&str, &str)]) -> String {
     err_text(load(&all, env))
 }
 
+/// Loads BASE + `extra` and returns its warnings (panics if it does not load).
+fn warnings(extra: &str) -> Vec<String> {
+    let (_dir, path) = cfg("security", &format!("{BASE}{extra}"));
+    let path = path.display().to_string();
+    match load(&[path.as_str()], &[]) {
+        Ok(c) => c.warnings().map(str::to_owned).collect(),
+        Err(e) => panic!("{extra}: {e}"),
+    }
+}
+
 #[test]
-fn tls_settings_are_refused_with_key_and_line() {
+fn client_tls_that_cannot_be_honoured_is_refused_with_key_and_line() {
+    for (extra, key) in [
+        // A TLS port without the server's certificate.
+        ("secureClientPort=2281\n", "ssl.keyStore.location"),
+        // Client certificates asked for (need is the default) with nothing to check
+        // them against.
+        (
+            "secureClientPort=2281\nssl.keyStore.location=/k.pem\n",
+            "ssl.trustStore.location",
+        ),
+        (
+            "secureClientPort=2281\nssl.keyStore.location=/k.pem\nssl.clientAuth=none\n\
+             ssl.ocsp=true\n",
+            "zoo.cfg:7: ssl.ocsp",
+        ),
+        (
+            "secureClientPort=2281\nssl.keyStore.location=/k.pem\nssl.clientAuth=none\n\
+             ssl.enabledProtocols=TLSv1.1\n",
+            "zoo.cfg:7: ssl.enabledProtocols",
+        ),
+    ] {
+        let e = outcome(extra, &[], &[]);
+        assert!(e.contains(key), "{extra}: {e}");
+    }
+    // From the command line and SERVER_JVMFLAGS the origin is named too.
+    let e = outcome(
+        "secureClientPort=2281\n",
+        &[
+            "-Dzookeeper.ssl.keyStore.location=/k",
+            "-Dzookeeper.ssl.clientAuth=none",
+            "-Dzookeeper.ssl.crl=true",
+        ],
+        &[],
+    );
+    assert!(e.contains("command line: zookeeper.ssl.crl"), "{e}");
+    let e = outcome(
+        "secureClientPort=2281\nssl.keyStore.location=/k\n",
+        &[],
+        &[("SERVER_JVMFLAGS", "-Dzookeeper.ssl.clientAuth=sometimes")],
+    );
+    assert!(
+        e.contains("SERVER_JVMFLAGS") && e.contains("ssl.clientAuth"),
+        "{e}"
+    );
+}
+
+#[test]
+fn client_tls_settings_load() {
+    let extra = "secureClientPort=2281\nsecureClientPortAddress=127.0.0.1\n\
+                 ssl.keyStore.location=/k.jks\nssl.keyStore.password=pw\n\
+                 ssl.trustStore.location=/t.jks\nssl.clientAuth=want\n\
+                 authProvider.x509=org.apache.zookeeper.server.auth.X509AuthenticationProvider\n";
+    let (_dir, path) = cfg("security", &format!("{BASE}{extra}"));
+    let path = path.display().to_string();
+    let c = load(&[path.as_str()], &[]).unwrap_or_else(|e| panic!("{e}"));
+    let tls = c.client_tls.as_ref().map(|t| t.client_auth);
+    assert_eq!(tls, Some(crate::config::ClientAuth::Want));
+    assert_eq!(c.secure_client_address.map(|a| a.port), Some(2281));
+}
+
+#[test]
+fn tls_keys_nothing_reads_are_warned_about() {
+    let w = warnings("ssl.keyStore.location=/etc/zk/keystore.jks\n");
+    assert!(
+        w.iter().any(|w| w.ends_with(
+            "zoo.cfg:4: ssl.keyStore.location: TLS settings have no effect \
+                 without secureClientPort (or client.portUnification=true), as in ZooKeeper"
+        )),
+        "{w:?}"
+    );
+    assert_eq!(w.len(), 1, "nothing else, no 'unknown key': {w:?}");
+    let w = warnings("ssl.quorum.trustStore.location=/x\n");
+    assert!(
+        w.iter()
+            .any(|w| w.contains("ssl.quorum.trustStore.location: quorum TLS")),
+        "{w:?}"
+    );
+}
+
+#[test]
+fn quorum_tls_is_refused_with_key_and_line() {
     for (line, key) in [
-        ("secureClientPort=2281\n", "secureClientPort"),
-        (
-            "secureClientPort=2281\nsecureClientPortAddress=127.0.0.1\n",
-            "secureClientPort",
-        ),
-        (
-            "ssl.keyStore.location=/etc/zk/keystore.jks\n",
-            "ssl.keyStore.location",
-        ),
-        ("ssl.clientAuth=need\n", "ssl.clientAuth"),
         ("sslQuorum=true\n", "sslQuorum"),
         ("portUnification=true\n", "portUnification"),
         (
-            "ssl.quorum.trustStore.location=/x\n",
-            "ssl.quorum.trustStore.location",
+            "sslQuorumReloadCertFiles=true\n",
+            "sslQuorumReloadCertFiles",
         ),
     ] {
         let e = outcome(line, &[], &[]);
         assert!(
-            e.contains(&format!("zoo.cfg:4: {key}: TLS is not supported")),
+            e.contains(&format!(
+                "zoo.cfg:4: {key}: TLS between servers is not supported"
+            )),
             "{line}: {e}"
         );
     }
-    // The same as system properties, from the command line and from SERVER_JVMFLAGS.
-    let e = outcome("", &["-Dzookeeper.ssl.keyStore.location=/k"], &[]);
-    assert!(
-        e.contains("zookeeper.ssl.keyStore.location") && e.contains("TLS"),
-        "{e}"
-    );
-    let e = outcome(
-        "",
-        &[],
-        &[("SERVER_JVMFLAGS", "-Dzookeeper.ssl.trustStore.type=JKS")],
-    );
-    assert!(e.contains("SERVER_JVMFLAGS") && e.contains("TLS"), "{e}");
     // Turned off, they ask for nothing.
     assert_eq!(
         outcome("sslQuorum=false\nportUnification=false\n", &[], &[]),
@@ -61,42 +131,37 @@ fn tls_settings_are_refused_with_key_and_line() {
 }
 
 #[test]
-fn sasl_and_other_auth_providers_are_refused() {
+fn quorum_sasl_custom_providers_and_unenforceable_auth_are_refused() {
     for (line, key, what) in [
         (
-            "authProvider.1=org.apache.zookeeper.server.auth.SASLAuthenticationProvider\n",
+            "authProvider.1=com.example.CustomAuthenticationProvider\n",
             "authProvider.1",
-            "authentication providers",
-        ),
-        (
-            "authProvider.x509=org.apache.zookeeper.server.auth.X509AuthenticationProvider\n",
-            "authProvider.x509",
-            "authentication providers",
+            "not custom ones",
         ),
         (
             "quorum.auth.enableSasl=true\n",
             "quorum.auth.enableSasl",
-            "SASL",
+            "SASL between servers",
         ),
         (
             "quorum.auth.learnerRequireSasl=true\n",
             "quorum.auth.learnerRequireSasl",
-            "SASL",
+            "SASL between servers",
         ),
         (
             "quorum.auth.serverRequireSasl=true\n",
             "quorum.auth.serverRequireSasl",
-            "SASL",
+            "SASL between servers",
         ),
         (
             "enforce.auth.enabled=true\n",
             "enforce.auth.enabled",
-            "SASL",
+            "enforce.auth.schemes must name",
         ),
         (
             "sessionRequireClientSASLAuth=true\n",
             "sessionRequireClientSASLAuth",
-            "SASL",
+            "no JAAS server section",
         ),
     ] {
         let e = outcome(line, &[], &[]);
@@ -111,7 +176,17 @@ fn sasl_and_other_auth_providers_are_refused() {
         &[],
     );
     assert!(
-        e.contains("java.security.auth.login.config") && e.contains("SASL"),
+        e.contains("command line: java.security.auth.login.config")
+            && e.contains("/etc/zk/jaas.conf"),
+        "{e}"
+    );
+    let e = outcome(
+        "enforce.auth.enabled=true\nenforce.auth.schemes=digest,kerberos\n",
+        &[],
+        &[],
+    );
+    assert!(
+        e.contains("zoo.cfg:5: enforce.auth.schemes") && e.contains("\"kerberos\""),
         "{e}"
     );
     let e = outcome(
@@ -127,6 +202,8 @@ fn what_ferrokeeper_honours_starts() {
     let honoured = "authProvider.1=org.apache.zookeeper.server.auth.DigestAuthenticationProvider\n\
                     authProvider.2=org.apache.zookeeper.server.auth.IPAuthenticationProvider\n\
                     quorum.auth.enableSasl=false\nenforce.auth.enabled=false\n\
+                    authProvider.3=org.apache.zookeeper.server.auth.SASLAuthenticationProvider\n\
+                    enforce.auth.schemes=digest\n\
                     quorum.auth.learner.saslLoginContext=QuorumLearner\n";
     assert_eq!(
         outcome(
