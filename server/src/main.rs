@@ -132,6 +132,9 @@ fn settings(
             min_session_timeout_ms: i32::try_from(config.min_session_timeout).unwrap_or(i32::MAX),
             max_session_timeout_ms: i32::try_from(config.max_session_timeout).unwrap_or(i32::MAX),
             max_client_cnxns: config.max_client_cnxns as usize,
+            max_cnxns: config.max_cnxns as usize,
+            // ZooKeeper reads a value below 1 as "no limit" too.
+            global_outstanding_limit: usize::try_from(config.global_outstanding_limit).unwrap_or(0),
             four_letter_whitelist: config.four_letter_words.clone(),
             auth: AuthSettings {
                 super_digest: config.super_digest.clone(),

@@ -152,6 +152,11 @@ impl RawClient {
         matches!(self.stream.read(&mut byte), Ok(0) | Err(_))
     }
 
+    /// The connection itself, for tests that write raw bytes from here on.
+    pub fn into_stream(self) -> TcpStream {
+        self.stream
+    }
+
     pub fn stream(&mut self) -> &mut TcpStream {
         &mut self.stream
     }

@@ -27,6 +27,7 @@ impl Core {
             .insert((session, xid), Forwarded { conn, kinds });
         if let Some(entry) = inner.conns.get_mut(&conn) {
             entry.submitted += 1;
+            self.throttle.submitted();
         }
     }
 
@@ -43,7 +44,13 @@ impl Core {
             .map(|f| (f.conn, txn.header.cxid, f.kinds));
         let closed =
             matches!(applied.result, TxnResult::SessionClosed).then_some(txn.header.client_id);
-        deliver(inner, &self.stats, &applied, origin, closed);
+        deliver(
+            inner,
+            (&self.stats, &self.throttle),
+            &applied,
+            origin,
+            closed,
+        );
         Ok(applied)
     }
 
@@ -82,7 +89,6 @@ impl Core {
 #[cfg(test)]
 mod tests {
     use ferrokeeper_protocol::OpCode;
-    use tokio::sync::mpsc;
 
     use super::super::Core;
     use crate::state::StateConfig;
@@ -92,7 +98,7 @@ mod tests {
         let core = Core::new(1, StateConfig::default());
         let session = 0x42;
         for conn in [1, 2] {
-            let (outbox, _rx) = mpsc::unbounded_channel();
+            let (outbox, _rx) = crate::core::outbox(crate::core::Limits::for_max_frame(1 << 20));
             core.attach(conn, session, outbox, "peer".into(), Vec::new());
         }
         core.expect_forwarded(1, session, 7, vec![OpCode::Create]);

@@ -8,8 +8,10 @@
 
 mod conn_stats;
 mod follow;
+mod outbox;
 mod reads;
 mod stats;
+mod throttle;
 
 use std::collections::HashMap;
 use std::io;
@@ -21,7 +23,7 @@ use bytes::{Bytes, BytesMut};
 use ferrokeeper_protocol::{
     ErrorCode, Id, ReplyFrame, ReplyHeader, Response, WatcherEvent, perms, write_frame,
 };
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
 use crate::proposal::{ConnId, Proposal};
 use crate::replication::Applier;
@@ -32,18 +34,10 @@ use crate::tree::acl;
 use crate::watch::WatchRegistry;
 
 pub use conn_stats::{ConnStats, op_name};
+pub use outbox::{Limits, Outbox, OutboxReceiver, Outgoing, outbox};
 pub use reads::ReadContext;
 pub use stats::{Latency, Stats};
-
-/// What a connection's writer task sends to the socket.
-#[derive(Debug)]
-pub enum Outgoing {
-    Frame(Bytes),
-    /// Flush what came before, then close the connection.
-    Close,
-}
-
-pub type Outbox = mpsc::UnboundedSender<Outgoing>;
+pub use throttle::Throttle;
 
 /// What the server knows of a live connection.
 struct ConnEntry {
@@ -119,6 +113,8 @@ pub struct Core {
     next_conn: AtomicU64,
     started: Instant,
     pub stats: Stats,
+    /// Writes outstanding across this server's connections (`globalOutstandingLimit`).
+    pub throttle: Throttle,
 }
 
 /// What applying an entry sends: watch events first (so they precede every reply that
@@ -126,7 +122,7 @@ pub struct Core {
 /// connection, xid, opcodes), then the close of a closed session's connections.
 fn deliver(
     inner: &mut Inner,
-    stats: &Stats,
+    (stats, throttle): (&Stats, &Throttle),
     applied: &crate::state::txn::Applied,
     origin: Option<(ConnId, i32, Vec<ferrokeeper_protocol::OpCode>)>,
     closed_session: Option<i64>,
@@ -151,6 +147,7 @@ fn deliver(
             crate::net::replies::write_reply(xid, applied.zxid, &kinds, applied.result.clone());
         entry.reply(&reply, stats);
         entry.applied.send_modify(|n| *n += 1);
+        throttle.finished(1);
     }
     // A closed session's connections go too, after their replies.
     if let Some(session) = closed_session {
@@ -201,6 +198,7 @@ impl Core {
             next_conn: AtomicU64::new(1),
             started: Instant::now(),
             stats: Stats::default(),
+            throttle: Throttle::default(),
         }
     }
 
@@ -302,7 +300,11 @@ impl Core {
     /// Forgets a closed connection and its watches. The session lives on until it expires.
     pub fn detach(&self, conn: ConnId) {
         let mut inner = self.lock();
-        inner.conns.remove(&conn);
+        if let Some(entry) = inner.conns.remove(&conn) {
+            let unanswered = entry.submitted.saturating_sub(*entry.applied.borrow());
+            self.throttle
+                .finished(usize::try_from(unanswered).unwrap_or(usize::MAX));
+        }
         inner.watches.remove_watcher(conn);
         // Its forwarded writes can no longer be answered (following mode); one that
         // ZooKeeper never answers must not outlive the connection.
@@ -332,6 +334,7 @@ impl Core {
     pub fn submitted(&self, conn: ConnId) {
         if let Some(entry) = self.lock().conns.get_mut(&conn) {
             entry.submitted += 1;
+            self.throttle.submitted();
         }
     }
 
@@ -506,7 +509,13 @@ impl Applier for Core {
             Txn::CloseSession { session_id } => Some(*session_id),
             _ => None,
         };
-        deliver(inner, &self.stats, &applied, origin, closed);
+        deliver(
+            inner,
+            (&self.stats, &self.throttle),
+            &applied,
+            origin,
+            closed,
+        );
 
         (applied.zxid, applied.result)
     }

@@ -13,13 +13,13 @@ use ferrokeeper_protocol::{
 };
 use futures::{SinkExt, StreamExt};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tokio_util::codec::{FramedRead, FramedWrite};
 use tokio_util::sync::CancellationToken;
 
 use super::classify::{Action, classify};
 use super::{Backend, Shared};
-use crate::core::{Outgoing, ReadContext, now_ms};
+use crate::core::{Limits, Outbox, OutboxReceiver, Outgoing, ReadContext, now_ms};
 use crate::proposal::{ConnId, Origin, Proposal};
 use crate::session::session_password;
 use crate::state::txn::{Entry, Txn};
@@ -81,7 +81,7 @@ pub async fn serve(
         super::auth::add_id(&mut ids, id);
     }
 
-    let (outbox, rx) = mpsc::unbounded_channel();
+    let (outbox, rx) = crate::core::outbox(Limits::for_max_frame(shared.settings.max_frame_len));
     let cancel = CancellationToken::new();
     let writer = tokio::spawn(write_loop(write_half, rx, cancel.clone()));
 
@@ -158,11 +158,7 @@ async fn read_handshake(
     ConnectRequest::decode(&mut Bytes::from(body)).map_err(|e| Closed::BadFrame(e.to_string()))
 }
 
-async fn write_loop(
-    half: BoxWrite,
-    mut rx: mpsc::UnboundedReceiver<Outgoing>,
-    cancel: CancellationToken,
-) {
+async fn write_loop(half: BoxWrite, mut rx: OutboxReceiver, cancel: CancellationToken) {
     let mut sink = FramedWrite::new(half, RawFrames);
     loop {
         let next = tokio::select! {
@@ -173,7 +169,7 @@ async fn write_loop(
         let mut close = false;
         let mut pending = vec![first];
         // Batch whatever else is queued into one flush.
-        while let Ok(more) = rx.try_recv() {
+        while let Some(more) = rx.try_recv() {
             pending.push(more);
         }
         for item in pending {
@@ -225,10 +221,7 @@ async fn next_frame(
     .map_err(|e| Closed::BadFrame(e.to_string()))
 }
 
-fn send_frame(
-    outbox: &mpsc::UnboundedSender<Outgoing>,
-    frame: &impl ferrokeeper_protocol::EncodeFrame,
-) {
+fn send_frame(outbox: &Outbox, frame: &impl ferrokeeper_protocol::EncodeFrame) {
     let mut buf = bytes::BytesMut::new();
     ferrokeeper_protocol::write_frame(frame, &mut buf);
     let _ = outbox.send(Outgoing::Frame(buf.freeze()));
@@ -242,12 +235,24 @@ async fn run(
     client: Client<'_>,
     request: ConnectRequest,
     frames: &mut Frames,
-    outbox: mpsc::UnboundedSender<Outgoing>,
+    outbox: Outbox,
     cancel: &CancellationToken,
 ) -> Result<(), Closed> {
     let conn = client.0;
     let mut session = handshake(shared, client, request, &outbox).await?;
     loop {
+        // A client that does not read its replies is not read from either, and no
+        // client is while the server has globalOutstandingLimit writes in flight.
+        let room = async {
+            outbox.wait_for_room().await;
+            let limit = shared.settings.global_outstanding_limit;
+            shared.core.throttle.wait_below(limit).await;
+        };
+        tokio::select! {
+            () = room => {}
+            () = cancel.cancelled() => return Err(Closed::Cancelled),
+            () = shared.shutdown.cancelled() => return Ok(()),
+        }
         let payload = match next_frame(frames, cancel, &shared.shutdown).await {
             Err(Closed::ShuttingDown) => {
                 // Answer what this connection already submitted, then close.
@@ -286,7 +291,7 @@ async fn handshake(
     shared: &Arc<Shared>,
     (conn, peer, ids): Client<'_>,
     request: ConnectRequest,
-    outbox: &mpsc::UnboundedSender<Outgoing>,
+    outbox: &Outbox,
 ) -> Result<Session, Closed> {
     let core = &shared.core;
     if request.last_zxid_seen > core.last_zxid() {
@@ -481,7 +486,7 @@ fn split_request(request: &Bytes) -> Result<(i32, &[u8]), Closed> {
 async fn handle(
     shared: &Arc<Shared>,
     session: &mut Session,
-    outbox: &mpsc::UnboundedSender<Outgoing>,
+    outbox: &Outbox,
     frame: RequestFrame,
     payload: &Bytes,
 ) -> Result<bool, Closed> {
@@ -614,7 +619,7 @@ async fn handle(
 fn sasl_step(
     shared: &Arc<Shared>,
     session: &mut Session,
-    outbox: &mpsc::UnboundedSender<Outgoing>,
+    outbox: &Outbox,
     xid: i32,
     token: Option<&[u8]>,
 ) -> Result<bool, Closed> {

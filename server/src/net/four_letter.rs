@@ -77,7 +77,7 @@ fn server_lines(shared: &Shared, s: &Snapshot) -> String {
     );
     let _ = writeln!(out, "Sent: {}", stats.packets_sent.load(Ordering::Relaxed));
     let _ = writeln!(out, "Connections: {}", shared.core.connections().len() + 1);
-    let _ = writeln!(out, "Outstanding: 0");
+    let _ = writeln!(out, "Outstanding: {}", shared.core.throttle.outstanding());
     let _ = writeln!(out, "Zxid: 0x{:x}", s.zxid);
     let _ = writeln!(out, "Mode: {}", shared.backend().role().borrow().mode());
     let _ = writeln!(out, "Node count: {}", s.node_count);
@@ -138,7 +138,10 @@ fn mntr(shared: &Shared, s: &Snapshot) -> String {
             "zk_num_alive_connections",
             shared.core.connections().len().to_string(),
         ),
-        ("zk_outstanding_requests", "0".into()),
+        (
+            "zk_outstanding_requests",
+            shared.core.throttle.outstanding().to_string(),
+        ),
         ("zk_znode_count", s.node_count.to_string()),
         ("zk_watch_count", s.watch_total.to_string()),
         ("zk_ephemerals_count", s.ephemerals.to_string()),

@@ -15,10 +15,23 @@ use tokio_util::task::TaskTracker;
 use super::Shared;
 use super::connection::{BoxRead, BoxWrite};
 
-/// Connections per client IP across the client ports, released when a connection ends.
+/// Connections per client IP and in total, across the client ports (`maxClientCnxns`,
+/// `maxCnxns`), released when a connection ends.
 #[derive(Default)]
 pub struct PerIp {
-    counts: Mutex<HashMap<IpAddr, usize>>,
+    counts: Mutex<Counts>,
+}
+
+#[derive(Default)]
+struct Counts {
+    per_ip: HashMap<IpAddr, usize>,
+    total: usize,
+}
+
+/// Why a connection was not admitted.
+enum Refusal {
+    PerIp,
+    Total,
 }
 
 struct Slot {
@@ -27,14 +40,23 @@ struct Slot {
 }
 
 impl PerIp {
-    fn acquire(self: &Arc<Self>, ip: IpAddr, max: usize) -> Option<Slot> {
+    fn acquire(
+        self: &Arc<Self>,
+        ip: IpAddr,
+        max: usize,
+        max_total: usize,
+    ) -> Result<Slot, Refusal> {
         let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
-        let count = counts.entry(ip).or_insert(0);
+        if max_total != 0 && counts.total >= max_total {
+            return Err(Refusal::Total);
+        }
+        let count = counts.per_ip.entry(ip).or_insert(0);
         if max != 0 && *count >= max {
-            return None;
+            return Err(Refusal::PerIp);
         }
         *count += 1;
-        Some(Slot {
+        counts.total += 1;
+        Ok(Slot {
             per_ip: Arc::clone(self),
             ip,
         })
@@ -44,10 +66,11 @@ impl PerIp {
 impl Drop for Slot {
     fn drop(&mut self) {
         let mut counts = self.per_ip.counts.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(count) = counts.get_mut(&self.ip) {
+        counts.total = counts.total.saturating_sub(1);
+        if let Some(count) = counts.per_ip.get_mut(&self.ip) {
             *count = count.saturating_sub(1);
             if *count == 0 {
-                counts.remove(&self.ip);
+                counts.per_ip.remove(&self.ip);
             }
         }
     }
@@ -86,10 +109,17 @@ pub async fn serve_clients(
                 continue;
             }
         };
-        let Some(slot) = per_ip.acquire(peer.ip(), shared.settings.max_client_cnxns) else {
-            tracing::warn!(%peer, limit = shared.settings.max_client_cnxns, "too many connections from this address; closing");
-            drop(stream);
-            continue;
+        let settings = &shared.settings;
+        let slot = match per_ip.acquire(peer.ip(), settings.max_client_cnxns, settings.max_cnxns) {
+            Ok(slot) => slot,
+            Err(Refusal::PerIp) => {
+                tracing::warn!(%peer, limit = settings.max_client_cnxns, "too many connections from this address; closing");
+                continue;
+            }
+            Err(Refusal::Total) => {
+                tracing::warn!(%peer, limit = settings.max_cnxns, "too many connections (maxCnxns); closing");
+                continue;
+            }
         };
         let _ = stream.set_nodelay(true);
         let shared = Arc::clone(&shared);

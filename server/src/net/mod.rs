@@ -26,6 +26,11 @@ pub struct NetSettings {
     pub max_session_timeout_ms: i32,
     /// Per client IP; 0 = unlimited.
     pub max_client_cnxns: usize,
+    /// `maxCnxns`: connections in total over both client ports; 0 = unlimited.
+    pub max_cnxns: usize,
+    /// `globalOutstandingLimit`: unanswered writes at which connections stop reading;
+    /// 0 = unlimited.
+    pub global_outstanding_limit: usize,
     pub four_letter_whitelist: crate::config::FourLetterWhitelist,
     pub auth: auth::AuthSettings,
     /// Renders the `conf` answer, as ZooKeeper prints it, for the current sizes of the
