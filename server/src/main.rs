@@ -12,9 +12,10 @@ use ferrokeeper_server::config::{
 use std::sync::Arc;
 
 use ferrokeeper_server::net::{ConfRenderer, NetSettings, auth::AuthSettings};
-use ferrokeeper_server::replication::{Ensemble, StorageOptions, SyncMode};
+use ferrokeeper_server::replication::{Ensemble, PeerAddr, StorageOptions, SyncMode};
 use ferrokeeper_server::server::{Server, ServerSettings};
 use ferrokeeper_server::tls::ClientTlsAcceptor;
+use ferrokeeper_server::tls::peer::PeerTls;
 use ferrokeeper_server::zab::ObserverSettings;
 use tracing_subscriber::EnvFilter;
 
@@ -76,9 +77,12 @@ async fn ensemble(config: &Config) -> Result<Option<Ensemble>, String> {
     let listen = resolve(&listen_host)
         .await
         .map_err(|e| format!("quorum port of server.{me}: {e}"))?;
+    let tls = peer_tls(config)?;
     let mut peer_addrs = BTreeMap::new();
     for server in config.servers.values().filter(|s| s.id != me) {
-        peer_addrs.insert(server.id, quorum(server)?.to_addr_string());
+        let addr = quorum(server)?.to_addr_string();
+        let tls = tls.clone();
+        peer_addrs.insert(server.id, PeerAddr { addr, tls });
     }
     let of_type = |t: PeerType| {
         config
@@ -93,6 +97,7 @@ async fn ensemble(config: &Config) -> Result<Option<Ensemble>, String> {
         observers: of_type(PeerType::Observer),
         peer_addrs,
         listen,
+        tls,
     }))
 }
 
@@ -223,16 +228,31 @@ async fn promoted_ensemble(config: &Config) -> Result<Option<Ensemble>, String> 
     let listen = resolve(&listen_host)
         .await
         .map_err(|e| format!("quorum port of server.{me}: {e}"))?;
+    let tls = peer_tls(config)?;
     let mut peer_addrs = BTreeMap::new();
     for id in ids.iter().filter(|id| **id != me) {
-        peer_addrs.insert(*id, quorum(*id)?.to_addr_string());
+        let addr = quorum(*id)?.to_addr_string();
+        let tls = tls.clone();
+        peer_addrs.insert(*id, PeerAddr { addr, tls });
     }
     Ok(Some(Ensemble {
         voters: ids,
         observers: BTreeSet::new(),
         peer_addrs,
         listen,
+        tls,
     }))
+}
+
+/// The quorum port's TLS (`sslQuorum`), its stores read now: one that does not load
+/// stops start-up, naming the setting.
+fn peer_tls(config: &Config) -> Result<Option<Arc<PeerTls>>, String> {
+    match &config.quorum_tls {
+        Some(tls) => PeerTls::new(tls.clone())
+            .map(Some)
+            .map_err(|e| e.to_string()),
+        None => Ok(None),
+    }
 }
 
 async fn run(config: Config) -> Result<(), String> {

@@ -11,7 +11,7 @@ use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, Command};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::ensemble::{Ensemble, srvr_mode};
@@ -29,6 +29,8 @@ pub struct ClusterOptions {
     pub partitionable: bool,
     /// Extra zoo.cfg lines.
     pub extra: Vec<(String, String)>,
+    /// Extra zoo.cfg lines of one member (by index), after `extra` (so they win).
+    pub member_extra: Vec<(usize, String, String)>,
 }
 
 impl ClusterOptions {
@@ -41,6 +43,7 @@ impl ClusterOptions {
             snap_count: None,
             partitionable: false,
             extra: Vec::new(),
+            member_extra: Vec::new(),
         }
     }
 }
@@ -50,7 +53,7 @@ struct Member {
     client_port: u16,
     cfg: PathBuf,
     child: Option<Child>,
-    log: Arc<Mutex<Vec<String>>>,
+    log: Arc<crate::Log>,
 }
 
 pub struct FerrokeeperEnsemble {
@@ -87,6 +90,14 @@ fn serving_mode(mode: Option<&str>) -> bool {
 impl FerrokeeperEnsemble {
     /// Starts every member at once and returns when all serve, one of them as leader.
     pub fn start(options: ClusterOptions) -> FerrokeeperEnsemble {
+        Self::start_expecting(options, None)
+    }
+
+    /// Starts the members and waits until those in `serving` serve (all: `None`).
+    pub fn start_expecting(
+        options: ClusterOptions,
+        serving: Option<&[usize]>,
+    ) -> FerrokeeperEnsemble {
         let n = options.voters + options.observers;
         let dir = tempfile::Builder::new()
             .prefix("fk-ensemble")
@@ -125,6 +136,9 @@ impl FerrokeeperEnsemble {
             for (k, v) in &options.extra {
                 text.push_str(&format!("{k}={v}\n"));
             }
+            for (_, k, v) in options.member_extra.iter().filter(|(m, _, _)| *m == i) {
+                text.push_str(&format!("{k}={v}\n"));
+            }
             for j in 0..n {
                 let port = match proxies.get(&(i, j)) {
                     Some(proxy) => proxy.addr().port(),
@@ -144,7 +158,7 @@ impl FerrokeeperEnsemble {
                 client_port: client(i),
                 cfg,
                 child: None,
-                log: Arc::new(Mutex::new(Vec::new())),
+                log: Arc::new(crate::Log::default()),
             });
         }
         let mut ensemble = FerrokeeperEnsemble {
@@ -156,8 +170,20 @@ impl FerrokeeperEnsemble {
         for i in 0..n {
             ensemble.spawn(i);
         }
-        ensemble.wait_all_serving(Duration::from_secs(60));
+        match serving {
+            None => ensemble.wait_all_serving(Duration::from_secs(60)),
+            Some(members) => {
+                for member in members {
+                    ensemble.wait_serving(*member, Duration::from_secs(60));
+                }
+            }
+        }
         ensemble
+    }
+
+    /// A member's log as it grows.
+    pub fn log(&self, member: usize) -> &crate::Log {
+        &self.members[member].log
     }
 
     fn spawn(&mut self, i: usize) {
@@ -174,11 +200,7 @@ impl FerrokeeperEnsemble {
                 if std::env::var_os("FERROKEEPER_TEST_LOG").is_some() {
                     eprintln!("[server.{id}] {line}");
                 }
-                let mut log = log.lock().unwrap_or_else(|p| p.into_inner());
                 log.push(line);
-                if log.len() > 2000 {
-                    log.drain(..1000);
-                }
             }
         });
         member.child = Some(child);
@@ -326,11 +348,7 @@ impl Ensemble for FerrokeeperEnsemble {
     }
 
     fn log_tail(&self, member: usize) -> String {
-        let log = self.members[member]
-            .log
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        log[log.len().saturating_sub(60)..].join("\n")
+        self.members[member].log.tail(60)
     }
 }
 

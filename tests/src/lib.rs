@@ -40,13 +40,25 @@ pub struct Log {
 impl Log {
     const KEPT: usize = 10_000;
 
-    fn push(&self, line: String) {
+    pub(crate) fn push(&self, line: String) {
         let mut lines = self.lines.lock().unwrap_or_else(|p| p.into_inner());
         if lines.len() == Self::KEPT {
             lines.pop_front();
         }
         lines.push_back(line);
         self.arrived.notify_all();
+    }
+
+    /// The last `n` lines, one per line.
+    pub fn tail(&self, n: usize) -> String {
+        let lines = self.lines.lock().unwrap_or_else(|p| p.into_inner());
+        let skip = lines.len().saturating_sub(n);
+        lines
+            .iter()
+            .skip(skip)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 
     /// How many kept lines contain `needle`.

@@ -69,6 +69,17 @@ impl Pki {
             "/CN=intruder",
             "extendedKeyUsage=clientAuth",
         );
+        // Quorum peers present their certificate as servers and as clients.
+        let peer = "subjectAltName=IP:127.0.0.1,DNS:localhost\n\
+                    extendedKeyUsage=serverAuth,clientAuth";
+        pki.leaf("peer", "ca", "/CN=localhost", peer);
+        pki.leaf("peer-other-ca", "other-ca", "/CN=localhost", peer);
+        pki.leaf(
+            "peer-elsewhere",
+            "ca",
+            "/CN=elsewhere.example",
+            "subjectAltName=DNS:elsewhere.example\nextendedKeyUsage=serverAuth,clientAuth",
+        );
         // Version 1 certificates (no extensions), as kazoo's test harness makes them.
         pki.leaf("v1client", "ca", "/CN=v1client", "");
         pki.leaf("v1intruder", "other-ca", "/CN=v1intruder", "");
@@ -157,6 +168,20 @@ impl Pki {
             .collect::<Vec<_>>(),
             &self.dir,
         );
+    }
+
+    /// A PEM key store (key, certificate, its CA) for the certificate `name`.
+    pub fn pem_key_store(&self, name: &str, ca: &str) -> PathBuf {
+        let read = |f: String| std::fs::read_to_string(self.dir.join(f)).expect("read");
+        let text = [
+            read(format!("{name}.key")),
+            read(format!("{name}.pem")),
+            read(format!("{ca}.pem")),
+        ]
+        .concat();
+        let path = self.dir.join(format!("{name}-keystore.pem"));
+        std::fs::write(&path, text).expect("pem key store");
+        path
     }
 
     /// The stores ZooKeeper deployments hand over, for `name`'s key and `ca`:

@@ -326,6 +326,19 @@ fn finish(
     )?;
     super::security::refuse_unhonoured(&d, &props)?;
     let client_tls = super::tls::client_tls(&props, secure_client_address.is_some())?;
+    let switch = |name: &str| {
+        d.security_keys
+            .iter()
+            .rev()
+            .find(|(k, _, _)| k == name)
+            .map(|(_, v, at)| (v.trim().eq_ignore_ascii_case("true"), at.clone()))
+    };
+    let quorum_tls = super::tls::quorum_tls(
+        &props,
+        switch("sslQuorum"),
+        switch("portUnification"),
+        switch("sslQuorumReloadCertFiles").is_some_and(|(on, _)| on),
+    )?;
     let client_sasl = super::sasl::client_sasl(&props, &mut warn)?;
     let enforce_auth =
         super::sasl::enforce_auth(&props, client_tls.is_some(), client_sasl.is_some())?;
@@ -333,6 +346,9 @@ fn finish(
     // set them expects them to matter.
     for (name, p) in props.iter() {
         let inert = if name.starts_with("zookeeper.ssl.quorum.") {
+            if quorum_tls.is_some() {
+                continue;
+            }
             "quorum TLS settings have no effect while sslQuorum is off"
         } else if name.starts_with("zookeeper.ssl.") && client_tls.is_none() {
             "TLS settings have no effect without secureClientPort (or \
@@ -449,6 +465,7 @@ fn finish(
         client_address,
         secure_client_address,
         client_tls,
+        quorum_tls,
         client_sasl,
         enforce_auth,
         client_port_listen_backlog: d

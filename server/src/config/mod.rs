@@ -38,7 +38,7 @@ pub use model::{
 pub use sasl::{ClientSasl, EnforceAuth};
 pub use server_line::{PeerType, QuorumAddress, QuorumServer};
 pub use sysprops::{SysProp, SystemProperties};
-pub use tls::{ClientAuth, ClientTls, StoreSettings, TlsVersion};
+pub use tls::{ClientAuth, ClientTls, QuorumTls, StoreSettings, TlsVersion};
 
 #[cfg(test)]
 pub(crate) mod tests;

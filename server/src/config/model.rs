@@ -60,6 +60,8 @@ pub struct Config {
     /// The client port's TLS settings: set with a secure client port or port
     /// unification, `None` otherwise.
     pub client_tls: Option<super::tls::ClientTls>,
+    /// TLS between the servers of an ensemble (`sslQuorum`, `portUnification`).
+    pub quorum_tls: Option<super::tls::QuorumTls>,
     /// Client SASL (DIGEST-MD5 users from the JAAS file's server section), if any.
     pub client_sasl: Option<super::sasl::ClientSasl>,
     /// `enforce.auth.*` / `sessionRequireClientSASLAuth`: sessions must authenticate.

@@ -19,9 +19,10 @@ const HONOURED_PROVIDERS: [&str; 4] = [
     super::tls::X509_PROVIDER_CLASS,
 ];
 
-const NO_QUORUM_TLS: &str = "TLS between servers is not supported by ferrokeeper yet, and \
-                             it will not replicate in plain text where TLS is asked for; \
-                             remove the setting, or keep ZooKeeper for this deployment";
+const NO_QUORUM_TLS: &str = "TLS towards a followed ZooKeeper ensemble's quorum port is not \
+                             supported by ferrokeeper yet, and it will not follow in plain \
+                             text where TLS is asked for; remove the setting, or follow \
+                             without quorum TLS";
 const NO_SASL: &str = "SASL between servers is not supported by ferrokeeper yet, and it \
                        will not admit unauthenticated peers where SASL is asked for; remove \
                        the setting, or keep ZooKeeper for this deployment";
@@ -38,7 +39,9 @@ fn is_true(value: &str) -> bool {
 pub(super) fn refuse_unhonoured(d: &Draft, props: &SystemProperties) -> Result<(), ConfigError> {
     for (key, value, at) in &d.security_keys {
         let why = match key.as_str() {
-            "sslQuorum" | "portUnification" | "sslQuorumReloadCertFiles" if is_true(value) => {
+            // The observer's link to a ZooKeeper leader is ZooKeeper's own protocol,
+            // which ferrokeeper speaks in plain text only.
+            "sslQuorum" | "portUnification" if is_true(value) && d.follow_zookeeper.is_some() => {
                 NO_QUORUM_TLS
             }
             "quorum.auth.enableSasl"

@@ -66,7 +66,9 @@ pub struct ClientTls {
 /// ZooKeeper's class name for the x509 provider.
 pub const X509_PROVIDER_CLASS: &str = "org.apache.zookeeper.server.auth.X509AuthenticationProvider";
 
+/// The client port's keys; the quorum's are under [`QUORUM_PREFIX`].
 const PREFIX: &str = "zookeeper.ssl.";
+const QUORUM_PREFIX: &str = "zookeeper.ssl.quorum.";
 
 fn written(props: &SystemProperties, name: &str) -> (Origin, String) {
     props.entry(name).map_or_else(
@@ -82,9 +84,13 @@ fn refuse(props: &SystemProperties, name: &str, why: impl Into<String>) -> Confi
 
 /// `.password`, or the content of the file `.passwordPath` names (one trailing line
 /// separator dropped, as ZooKeeper's `SecretUtils.readSecret`).
-fn password(props: &SystemProperties, store: &str) -> Result<Option<String>, ConfigError> {
-    let direct = format!("{PREFIX}{store}.password");
-    let path_key = format!("{PREFIX}{store}.passwordPath");
+fn password(
+    props: &SystemProperties,
+    prefix: &str,
+    store: &str,
+) -> Result<Option<String>, ConfigError> {
+    let direct = format!("{prefix}{store}.password");
+    let path_key = format!("{prefix}{store}.passwordPath");
     // ZooKeeper reads the path first when it is set.
     if let Some(path) = props.string(&path_key).filter(|p| !p.is_empty()) {
         let text = std::fs::read_to_string(&path)
@@ -95,17 +101,21 @@ fn password(props: &SystemProperties, store: &str) -> Result<Option<String>, Con
     Ok(props.get(&direct).map(str::to_owned))
 }
 
-fn store(props: &SystemProperties, store: &str) -> Result<Option<StoreSettings>, ConfigError> {
-    let location_key = format!("{PREFIX}{store}.location");
+fn store(
+    props: &SystemProperties,
+    prefix: &str,
+    store: &str,
+) -> Result<Option<StoreSettings>, ConfigError> {
+    let location_key = format!("{prefix}{store}.location");
     let Some(location) = props.string(&location_key).filter(|l| !l.is_empty()) else {
         return Ok(None);
     };
     let (origin, key) = written(props, &location_key);
     Ok(Some(StoreSettings {
         location: PathBuf::from(location),
-        password: password(props, store)?,
+        password: password(props, prefix, store)?,
         kind: props
-            .string(&format!("{PREFIX}{store}.type"))
+            .string(&format!("{prefix}{store}.type"))
             .filter(|t| !t.is_empty()),
         origin,
         key,
@@ -139,9 +149,9 @@ fn version(name: &str) -> Option<TlsVersion> {
 /// default where the JDK has it) enables 1.3 and 1.2; TLSv1.2 enables 1.2 alone; an
 /// explicit enabledProtocols list wins. Anything older is refused rather than quietly
 /// replaced by a newer version the operator did not list.
-fn versions(props: &SystemProperties) -> Result<Vec<TlsVersion>, ConfigError> {
-    let protocol_key = "zookeeper.ssl.protocol";
-    let enabled_key = "zookeeper.ssl.enabledProtocols";
+fn versions(props: &SystemProperties, prefix: &str) -> Result<Vec<TlsVersion>, ConfigError> {
+    let protocol_key = &format!("{prefix}protocol");
+    let enabled_key = &format!("{prefix}enabledProtocols");
     if let Some(list) = props.string(enabled_key).filter(|l| !l.is_empty()) {
         let mut out = Vec::new();
         for name in list.split(',') {
@@ -178,8 +188,9 @@ fn versions(props: &SystemProperties) -> Result<Vec<TlsVersion>, ConfigError> {
 }
 
 /// Keys that ask for something the rustls-based server cannot do; each stops start-up.
-fn refuse_unsupported(props: &SystemProperties) -> Result<(), ConfigError> {
-    for name in ["zookeeper.ssl.crl", "zookeeper.ssl.ocsp"] {
+fn refuse_unsupported(props: &SystemProperties, prefix: &str) -> Result<(), ConfigError> {
+    for name in [format!("{prefix}crl"), format!("{prefix}ocsp")] {
+        let name = name.as_str();
         if props.boolean(name, false)? {
             return Err(refuse(
                 props,
@@ -189,7 +200,7 @@ fn refuse_unsupported(props: &SystemProperties) -> Result<(), ConfigError> {
             ));
         }
     }
-    if props.boolean("zookeeper.ssl.clientHostnameVerification", false)? {
+    if prefix == PREFIX && props.boolean("zookeeper.ssl.clientHostnameVerification", false)? {
         return Err(refuse(
             props,
             "zookeeper.ssl.clientHostnameVerification",
@@ -197,10 +208,11 @@ fn refuse_unsupported(props: &SystemProperties) -> Result<(), ConfigError> {
              by ferrokeeper (ZooKeeper does not do it on the client port by default either)",
         ));
     }
-    if props.get("zookeeper.ssl.context.supplier.class").is_some() {
+    let supplier = format!("{prefix}context.supplier.class");
+    if props.get(&supplier).is_some() {
         return Err(refuse(
             props,
-            "zookeeper.ssl.context.supplier.class",
+            &supplier,
             "a Java SSLContext supplier cannot be loaded by ferrokeeper; configure the \
              ssl.keyStore/ssl.trustStore files instead",
         ));
@@ -235,8 +247,8 @@ pub(super) fn client_tls(
     } else {
         "client.portUnification is true"
     };
-    refuse_unsupported(props)?;
-    let key_store = store(props, "keyStore")?.ok_or_else(|| {
+    refuse_unsupported(props, PREFIX)?;
+    let key_store = store(props, PREFIX, "keyStore")?.ok_or_else(|| {
         refuse(
             props,
             "zookeeper.ssl.keyStore.location",
@@ -245,7 +257,7 @@ pub(super) fn client_tls(
             ),
         )
     })?;
-    let trust_store = store(props, "trustStore")?;
+    let trust_store = store(props, PREFIX, "trustStore")?;
     let client_auth = client_auth(props)?;
     if client_auth != ClientAuth::None && trust_store.is_none() {
         // The JVM would fall back to its own CA bundle; ferrokeeper has none to offer,
@@ -258,18 +270,7 @@ pub(super) fn client_tls(
              ssl.trustStore.location, or ssl.clientAuth=none",
         ));
     }
-    let cipher_suites = match props.string("zookeeper.ssl.ciphersuites") {
-        Some(list) if !list.is_empty() => {
-            let (at, key) = written(props, "zookeeper.ssl.ciphersuites");
-            let names = list
-                .split(',')
-                .map(|s| s.trim().to_owned())
-                .filter(|s| !s.is_empty())
-                .collect();
-            Some((names, at, key))
-        }
-        _ => None,
-    };
+    let cipher_suites = cipher_suites(props, PREFIX);
     let timeout = props.int(
         "zookeeper.ssl.handshakeDetectionTimeoutMillis",
         DEFAULT_HANDSHAKE_DETECTION_MS,
@@ -278,7 +279,7 @@ pub(super) fn client_tls(
         key_store,
         trust_store,
         client_auth,
-        versions: versions(props)?,
+        versions: versions(props, PREFIX)?,
         cipher_suites,
         port_unification,
         // ZooKeeper 3.9 reloads only when asked; ferrokeeper does by default (a bad new
@@ -292,6 +293,97 @@ pub(super) fn client_tls(
             .ok()
             .filter(|t| *t >= 1)
             .unwrap_or(DEFAULT_HANDSHAKE_DETECTION_MS as u64),
+    }))
+}
+
+/// `ssl.ciphersuites` as written, with where it was set.
+fn cipher_suites(props: &SystemProperties, prefix: &str) -> Option<(Vec<String>, Origin, String)> {
+    let name = format!("{prefix}ciphersuites");
+    let list = props.string(&name).filter(|l| !l.is_empty())?;
+    let (at, key) = written(props, &name);
+    let names = list
+        .split(',')
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .collect();
+    Some((names, at, key))
+}
+
+/// TLS between servers: `sslQuorum=true` (or `portUnification=true`, the rolling
+/// upgrade step that accepts both) with the `ssl.quorum.*` stores.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuorumTls {
+    pub key_store: StoreSettings,
+    /// Required: peers prove themselves with certificates this store trusts.
+    pub trust_store: StoreSettings,
+    pub versions: Vec<TlsVersion>,
+    pub cipher_suites: Option<(Vec<String>, Origin, String)>,
+    /// `sslQuorum`: connect to peers with TLS (false during the first rolling step).
+    pub connect_with_tls: bool,
+    /// `portUnification`: the quorum port also accepts plain peers.
+    pub accept_plain: bool,
+    /// `ssl.quorum.hostnameVerification` (default true): a peer's certificate must
+    /// name the host its `server.N` line gives, in both directions, as ZooKeeper's
+    /// quorum trust manager checks.
+    pub hostname_verification: bool,
+    /// `sslQuorumReloadCertFiles`.
+    pub reload: bool,
+}
+
+/// The quorum TLS settings from the zoo.cfg switches (`sslQuorum`, `portUnification`,
+/// `sslQuorumReloadCertFiles`, each with where it was set) and the `ssl.quorum.*`
+/// properties; `None` when neither switch asks for TLS.
+pub(super) fn quorum_tls(
+    props: &SystemProperties,
+    ssl_quorum: Option<(bool, Origin)>,
+    port_unification: Option<(bool, Origin)>,
+    reload: bool,
+) -> Result<Option<QuorumTls>, ConfigError> {
+    let connect_with_tls = ssl_quorum.as_ref().is_some_and(|(on, _)| *on);
+    let accept_plain = port_unification.as_ref().is_some_and(|(on, _)| *on);
+    if !connect_with_tls && !accept_plain {
+        return Ok(None);
+    }
+    let (why, at) = match (&ssl_quorum, &port_unification) {
+        (Some((true, at)), _) => ("sslQuorum is true", at.clone()),
+        (_, Some((_, at))) => ("portUnification is true", at.clone()),
+        _ => ("quorum TLS is on", Origin::Default),
+    };
+    refuse_unsupported(props, QUORUM_PREFIX)?;
+    let needed = |what: &str| {
+        ConfigError::invalid(
+            &at,
+            if connect_with_tls {
+                "sslQuorum"
+            } else {
+                "portUnification"
+            },
+            format!("{why}, so ssl.quorum.{what}.location must be set"),
+        )
+    };
+    let key_store = store(props, QUORUM_PREFIX, "keyStore")?.ok_or_else(|| needed("keyStore"))?;
+    let trust_store =
+        store(props, QUORUM_PREFIX, "trustStore")?.ok_or_else(|| needed("trustStore"))?;
+    let hostname = props.boolean("zookeeper.ssl.quorum.hostnameVerification", true)?;
+    let client_hostname =
+        props.boolean("zookeeper.ssl.quorum.clientHostnameVerification", hostname)?;
+    if hostname != client_hostname {
+        return Err(refuse(
+            props,
+            "zookeeper.ssl.quorum.clientHostnameVerification",
+            "ferrokeeper checks peers' host names in both directions or in neither; set it \
+             like ssl.quorum.hostnameVerification",
+        ));
+    }
+    Ok(Some(QuorumTls {
+        key_store,
+        trust_store,
+        versions: versions(props, QUORUM_PREFIX)?,
+        cipher_suites: cipher_suites(props, QUORUM_PREFIX),
+        connect_with_tls,
+        accept_plain,
+        hostname_verification: hostname,
+        reload,
     }))
 }
 

@@ -12,7 +12,7 @@ use std::time::Duration;
 use openraft::async_runtime::WatchReceiver;
 use tokio::sync::{mpsc, watch};
 
-use super::peer_client::PeerConn;
+use super::peer_client::{PeerAddr, PeerConn};
 use super::peer_wire::{PeerRequest, PeerResponse};
 use super::types::Raft;
 use crate::proposal::Proposal;
@@ -23,7 +23,7 @@ const BATCH: usize = 512;
 pub struct ForwarderTask {
     pub me: u64,
     pub raft: Raft,
-    pub addrs: Arc<BTreeMap<u64, String>>,
+    pub addrs: Arc<BTreeMap<u64, PeerAddr>>,
     /// Bumped whenever proposals may have been dropped.
     pub lost: watch::Sender<u64>,
     /// How long to wait for a leader, and for the leader's answer.

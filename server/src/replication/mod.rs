@@ -29,6 +29,7 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 pub use durable_log::{DurableLogStore, LogOptions, LogStoreError, SyncMode};
+pub use peer_client::PeerAddr;
 pub use role::{FollowerCounts, Role};
 pub use state_machine::{Applier, SnapshotWriter};
 pub use types::ApplyOutcome;
@@ -62,10 +63,12 @@ pub trait PeerHooks: Send + Sync + 'static {
 pub struct Ensemble {
     pub voters: BTreeSet<u64>,
     pub observers: BTreeSet<u64>,
-    /// Quorum address (`host:port`) of every other member.
-    pub peer_addrs: BTreeMap<u64, String>,
+    /// Quorum address (`host:port`) of every other member, and how to reach it.
+    pub peer_addrs: BTreeMap<u64, PeerAddr>,
     /// Where this server accepts its peers.
     pub listen: SocketAddr,
+    /// `sslQuorum`/`portUnification`: TLS on the quorum port.
+    pub tls: Option<Arc<crate::tls::peer::PeerTls>>,
 }
 
 #[derive(Debug, Clone)]
@@ -270,10 +273,19 @@ impl Replica {
                 hooks: hooks.clone(),
                 contact: contact.clone(),
                 role: role.clone(),
+                tls: ensemble.tls.clone(),
+                peer_addrs: peer_addrs.clone(),
             },
             listener,
             stop.clone(),
         ));
+        if let Some(tls) = ensemble.tls.as_ref().filter(|t| t.reloads()) {
+            // sslQuorumReloadCertFiles: new connections use renewed certificates.
+            tokio::spawn(
+                tls.clone()
+                    .reload_on_change(Duration::from_secs(2), stop.clone()),
+            );
+        }
         let (forward_tx, forward_rx) = mpsc::unbounded_channel();
         tokio::spawn(
             ForwarderTask {
@@ -637,7 +649,7 @@ async fn report_activity(
     raft: Raft,
     hooks: Arc<dyn PeerHooks>,
     contact: Arc<Contact>,
-    addrs: Arc<BTreeMap<u64, String>>,
+    addrs: Arc<BTreeMap<u64, PeerAddr>>,
     every: Duration,
     stop: CancellationToken,
 ) {

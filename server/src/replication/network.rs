@@ -14,7 +14,7 @@ use openraft::raft::{
 };
 use openraft::{AnyError, BasicNode};
 
-use super::peer_client::PeerConn;
+use super::peer_client::{PeerAddr, PeerConn};
 use super::peer_wire::{PeerRequest, PeerResponse, SNAPSHOT_CHUNK};
 use super::types::TypeConfig;
 
@@ -22,7 +22,7 @@ use super::types::TypeConfig;
 pub struct Peers {
     pub me: u64,
     /// Quorum address (`host:port`) of every other member.
-    pub addrs: Arc<BTreeMap<u64, String>>,
+    pub addrs: Arc<BTreeMap<u64, PeerAddr>>,
 }
 
 pub struct PeerClient {

@@ -2,11 +2,39 @@
 //! after any failure. Calls are sequential: the next request goes only after the
 //! previous response came back.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpStream;
 
-use super::peer_wire::{self, Hello, PeerFramed, PeerRequest, PeerResponse, WireError};
+use super::peer_wire::{self, Hello, PeerFramed, PeerIo, PeerRequest, PeerResponse, WireError};
+use crate::tls::peer::PeerTls;
+
+/// Where a peer's quorum port is, and how to talk to it.
+#[derive(Debug, Clone)]
+pub struct PeerAddr {
+    /// `host:port` from its `server.N` line.
+    pub addr: String,
+    /// `sslQuorum`: the connection is TLS, and the peer's certificate must name `host`.
+    pub tls: Option<Arc<PeerTls>>,
+}
+
+impl PeerAddr {
+    /// The host part of `addr` (brackets of an IPv6 literal removed).
+    pub fn host(&self) -> &str {
+        let host = self
+            .addr
+            .rsplit_once(':')
+            .map_or(self.addr.as_str(), |(host, _)| host);
+        host.trim_start_matches('[').trim_end_matches(']')
+    }
+}
+
+impl std::fmt::Display for PeerAddr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.addr)
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum CallError {
@@ -25,7 +53,7 @@ pub enum CallError {
 pub struct PeerConn {
     me: u64,
     target: u64,
-    addr: String,
+    addr: PeerAddr,
     stream: Option<PeerFramed>,
 }
 
@@ -34,7 +62,7 @@ pub struct PeerConn {
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
 impl PeerConn {
-    pub fn new(me: u64, target: u64, addr: String) -> Self {
+    pub fn new(me: u64, target: u64, addr: PeerAddr) -> Self {
         PeerConn {
             me,
             target,
@@ -51,13 +79,33 @@ impl PeerConn {
         if self.stream.is_none() {
             let fail = |why: String| CallError::Connect {
                 target: self.target,
-                addr: self.addr.clone(),
+                addr: self.addr.addr.clone(),
                 why,
             };
-            let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(&self.addr))
+            let open = async {
+                let stream = TcpStream::connect(&self.addr.addr)
+                    .await
+                    .map_err(|e| fail(e.to_string()))?;
+                let _ = stream.set_nodelay(true);
+                let stream: Box<dyn PeerIo> = match &self.addr.tls {
+                    Some(tls) if tls.connects_with_tls() => {
+                        let name =
+                            rustls::pki_types::ServerName::try_from(self.addr.host().to_owned())
+                                .map_err(|e| fail(format!("not a host name for TLS: {e}")))?;
+                        let stream = tls
+                            .connector()
+                            .connect(name, stream)
+                            .await
+                            .map_err(|e| fail(format!("TLS handshake: {e}")))?;
+                        Box::new(stream)
+                    }
+                    _ => Box::new(stream),
+                };
+                Ok(stream)
+            };
+            let stream = tokio::time::timeout(CONNECT_TIMEOUT, open)
                 .await
-                .map_err(|_| fail("timed out".into()))?
-                .map_err(|e| fail(e.to_string()))?;
+                .map_err(|_| fail("timed out".into()))??;
             let mut framed = peer_wire::framed(stream);
             let hello = Hello {
                 protocol: peer_wire::PROTOCOL.to_owned(),
@@ -72,7 +120,7 @@ impl PeerConn {
         // Just set when it was empty.
         self.stream.as_mut().ok_or_else(|| CallError::Connect {
             target: self.target,
-            addr: self.addr.clone(),
+            addr: self.addr.addr.clone(),
             why: "no connection".into(),
         })
     }

@@ -13,9 +13,10 @@ use tokio_util::sync::CancellationToken;
 use super::PeerHooks;
 use super::contact::Contact;
 use super::peer_wire::{
-    self, ForwardRefused, Hello, PeerFramed, PeerRequest, PeerResponse, WireError,
+    self, ForwardRefused, Hello, PeerFramed, PeerIo, PeerRequest, PeerResponse, WireError,
 };
 use super::types::{Raft, TypeConfig};
+use rustls::pki_types::CertificateDer;
 
 #[derive(Clone)]
 pub struct PeerService {
@@ -24,6 +25,11 @@ pub struct PeerService {
     pub hooks: Arc<dyn PeerHooks>,
     pub contact: Arc<Contact>,
     pub role: tokio::sync::watch::Receiver<super::Role>,
+    /// `sslQuorum`/`portUnification`: TLS on this port.
+    pub tls: Option<Arc<crate::tls::peer::PeerTls>>,
+    /// Every other member's `server.N` address: a TLS peer's certificate must name the
+    /// host of the member it says it is.
+    pub peer_addrs: Arc<std::collections::BTreeMap<u64, super::PeerAddr>>,
 }
 
 /// How long a peer connection may stay silent before it is dropped.
@@ -72,11 +78,69 @@ struct Incoming {
     data: Vec<u8>,
 }
 
+/// The first byte of a TLS handshake record; our plain Hello frame starts with its
+/// length, whose first byte is 0.
+const TLS_HANDSHAKE: u8 = 0x16;
+
+/// Completes TLS on a new peer connection as the configuration asks: TLS only, or (with
+/// `portUnification`) TLS or plain by the first byte. The certificate chain the peer
+/// presented comes back with the stream.
+async fn secure(
+    service: &PeerService,
+    stream: TcpStream,
+) -> Result<(Box<dyn PeerIo>, Option<Vec<CertificateDer<'static>>>), WireError> {
+    let _ = stream.set_nodelay(true);
+    let Some(tls) = &service.tls else {
+        return Ok((Box::new(stream), None));
+    };
+    if tls.accepts_plain() {
+        let mut first = [0u8; 1];
+        let peeked = tokio::time::timeout(HELLO_TIMEOUT, stream.peek(&mut first))
+            .await
+            .map_err(|_| WireError::Closed)??;
+        if peeked == 0 {
+            return Err(WireError::Closed);
+        }
+        if first[0] != TLS_HANDSHAKE {
+            return Ok((Box::new(stream), None));
+        }
+    }
+    let stream = tokio::time::timeout(HELLO_TIMEOUT, tls.acceptor().accept(stream))
+        .await
+        .map_err(|_| WireError::Closed)?
+        .map_err(|e| {
+            tracing::warn!("refusing a peer whose TLS handshake failed: {e}");
+            WireError::Io(e)
+        })?;
+    let chain = stream
+        .get_ref()
+        .1
+        .peer_certificates()
+        .map(|c| c.iter().map(|c| c.clone().into_owned()).collect());
+    Ok((Box::new(stream), chain))
+}
+
 async fn serve_one(service: &PeerService, stream: TcpStream) -> Result<(), WireError> {
+    let (stream, chain) = secure(service, stream).await?;
     let mut framed = peer_wire::framed(stream);
     let hello: Hello = tokio::time::timeout(HELLO_TIMEOUT, peer_wire::receive(&mut framed))
         .await
         .map_err(|_| WireError::Closed)??;
+    if let (Some(tls), Some(chain)) = (&service.tls, &chain) {
+        let host = service
+            .peer_addrs
+            .get(&hello.from)
+            .map(super::PeerAddr::host);
+        if !host.is_some_and(|host| tls.peer_is(Some(chain), host)) {
+            tracing::warn!(
+                from = hello.from,
+                host = host.unwrap_or("(no server line)"),
+                "refusing a peer whose certificate does not name the host of the server it \
+                 claims to be (ssl.quorum.hostnameVerification)"
+            );
+            return Ok(());
+        }
+    }
     if hello.protocol != peer_wire::PROTOCOL || hello.to != service.me {
         tracing::warn!(
             from = hello.from,

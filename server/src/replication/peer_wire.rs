@@ -13,7 +13,7 @@ use openraft::raft::{
 };
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_util::codec::{Framed, LengthDelimitedCodec};
 
 use super::types::TypeConfig;
@@ -92,10 +92,14 @@ pub enum WireError {
     Closed,
 }
 
-pub type PeerFramed = Framed<TcpStream, LengthDelimitedCodec>;
+/// A peer connection's byte stream: TCP, or TLS over TCP (`sslQuorum`).
+pub trait PeerIo: AsyncRead + AsyncWrite + Unpin + Send + Sync {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + Sync> PeerIo for T {}
 
-pub fn framed(stream: TcpStream) -> PeerFramed {
-    let _ = stream.set_nodelay(true);
+pub type PeerFramed = Framed<Box<dyn PeerIo>, LengthDelimitedCodec>;
+
+/// Frames `stream` (whose TCP socket should have Nagle off).
+pub fn framed(stream: Box<dyn PeerIo>) -> PeerFramed {
     let codec = LengthDelimitedCodec::builder()
         .max_frame_length(MAX_FRAME)
         .new_codec();

@@ -3,14 +3,18 @@
 //! `x509` id a certificate gives.
 
 mod acceptor;
+mod build;
 mod client_verifier;
 mod jks;
+pub mod peer;
 mod pem;
 mod pkcs12;
+mod reload;
 pub mod store;
 pub mod subject;
 
 #[cfg(test)]
 mod tests;
 
-pub use acceptor::{ClientTlsAcceptor, TlsError, server_config};
+pub use acceptor::{ClientTlsAcceptor, server_config};
+pub use build::TlsError;

@@ -106,23 +106,35 @@ fn tls_keys_nothing_reads_are_warned_about() {
 }
 
 #[test]
-fn quorum_tls_is_refused_with_key_and_line() {
-    for (line, key) in [
-        ("sslQuorum=true\n", "sslQuorum"),
-        ("portUnification=true\n", "portUnification"),
-        (
-            "sslQuorumReloadCertFiles=true\n",
-            "sslQuorumReloadCertFiles",
-        ),
-    ] {
+fn quorum_tls_needs_its_stores() {
+    for line in ["sslQuorum=true\n", "portUnification=true\n"] {
         let e = outcome(line, &[], &[]);
         assert!(
-            e.contains(&format!(
-                "zoo.cfg:4: {key}: TLS between servers is not supported"
-            )),
+            e.contains("zoo.cfg:4:") && e.contains("ssl.quorum.keyStore.location must be set"),
             "{line}: {e}"
         );
     }
+    let e = outcome(
+        "sslQuorum=true\nssl.quorum.keyStore.location=/k\nssl.quorum.trustStore.location=/t\n\
+         ssl.quorum.hostnameVerification=true\nssl.quorum.clientHostnameVerification=false\n",
+        &[],
+        &[],
+    );
+    assert!(
+        e.contains("zoo.cfg:8: ssl.quorum.clientHostnameVerification"),
+        "{e}"
+    );
+    let (_dir, path) = cfg(
+        "security",
+        &format!(
+            "{BASE}sslQuorum=true\nssl.quorum.keyStore.location=/k\n\
+             ssl.quorum.trustStore.location=/t\nsslQuorumReloadCertFiles=true\n"
+        ),
+    );
+    let path = path.display().to_string();
+    let c = load(&[path.as_str()], &[]).unwrap_or_else(|e| panic!("{e}"));
+    let tls = c.quorum_tls.expect("quorum TLS");
+    assert!(tls.connect_with_tls && !tls.accept_plain && tls.hostname_verification && tls.reload);
     // Turned off, they ask for nothing.
     assert_eq!(
         outcome("sslQuorum=false\nportUnification=false\n", &[], &[]),
