@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use ferrokeeper_tests::pki::{PASSWORD, Pki};
 use ferrokeeper_tests::process::{assert_lines, clients_dir, on_path, require, run};
-use ferrokeeper_tests::zookeeper::{RealZooKeeper, free_port};
+use ferrokeeper_tests::zookeeper::{NETTY_CODEC_JAR, RealZooKeeper, free_port};
 use ferrokeeper_tests::{Ferrokeeper, ferrokeeper_command};
 
 /// What tls_scenarios.py printed against ZooKeeper 3.8.0 (checked by
@@ -284,4 +284,80 @@ fn stores_that_do_not_load_stop_start_up() {
     );
     let e = refusal(&suites);
     assert!(e.contains("ssl.ciphersuites"), "{e}");
+}
+
+/// zkCli.sh (the Java client, Netty, JKS stores as `zookeeper.ssl.*` system properties)
+/// against the TLS port: the lines it printed for a create, a get and whoami.
+fn zkcli_over_tls(addr: &str, pki: &Pki) -> Vec<String> {
+    const ZKCLI: &str = "/usr/share/zookeeper/bin/zkCli.sh";
+    require(Path::new(ZKCLI).is_file(), "zkCli.sh (Debian zookeeper)");
+    // Debian's zkEnv.sh class path lacks Netty's codec and resolver modules, which the
+    // Netty client socket needs; a later -cp replaces the script's.
+    let flags = format!(
+        "-cp /etc/zookeeper/conf:/usr/share/java/zookeeper.jar:{NETTY_CODEC_JAR}:\
+         /usr/share/java/netty-resolver.jar \
+         -Dzookeeper.client.secure=true \
+         -Dzookeeper.clientCnxnSocket=org.apache.zookeeper.ClientCnxnSocketNetty \
+         -Dzookeeper.ssl.keyStore.location={} -Dzookeeper.ssl.keyStore.password={PASSWORD} \
+         -Dzookeeper.ssl.trustStore.location={} -Dzookeeper.ssl.trustStore.password={PASSWORD}",
+        pki.path_str("client-keystore.jks"),
+        pki.path_str("truststore.jks"),
+    );
+    let script = "create /zkcli-tls over-tls\nget /zkcli-tls\nwhoami\nquit\n";
+    let out = run(
+        Command::new("bash")
+            .args([
+                "-c",
+                "exec \"$0\" \"$@\" 2>&1",
+                ZKCLI,
+                "-waitforconnection",
+                "-server",
+                addr,
+            ])
+            .env("CLIENT_JVMFLAGS", flags),
+        Some(script.as_bytes()),
+        "zkCli.sh over TLS",
+        Duration::from_secs(120),
+    );
+    let keep = ["Created ", "over-tls", "Auth scheme", "ip:", "x509:"];
+    out.stdout
+        .lines()
+        .map(str::trim)
+        .filter(|l| keep.iter().any(|k| l.starts_with(k)))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn zkcli_with_java_key_stores_same_as_zookeeper() {
+    require(on_path("java"), "java (Debian default-jre-headless)");
+    let pki = Pki::new();
+    pki.stores("client", "ca");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = start(dir.path(), &tls_lines(&pki, "jks"));
+    let tls = server.secure_addr().expect("TLS port").to_string();
+    let ours = zkcli_over_tls(&tls, &pki);
+
+    let secure_port = free_port().to_string();
+    let mut cfg = vec![
+        (
+            "serverCnxnFactory",
+            "org.apache.zookeeper.server.NettyServerCnxnFactory",
+        ),
+        ("secureClientPort", secure_port.as_str()),
+    ];
+    let stores = tls_lines(&pki, "jks");
+    cfg.extend(stores.lines().filter_map(|l| l.split_once('=')));
+    let zk = RealZooKeeper::start(&cfg, &[]);
+    let theirs = zkcli_over_tls(&format!("127.0.0.1:{secure_port}"), &pki);
+    assert_eq!(
+        ours, theirs,
+        "zkCli over TLS differs (left ferrokeeper, right ZooKeeper)"
+    );
+    assert!(
+        ours.iter()
+            .any(|l| l == "x509: CN=client,O=ferrokeeper tests"),
+        "{ours:?}"
+    );
+    drop(zk);
 }
