@@ -17,6 +17,7 @@ use crate::reconnect::{Hosts, Jitter};
 use crate::session::{Config, Session};
 use crate::session_state::SessionState;
 use crate::shared::{SessionInfo, Shared};
+use crate::tls::TlsConfig;
 
 /// Options for [`Client`]; start from [`Client::builder`].
 ///
@@ -44,6 +45,7 @@ pub struct ClientBuilder {
     read_only: bool,
     session: Option<SessionInfo>,
     shuffle_hosts: bool,
+    tls: Option<TlsConfig>,
 }
 
 impl std::fmt::Debug for ClientBuilder {
@@ -58,6 +60,7 @@ impl std::fmt::Debug for ClientBuilder {
             .field("read_only", &self.read_only)
             .field("session", &self.session)
             .field("shuffle_hosts", &self.shuffle_hosts)
+            .field("tls", &self.tls)
             .finish()
     }
 }
@@ -72,6 +75,7 @@ impl Default for ClientBuilder {
             read_only: false,
             session: None,
             shuffle_hosts: true,
+            tls: None,
         }
     }
 }
@@ -117,6 +121,20 @@ impl ClientBuilder {
         self.auth("digest", auth.as_bytes())
     }
 
+    /// Connects with TLS (ZooKeeper's `zookeeper.client.secure=true`): to the servers'
+    /// secure client port (`secureClientPort`), with the CAs, client certificate and
+    /// hostname verification of `tls`. See [`crate::tls`].
+    ///
+    /// A TLS failure (a certificate the CAs do not vouch for or that does not name the
+    /// server, a server that needs a client certificate and got none, a plain-text
+    /// port) makes the first [`ClientBuilder::connect`] fail with [`Error::Tls`] when no
+    /// host could be reached; after a connection was made, it counts as a failed
+    /// reconnect attempt (logged at warn level) and the client keeps trying.
+    pub fn tls(mut self, tls: TlsConfig) -> Self {
+        self.tls = Some(tls);
+        self
+    }
+
     /// Allows read-only servers (the ConnectRequest says readOnly=true). On one, the
     /// state is [`SessionState::ReadOnly`]. This client does not go looking for a
     /// read-write server while connected to a read-only one; it moves only when the
@@ -148,8 +166,9 @@ impl ClientBuilder {
     ///
     /// Fails with [`Error::BadArguments`] for an unusable connect string,
     /// [`Error::SessionExpired`] when resuming a session that is gone,
-    /// [`Error::AuthFailed`] when an auth packet is refused, and
-    /// [`Error::ConnectionLoss`] when no host answers.
+    /// [`Error::AuthFailed`] when an auth packet is refused,
+    /// [`Error::Tls`] when no host could be reached and TLS failed with at least one
+    /// (the first such failure), and [`Error::ConnectionLoss`] when no host answers.
     pub fn connect(
         &self,
         connect_string: &str,
@@ -170,12 +189,14 @@ impl ClientBuilder {
             connection_timeout: self.connection_timeout,
             read_only: self.read_only,
             codec: FrameCodec::new(self.max_frame_len),
+            tls: self.tls.clone(),
         };
         let (session_id, password) = match &self.session {
             Some(info) => (info.id, info.password.clone()),
             None => (0, Bytes::from_static(&[0; 16])),
         };
         let handshake = config.handshake(session_id, password, 0, self.auths.clone());
+        let mut tls_failure = None;
         for (index, host) in hosts.iter().enumerate() {
             match connection::attempt(host.clone(), handshake.clone()).await {
                 Ok(conn) => {
@@ -201,10 +222,15 @@ impl ClientBuilder {
                     return Ok(Client::new(tx, shared, chroot));
                 }
                 Err(AttemptError::Failed(why)) => tracing::debug!(host, "connect failed: {why}"),
+                Err(AttemptError::Tls(why)) => {
+                    tracing::warn!(host, "connect failed: {why}");
+                    tls_failure.get_or_insert(format!("{host}: {why}"));
+                }
                 Err(AttemptError::Expired) => return Err(Error::SessionExpired),
                 Err(AttemptError::AuthFailed) => return Err(Error::AuthFailed),
             }
         }
-        Err(Error::ConnectionLoss)
+        // A TLS problem is the likelier reason than a host that was down: say so.
+        Err(tls_failure.map_or(Error::ConnectionLoss, Error::Tls))
     }
 }

@@ -1,20 +1,100 @@
-//! One TCP connection: the session handshake (ConnectRequest, then every remembered
-//! auth packet, each answered before the connection counts as up) and a writer task,
-//! so that a slow socket never stops the session task from reading.
+//! One connection: TCP, TLS if configured, the session handshake (ConnectRequest, then
+//! every remembered auth packet, each answered before the connection counts as up) and a writer task, so that a slow socket never
+//! stops the session task from reading.
 
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+use tokio_rustls::client::TlsStream;
 use tokio_util::codec::{FramedRead, FramedWrite};
 
 use ferrokeeper_protocol::{
-    AuthPacket, ConnectRequest, ConnectResponse, ErrorCode, FrameCodec, Jute, ReplyHeader, Request,
-    RequestFrame, xid,
+    AuthPacket, ConnectRequest, ConnectResponse, ErrorCode, FrameCodec, FrameError, Jute,
+    ReplyHeader, Request, RequestFrame, xid,
 };
+
+use crate::tls::TlsConfig;
+
+/// The reading half of a connection: the socket's own half for plain TCP (no lock),
+/// tokio's split for TLS (one stream state for both directions).
+#[derive(Debug)]
+pub(crate) enum ReadHalf {
+    Plain(OwnedReadHalf),
+    Tls(tokio::io::ReadHalf<TlsStream<TcpStream>>),
+}
+
+/// The writing half matching [`ReadHalf`].
+#[derive(Debug)]
+pub(crate) enum WriteHalf {
+    Plain(OwnedWriteHalf),
+    Tls(tokio::io::WriteHalf<TlsStream<TcpStream>>),
+}
+
+impl AsyncRead for ReadHalf {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            ReadHalf::Plain(r) => Pin::new(r).poll_read(cx, buf),
+            ReadHalf::Tls(r) => Pin::new(r).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for WriteHalf {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            WriteHalf::Plain(w) => Pin::new(w).poll_write(cx, buf),
+            WriteHalf::Tls(w) => Pin::new(w).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            WriteHalf::Plain(w) => Pin::new(w).poll_write_vectored(cx, bufs),
+            WriteHalf::Tls(w) => Pin::new(w).poll_write_vectored(cx, bufs),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            WriteHalf::Plain(w) => w.is_write_vectored(),
+            WriteHalf::Tls(w) => w.is_write_vectored(),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            WriteHalf::Plain(w) => Pin::new(w).poll_flush(cx),
+            WriteHalf::Tls(w) => Pin::new(w).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            WriteHalf::Plain(w) => Pin::new(w).poll_shutdown(cx),
+            WriteHalf::Tls(w) => Pin::new(w).poll_shutdown(cx),
+        }
+    }
+}
 
 /// Everything one connection attempt needs (owned, so an attempt borrows nothing from
 /// the session task while it keeps serving commands).
@@ -23,8 +103,9 @@ pub(crate) struct Handshake {
     pub(crate) request: ConnectRequest,
     pub(crate) auths: Vec<AuthPacket>,
     pub(crate) codec: FrameCodec,
-    /// Bounds the whole attempt: TCP connect, handshake and auth replies.
+    /// Bounds the whole attempt: TCP connect, TLS, handshake and auth replies.
     pub(crate) timeout: Duration,
+    pub(crate) tls: Option<TlsConfig>,
 }
 
 /// Why an attempt did not give a connection.
@@ -32,6 +113,9 @@ pub(crate) struct Handshake {
 pub(crate) enum AttemptError {
     /// This host did not work out; another (or a later try) may.
     Failed(String),
+    /// TLS failed with this host (handshake, certificates, or an alert right after the
+    /// handshake, as a TLS 1.3 server sends when it refuses the client's certificate).
+    Tls(String),
     /// The server said the session is gone (timeout ≤ 0 in the ConnectResponse).
     Expired,
     /// The server refused an auth packet.
@@ -43,7 +127,7 @@ pub(crate) enum AttemptError {
 pub(crate) struct Connection {
     pub(crate) host: String,
     pub(crate) response: ConnectResponse,
-    pub(crate) reader: FramedRead<OwnedReadHalf, FrameCodec>,
+    pub(crate) reader: FramedRead<ReadHalf, FrameCodec>,
     pub(crate) writer: Writer,
 }
 
@@ -96,14 +180,36 @@ pub(crate) async fn attempt(
     }
 }
 
+/// A read or write failure; a TLS one (an alert, a record that does not decrypt) is
+/// [`AttemptError::Tls`].
+fn failed(what: &str, e: &FrameError) -> AttemptError {
+    if let FrameError::Io(io) = e
+        && crate::tls::rustls_error(io).is_some()
+    {
+        return AttemptError::Tls(format!("{what}: {}", crate::tls::describe(io)));
+    }
+    AttemptError::Failed(format!("{what}: {e}"))
+}
+
 async fn attempt_unbounded(host: String, handshake: Handshake) -> Result<Connection, AttemptError> {
-    let failed =
-        |what: &str, e: &dyn std::fmt::Display| AttemptError::Failed(format!("{what}: {e}"));
     let stream = TcpStream::connect(&host)
         .await
-        .map_err(|e| failed("tcp connect", &e))?;
+        .map_err(|e| AttemptError::Failed(format!("tcp connect: {e}")))?;
     let _ = stream.set_nodelay(true);
-    let (read_half, write_half) = stream.into_split();
+    let (read_half, write_half) = match &handshake.tls {
+        None => {
+            let (r, w) = stream.into_split();
+            (ReadHalf::Plain(r), WriteHalf::Plain(w))
+        }
+        Some(tls) => {
+            let stream = tls
+                .connect(&host, stream)
+                .await
+                .map_err(AttemptError::Tls)?;
+            let (r, w) = tokio::io::split(stream);
+            (ReadHalf::Tls(r), WriteHalf::Tls(w))
+        }
+    };
     let mut reader = FramedRead::new(read_half, handshake.codec);
     let mut writer = FramedWrite::new(write_half, handshake.codec);
 
@@ -122,8 +228,8 @@ async fn attempt_unbounded(host: String, handshake: Handshake) -> Result<Connect
             ));
         }
     };
-    let response =
-        ConnectResponse::decode(&mut frame).map_err(|e| failed("decode ConnectResponse", &e))?;
+    let response = ConnectResponse::decode(&mut frame)
+        .map_err(|e| AttemptError::Failed(format!("decode ConnectResponse: {e}")))?;
     if response.timeout <= 0 {
         return Err(AttemptError::Expired);
     }
@@ -146,8 +252,8 @@ async fn attempt_unbounded(host: String, handshake: Handshake) -> Result<Connect
             Some(Err(e)) => return Err(failed("read auth reply", &e)),
             None => return Err(AttemptError::Failed("closed before answering auth".into())),
         };
-        let header =
-            ReplyHeader::decode(&mut frame).map_err(|e| failed("decode auth reply", &e))?;
+        let header = ReplyHeader::decode(&mut frame)
+            .map_err(|e| AttemptError::Failed(format!("decode auth reply: {e}")))?;
         if header.xid != xid::AUTH {
             tracing::debug!(xid = header.xid, "ignoring a reply during the handshake");
             continue;
@@ -176,7 +282,7 @@ async fn attempt_unbounded(host: String, handshake: Handshake) -> Result<Connect
 
 /// Writes queued frames, flushing once per batch of whatever is queued.
 async fn write_loop(
-    mut writer: FramedWrite<OwnedWriteHalf, FrameCodec>,
+    mut writer: FramedWrite<WriteHalf, FrameCodec>,
     mut frames: mpsc::UnboundedReceiver<RequestFrame>,
 ) -> String {
     while let Some(first) = frames.recv().await {

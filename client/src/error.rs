@@ -9,7 +9,8 @@ macro_rules! codes {
     ( $( $(#[$doc:meta])* $variant:ident => $msg:literal, )* ) => {
         /// Why an operation failed. The variants named after ZooKeeper's
         /// `KeeperException.Code` carry the same meaning (and [`Error::code`] gives the
-        /// same number); [`Error::Closed`] and [`Error::Other`] are this crate's own.
+        /// same number); [`Error::Closed`], [`Error::Tls`] and [`Error::Other`] are this
+        /// crate's own.
         #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
         #[non_exhaustive]
         pub enum Error {
@@ -17,6 +18,10 @@ macro_rules! codes {
             /// The client was closed with [`Client::close`](crate::Client::close).
             #[error("the client is closed")]
             Closed,
+            /// Connecting failed because of TLS: what went wrong, with the host (see
+            /// [`ClientBuilder::tls`](crate::ClientBuilder::tls)).
+            #[error("{0}")]
+            Tls(String),
             /// A code ZooKeeper 3.8 does not define.
             #[error("unknown ZooKeeper error code {0}")]
             Other(i32),
@@ -32,11 +37,13 @@ macro_rules! codes {
             }
 
             /// ZooKeeper's number for this error (`Closed` has none and answers
-            /// `SessionExpired`'s, as a closed session is gone for good).
+            /// `SessionExpired`'s, as a closed session is gone for good; `Tls` answers
+            /// `ConnectionLoss`'s, as no connection could be made).
             pub fn code(&self) -> i32 {
                 match self {
                     $( Error::$variant => ErrorCode::$variant.code(), )*
                     Error::Closed => ErrorCode::SessionExpired.code(),
+                    Error::Tls(_) => ErrorCode::ConnectionLoss.code(),
                     Error::Other(code) => *code,
                 }
             }

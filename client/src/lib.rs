@@ -43,8 +43,8 @@
 //!
 //! [`ClientBuilder::connect`] parses `host:port,...[/chroot]`, shuffles the hosts
 //! (unless [`ClientBuilder::shuffle_hosts`] is off), tries each once and returns when
-//! one has accepted the session (ConnectRequest with readOnly as configured) and
-//! answered every auth packet. It then spawns one session task that owns everything:
+//! one has accepted the session (TLS first if configured, then ConnectRequest with
+//! readOnly as configured) and answered every auth packet. It then spawns one session task that owns everything:
 //! the connection, the requests in flight, the watch registry and reconnection.
 //! Handles talk to it through an unbounded queue.
 //!
@@ -157,9 +157,40 @@
 //! `group_membership`). The `ferrokeeper-cli` crate is a zkCli-like shell on this
 //! client.
 //!
+//! # Security: TLS
+//!
+//! [`ClientBuilder::tls`] connects with TLS to the servers' `secureClientPort`, with a
+//! [`tls::TlsConfig`] built from PEM files: the CA certificates to trust, optionally a
+//! client certificate and key (the session is then `x509:<subject>` for ACLs), and
+//! hostname verification, on by default as in ZooKeeper's Java client.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use ferrokeeper_client::tls::TlsConfig;
+//! use ferrokeeper_client::{Acl, Client, CreateMode, Id, perms};
+//!
+//! let tls = TlsConfig::builder()
+//!     .ca_file("ca.pem")
+//!     .client_cert_files("client.pem", "client.key")
+//!     .build()?; // reads the files now: a missing or bad one is an error here
+//! let client = Client::builder()
+//!     .tls(tls)
+//!     .connect("zk1.example.com:2281")
+//!     .await?;
+//! let subject = "CN=client,O=example".to_owned();
+//! let only_me = [Acl { perms: perms::ALL, id: Id { scheme: "x509".into(), id: subject } }];
+//! client.create("/mine", b"", &only_me, CreateMode::Persistent).await?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! A TLS failure at the first connect is [`Error::Tls`] (saying what went wrong: an
+//! unknown CA, a wrong name, a server that wants a client certificate...). See [`tls`]
+//! for what is supported (PEM only, X.509 version 3 server certificates).
+//!
 //! # Not in this crate (yet)
 //!
-//! SASL and TLS; reconfig/getConfig; moving from a read-only server to a read-write
+//! SASL; Java key stores (JKS, PKCS#12) for TLS; reconfig/getConfig; moving from a read-only server to a read-write
 //! one while connected (the client moves only when the connection is lost);
 //! `updateServerList`.
 
@@ -176,6 +207,7 @@ mod registry;
 mod session;
 mod session_state;
 mod shared;
+pub mod tls;
 mod watch;
 
 pub use builder::ClientBuilder;

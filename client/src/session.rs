@@ -31,6 +31,7 @@ use crate::reconnect::{Hosts, set_watches_packets};
 use crate::registry::{Arming, Kind, Registry};
 use crate::session_state::SessionState;
 use crate::shared::Shared;
+use crate::tls::TlsConfig;
 use crate::watch::WatchId;
 
 /// ZooKeeper's Java client pings at least this often, whatever the session timeout.
@@ -87,6 +88,7 @@ pub(crate) struct Config {
     pub(crate) connection_timeout: Duration,
     pub(crate) read_only: bool,
     pub(crate) codec: FrameCodec,
+    pub(crate) tls: Option<TlsConfig>,
 }
 
 impl Config {
@@ -109,6 +111,7 @@ impl Config {
             auths,
             codec: self.codec,
             timeout: self.connection_timeout,
+            tls: self.tls.clone(),
         }
     }
 }
@@ -716,6 +719,12 @@ impl Session {
                 }
                 Err(AttemptError::Failed(why)) => {
                     tracing::debug!("reconnect attempt failed: {why}");
+                    self.hosts.failed();
+                }
+                Err(AttemptError::Tls(why)) => {
+                    // Not terminal (a certificate may be renewed, another server may be
+                    // fine), but worth seeing: the Java client logs these too.
+                    tracing::warn!("reconnect attempt failed: {why}");
                     self.hosts.failed();
                 }
                 Err(AttemptError::Expired) => {
