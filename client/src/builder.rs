@@ -14,6 +14,7 @@ use crate::connect_string::ConnectString;
 use crate::connection::{self, AttemptError};
 use crate::error::{Error, Result};
 use crate::reconnect::{Hosts, Jitter};
+use crate::sasl::SaslCredentials;
 use crate::session::{Config, Session};
 use crate::session_state::SessionState;
 use crate::shared::{SessionInfo, Shared};
@@ -46,6 +47,7 @@ pub struct ClientBuilder {
     session: Option<SessionInfo>,
     shuffle_hosts: bool,
     tls: Option<TlsConfig>,
+    sasl: Option<Arc<SaslCredentials>>,
 }
 
 impl std::fmt::Debug for ClientBuilder {
@@ -61,6 +63,7 @@ impl std::fmt::Debug for ClientBuilder {
             .field("session", &self.session)
             .field("shuffle_hosts", &self.shuffle_hosts)
             .field("tls", &self.tls)
+            .field("sasl", &self.sasl)
             .finish()
     }
 }
@@ -76,6 +79,7 @@ impl Default for ClientBuilder {
             session: None,
             shuffle_hosts: true,
             tls: None,
+            sasl: None,
         }
     }
 }
@@ -135,6 +139,24 @@ impl ClientBuilder {
         self
     }
 
+    /// Authenticates with SASL DIGEST-MD5 as `user` (ZooKeeper's Java client with a JAAS
+    /// `Client` section holding `username` and `password`; the server's JAAS `Server`
+    /// section must have `user_<user>="<password>"`). The session then has the id
+    /// `sasl:<user>`, for ACLs such as `sasl:bob` (see [`Client::whoami`]).
+    ///
+    /// The exchange runs right after each handshake, on the first connection and on
+    /// every reconnect, before auth packets, watches and any request, as the Java
+    /// client does it. A refusal (wrong password, unknown user, a server without SASL, a
+    /// server whose `rspauth` shows it does not know the password) fails
+    /// [`ClientBuilder::connect`] with [`Error::AuthFailed`], or ends an established
+    /// session in [`SessionState::AuthFailed`]; the reason is logged at warn level.
+    /// Combine with [`ClientBuilder::tls`] unless the network is trusted: DIGEST-MD5
+    /// protects the password, not the traffic.
+    pub fn sasl_digest_md5(mut self, user: &str, password: &str) -> Self {
+        self.sasl = Some(Arc::new(SaslCredentials::new(user, password)));
+        self
+    }
+
     /// Allows read-only servers (the ConnectRequest says readOnly=true). On one, the
     /// state is [`SessionState::ReadOnly`]. This client does not go looking for a
     /// read-write server while connected to a read-only one; it moves only when the
@@ -166,7 +188,7 @@ impl ClientBuilder {
     ///
     /// Fails with [`Error::BadArguments`] for an unusable connect string,
     /// [`Error::SessionExpired`] when resuming a session that is gone,
-    /// [`Error::AuthFailed`] when an auth packet is refused,
+    /// [`Error::AuthFailed`] when an auth packet or the SASL exchange is refused,
     /// [`Error::Tls`] when no host could be reached and TLS failed with at least one
     /// (the first such failure), and [`Error::ConnectionLoss`] when no host answers.
     pub fn connect(
@@ -190,12 +212,13 @@ impl ClientBuilder {
             read_only: self.read_only,
             codec: FrameCodec::new(self.max_frame_len),
             tls: self.tls.clone(),
+            sasl: self.sasl.clone(),
         };
         let (session_id, password) = match &self.session {
             Some(info) => (info.id, info.password.clone()),
             None => (0, Bytes::from_static(&[0; 16])),
         };
-        let handshake = config.handshake(session_id, password, 0, self.auths.clone());
+        let handshake = config.handshake(session_id, password, 0, self.auths.clone(), 1);
         let mut tls_failure = None;
         for (index, host) in hosts.iter().enumerate() {
             match connection::attempt(host.clone(), handshake.clone()).await {

@@ -1,9 +1,11 @@
 //! One connection: TCP, TLS if configured, the session handshake (ConnectRequest, then
-//! every remembered auth packet, each answered before the connection counts as up) and a writer task, so that a slow socket never
+//! the SASL exchange if configured, then every remembered auth packet, each answered
+//! before the connection counts as up) and a writer task, so that a slow socket never
 //! stops the session task from reading.
 
 use std::io;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -17,10 +19,11 @@ use tokio_rustls::client::TlsStream;
 use tokio_util::codec::{FramedRead, FramedWrite};
 
 use ferrokeeper_protocol::{
-    AuthPacket, ConnectRequest, ConnectResponse, ErrorCode, FrameCodec, FrameError, Jute,
-    ReplyHeader, Request, RequestFrame, xid,
+    AuthPacket, ConnectRequest, ConnectResponse, ErrorCode, FrameCodec, FrameError, GetSaslRequest,
+    Jute, ReplyHeader, Request, RequestFrame, SetSaslResponse, xid,
 };
 
+use crate::sasl::{DigestMd5, SaslCredentials};
 use crate::tls::TlsConfig;
 
 /// The reading half of a connection: the socket's own half for plain TCP (no lock),
@@ -103,9 +106,13 @@ pub(crate) struct Handshake {
     pub(crate) request: ConnectRequest,
     pub(crate) auths: Vec<AuthPacket>,
     pub(crate) codec: FrameCodec,
-    /// Bounds the whole attempt: TCP connect, TLS, handshake and auth replies.
+    /// Bounds the whole attempt: TCP connect, TLS, handshake, SASL and auth replies.
     pub(crate) timeout: Duration,
     pub(crate) tls: Option<TlsConfig>,
+    pub(crate) sasl: Option<Arc<SaslCredentials>>,
+    /// The xid of the first SASL request (the session's next xid, as in ZooKeeper's
+    /// Java client, whose SASL packets take ordinary xids).
+    pub(crate) first_xid: i32,
 }
 
 /// Why an attempt did not give a connection.
@@ -118,7 +125,7 @@ pub(crate) enum AttemptError {
     Tls(String),
     /// The server said the session is gone (timeout ≤ 0 in the ConnectResponse).
     Expired,
-    /// The server refused an auth packet.
+    /// The server refused an auth packet or the SASL exchange failed.
     AuthFailed,
 }
 
@@ -129,6 +136,8 @@ pub(crate) struct Connection {
     pub(crate) response: ConnectResponse,
     pub(crate) reader: FramedRead<ReadHalf, FrameCodec>,
     pub(crate) writer: Writer,
+    /// The next xid the session may use (after the SASL requests, if any).
+    pub(crate) next_xid: i32,
 }
 
 impl Connection {
@@ -164,6 +173,11 @@ impl Drop for Writer {
     fn drop(&mut self) {
         self.task.abort();
     }
+}
+
+/// The xid after `xid` (positive, wrapping as the session's counter does).
+pub(crate) fn following_xid(xid: i32) -> i32 {
+    if xid == i32::MAX { 1 } else { xid + 1 }
 }
 
 /// Connects to `host` and performs the handshake, bounded by `handshake.timeout`.
@@ -234,6 +248,13 @@ async fn attempt_unbounded(host: String, handshake: Handshake) -> Result<Connect
         return Err(AttemptError::Expired);
     }
 
+    // SASL first: ZooKeeper's Java client holds back everything but SASL packets until
+    // the exchange is over, so auth and SetWatches2 go with the SASL identity known.
+    let mut next_xid = handshake.first_xid;
+    if let Some(credentials) = &handshake.sasl {
+        next_xid = sasl_exchange(&mut reader, &mut writer, credentials, next_xid).await?;
+    }
+
     // Auth goes before SetWatches2 (sent later by the session task), so that the
     // events SetWatches2 fires at once are already filtered with the right identity.
     for auth in &handshake.auths {
@@ -277,7 +298,73 @@ async fn attempt_unbounded(host: String, handshake: Handshake) -> Result<Connect
             tx,
             task: writer_task,
         },
+        next_xid,
     })
+}
+
+/// The SASL exchange (opcode `sasl`, ZooKeeper's `GetSASLRequest`/`SetSASLResponse`):
+/// an empty first token, then the mechanism's answers until it is done. Returns the
+/// next free xid. A refusal (an error code, a missing or wrong server token) is
+/// [`AttemptError::AuthFailed`], as ZooKeeper's Java client turns it into AUTH_FAILED.
+async fn sasl_exchange(
+    reader: &mut FramedRead<ReadHalf, FrameCodec>,
+    writer: &mut FramedWrite<WriteHalf, FrameCodec>,
+    credentials: &SaslCredentials,
+    mut next_xid: i32,
+) -> Result<i32, AttemptError> {
+    let mut mechanism = DigestMd5::new(credentials);
+    let mut token = Some(bytes::Bytes::new());
+    while let Some(sent) = token.take() {
+        let xid = next_xid;
+        next_xid = following_xid(next_xid);
+        let request = Request::Sasl(GetSaslRequest { token: Some(sent) });
+        writer
+            .send(RequestFrame::new(xid, request))
+            .await
+            .map_err(|e| failed("send SASL token", &e))?;
+        let mut frame = loop {
+            let mut frame = match reader.next().await {
+                Some(Ok(frame)) => frame,
+                Some(Err(e)) => return Err(failed("read SASL reply", &e)),
+                None => {
+                    return Err(AttemptError::Failed(
+                        "closed during the SASL exchange".into(),
+                    ));
+                }
+            };
+            let header = ReplyHeader::decode(&mut frame)
+                .map_err(|e| AttemptError::Failed(format!("decode SASL reply: {e}")))?;
+            if header.xid == xid::NOTIFICATION || header.xid == xid::PING {
+                continue;
+            }
+            if header.xid != xid {
+                return Err(AttemptError::Failed(format!(
+                    "SASL reply with xid {}, expected {xid}",
+                    header.xid
+                )));
+            }
+            if header.err != 0 {
+                tracing::warn!(
+                    err = header.err,
+                    user = credentials.user(),
+                    "the server refused SASL authentication (wrong user or password?)"
+                );
+                return Err(AttemptError::AuthFailed);
+            }
+            break frame;
+        };
+        let reply = SetSaslResponse::decode(&mut frame)
+            .map_err(|e| AttemptError::Failed(format!("decode SASL reply: {e}")))?;
+        token = mechanism
+            .step(reply.token.as_deref())
+            .map_err(|e| {
+                tracing::warn!(user = credentials.user(), "SASL authentication failed: {e}");
+                AttemptError::AuthFailed
+            })?
+            .map(bytes::Bytes::from);
+    }
+    tracing::debug!(user = credentials.user(), "SASL authentication succeeded");
+    Ok(next_xid)
 }
 
 /// Writes queued frames, flushing once per batch of whatever is queued.

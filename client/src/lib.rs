@@ -44,7 +44,8 @@
 //! [`ClientBuilder::connect`] parses `host:port,...[/chroot]`, shuffles the hosts
 //! (unless [`ClientBuilder::shuffle_hosts`] is off), tries each once and returns when
 //! one has accepted the session (TLS first if configured, then ConnectRequest with
-//! readOnly as configured) and answered every auth packet. It then spawns one session task that owns everything:
+//! readOnly as configured), completed the SASL exchange if configured, and answered
+//! every auth packet. It then spawns one session task that owns everything:
 //! the connection, the requests in flight, the watch registry and reconnection.
 //! Handles talk to it through an unbounded queue.
 //!
@@ -62,8 +63,8 @@
 //! [`SessionState::Disconnected`] and the task reconnects: to the next host of the
 //! list (the lost one last), after a random wait below 50 ms that doubles with each
 //! failed attempt up to 1 s. The ConnectRequest carries the session id, password and
-//! last zxid seen. After the handshake every auth packet (from the builder and from
-//! [`Client::add_auth`]) is sent again and must be accepted before anything else, then
+//! last zxid seen. After the handshake the SASL exchange runs again (if configured),
+//! then every auth packet (from the builder and from [`Client::add_auth`]) is sent again and must be accepted before anything else, then
 //! SetWatches2 (relative zxid = last zxid seen; several packets beyond 128 KiB of
 //! paths, as the Java client) re-registers the armed watches: the server fires at once
 //! those whose node changed meanwhile. Operations called while disconnected wait for
@@ -74,8 +75,8 @@
 //! session expired.
 //!
 //! **Terminal states.** A handshake answered with timeout ≤ 0 means the session is
-//! gone: [`SessionState::Expired`]. A refused auth packet (the server then hangs up) is
-//! [`SessionState::AuthFailed`], as in the Java client. [`Client::close`] ends in
+//! gone: [`SessionState::Expired`]. A refused auth packet or SASL exchange (the server
+//! then hangs up) is [`SessionState::AuthFailed`], as in the Java client. [`Client::close`] ends in
 //! [`SessionState::Closed`], and so does dropping every handle (without closeSession:
 //! the server expires the session). In a terminal state every request in flight or
 //! waiting fails with the state's error ([`Error::SessionExpired`],
@@ -157,12 +158,14 @@
 //! `group_membership`). The `ferrokeeper-cli` crate is a zkCli-like shell on this
 //! client.
 //!
-//! # Security: TLS
+//! # Security: TLS and SASL
 //!
 //! [`ClientBuilder::tls`] connects with TLS to the servers' `secureClientPort`, with a
 //! [`tls::TlsConfig`] built from PEM files: the CA certificates to trust, optionally a
 //! client certificate and key (the session is then `x509:<subject>` for ACLs), and
 //! hostname verification, on by default as in ZooKeeper's Java client.
+//! [`ClientBuilder::sasl_digest_md5`] authenticates with SASL DIGEST-MD5 (the session
+//! is then `sasl:<user>`), right after every handshake, before anything else.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -175,22 +178,24 @@
 //!     .build()?; // reads the files now: a missing or bad one is an error here
 //! let client = Client::builder()
 //!     .tls(tls)
+//!     .sasl_digest_md5("bob", "bobpw")
 //!     .connect("zk1.example.com:2281")
 //!     .await?;
-//! let subject = "CN=client,O=example".to_owned();
-//! let only_me = [Acl { perms: perms::ALL, id: Id { scheme: "x509".into(), id: subject } }];
-//! client.create("/mine", b"", &only_me, CreateMode::Persistent).await?;
+//! let only_bob = [Acl { perms: perms::ALL, id: Id { scheme: "sasl".into(), id: "bob".into() } }];
+//! client.create("/bobs", b"", &only_bob, CreateMode::Persistent).await?;
 //! # Ok(())
 //! # }
 //! ```
 //!
 //! A TLS failure at the first connect is [`Error::Tls`] (saying what went wrong: an
-//! unknown CA, a wrong name, a server that wants a client certificate...). See [`tls`]
-//! for what is supported (PEM only, X.509 version 3 server certificates).
+//! unknown CA, a wrong name, a server that wants a client certificate...); a refused
+//! SASL exchange is [`Error::AuthFailed`], with the reason logged. See [`tls`] for what
+//! is supported (PEM only, X.509 version 3 server certificates).
 //!
 //! # Not in this crate (yet)
 //!
-//! SASL; Java key stores (JKS, PKCS#12) for TLS; reconfig/getConfig; moving from a read-only server to a read-write
+//! SASL mechanisms other than DIGEST-MD5 (GSSAPI/Kerberos); Java key stores (JKS,
+//! PKCS#12) for TLS; reconfig/getConfig; moving from a read-only server to a read-write
 //! one while connected (the client moves only when the connection is lost);
 //! `updateServerList`.
 
@@ -204,6 +209,7 @@ mod multi;
 pub mod recipes;
 mod reconnect;
 mod registry;
+mod sasl;
 mod session;
 mod session_state;
 mod shared;

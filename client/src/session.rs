@@ -7,8 +7,8 @@
 //! to requests in FIFO order. On connection loss every request in flight fails with
 //! ConnectionLoss; commands that arrive while disconnected wait for the next
 //! connection, each for at most the connection timeout. Reconnecting sends the session
-//! id, password and last zxid seen, re-sends every auth, then re-registers the armed
-//! watches with SetWatches2.
+//! id, password and last zxid seen, runs the SASL exchange again (if configured),
+//! re-sends every auth, then re-registers the armed watches with SetWatches2.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -25,10 +25,11 @@ use ferrokeeper_protocol::{
     xid,
 };
 
-use crate::connection::{self, AttemptError, Connection, Handshake, Writer};
+use crate::connection::{self, AttemptError, Connection, Handshake, Writer, following_xid};
 use crate::error::{Error, Result};
 use crate::reconnect::{Hosts, set_watches_packets};
 use crate::registry::{Arming, Kind, Registry};
+use crate::sasl::SaslCredentials;
 use crate::session_state::SessionState;
 use crate::shared::Shared;
 use crate::tls::TlsConfig;
@@ -89,6 +90,7 @@ pub(crate) struct Config {
     pub(crate) read_only: bool,
     pub(crate) codec: FrameCodec,
     pub(crate) tls: Option<TlsConfig>,
+    pub(crate) sasl: Option<Arc<SaslCredentials>>,
 }
 
 impl Config {
@@ -98,6 +100,7 @@ impl Config {
         password: Bytes,
         last_zxid_seen: i64,
         auths: Vec<AuthPacket>,
+        first_xid: i32,
     ) -> Handshake {
         Handshake {
             request: ConnectRequest {
@@ -112,6 +115,8 @@ impl Config {
             codec: self.codec,
             timeout: self.connection_timeout,
             tls: self.tls.clone(),
+            sasl: self.sasl.clone(),
+            first_xid,
         }
     }
 }
@@ -289,7 +294,7 @@ impl Session {
 
     fn next_xid(&mut self) -> i32 {
         let xid = self.next_xid;
-        self.next_xid = if xid == i32::MAX { 1 } else { xid + 1 };
+        self.next_xid = following_xid(xid);
         xid
     }
 
@@ -304,6 +309,8 @@ impl Session {
         let negotiated =
             Duration::from_millis(u64::try_from(conn.response.timeout).unwrap_or_default());
         self.shared.set_session_timeout(negotiated);
+        // The handshake's SASL requests took xids from this session's sequence.
+        self.next_xid = conn.next_xid;
         tracing::debug!(host = conn.host, timeout = ?negotiated, read_only = conn.read_only(), "connected");
         self.publish(if conn.read_only() {
             SessionState::ReadOnly
@@ -686,6 +693,7 @@ impl Session {
                 info.password,
                 self.shared.last_zxid(),
                 self.auths.clone(),
+                self.next_xid,
             );
             tracing::debug!(host, ?delay, "reconnecting");
             let attempt = async move {
@@ -733,7 +741,7 @@ impl Session {
                     return None;
                 }
                 Err(AttemptError::AuthFailed) => {
-                    tracing::warn!("the server refused the session's auth on reconnect");
+                    tracing::warn!("the server refused the session's auth or SASL on reconnect");
                     self.terminate(SessionState::AuthFailed);
                     return None;
                 }
