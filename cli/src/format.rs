@@ -207,6 +207,7 @@ pub fn code_message(err: &Error) -> String {
         Error::QuotaExceeded => "Quota has exceeded".into(),
         Error::ThrottledOp => "Op throttled due to high load".into(),
         Error::Closed => "Session closed".into(),
+        Error::Tls(why) => why.clone(),
         other => format!("Unknown error {}", other.code()),
     }
 }

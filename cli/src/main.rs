@@ -4,6 +4,10 @@
 //! ferrokeeper-cli --server 127.0.0.1:2181            # interactive shell
 //! ferrokeeper-cli --server 127.0.0.1:2181/app ls /   # one command (chroot /app), then exit
 //! ferrokeeper-cli -server 127.0.0.1:2181 get -s /a    # zkCli's spelling works too
+//! ferrokeeper-cli --server zk1:2281 --secure --tls-ca ca.pem \
+//!     --tls-cert client.pem --tls-key client.key ls /     # TLS with a client certificate
+//! ferrokeeper-cli --server zk1:2181 --sasl-user bob \
+//!     --sasl-password-file bob.pw whoami                  # SASL DIGEST-MD5
 //! ```
 //!
 //! One-shot mode prints the result on stdout and exits 0; on failure it prints zkCli's
@@ -16,11 +20,13 @@ mod format;
 mod shell;
 
 use std::io::{BufRead, IsTerminal};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use ferrokeeper_client::Client;
+use ferrokeeper_client::tls::TlsConfig;
+use ferrokeeper_client::{Client, ClientBuilder};
 
 use shell::{CliError, Flow, Shell};
 
@@ -29,7 +35,17 @@ use shell::{CliError, Flow, Shell};
     name = "ferrokeeper-cli",
     version,
     about = "A zkCli-like shell for ZooKeeper and ferrokeeper",
-    after_help = "zkCli's single-dash options (-server, -timeout, -r) are accepted too."
+    after_help = "zkCli's single-dash options (-server, -timeout, -r) are accepted too.
+
+Security, as ZooKeeper's Java client settings:
+  --secure                       zookeeper.client.secure=true (connect to secureClientPort)
+  --tls-ca FILE                  zookeeper.ssl.trustStore.location (PEM)
+  --tls-cert FILE --tls-key FILE zookeeper.ssl.keyStore.location (PEM chain and key)
+  --tls-server-name NAME         the name the certificates must carry
+  --tls-no-hostname-verification zookeeper.ssl.hostnameVerification=false
+  --sasl-user USER               the JAAS Client section's username (DIGEST-MD5)
+  --sasl-password-file FILE      its password (or $FERROKEEPER_SASL_PASSWORD)
+Java key stores (JKS, PKCS#12) are not read: convert them to PEM with openssl."
 )]
 struct Args {
     /// Connect string: host:port[,host:port...][/chroot].
@@ -41,9 +57,94 @@ struct Args {
     /// Allow connecting to a read-only server.
     #[arg(short = 'r', long)]
     read_only: bool,
+    /// Connect with TLS, to the servers' secureClientPort (zookeeper.client.secure=true).
+    /// Needs --tls-ca.
+    #[arg(long, requires = "tls_ca")]
+    secure: bool,
+    /// PEM file of the CA certificates the servers' certificates must chain to
+    /// (zookeeper.ssl.trustStore.location). Needs --secure.
+    #[arg(long, value_name = "FILE", requires = "secure")]
+    tls_ca: Option<PathBuf>,
+    /// PEM file of the client's certificate (then any intermediates) to present
+    /// (zookeeper.ssl.keyStore.location): the session gets the id x509:<its subject>.
+    /// Needs --tls-key.
+    #[arg(long, value_name = "FILE", requires_all = ["secure", "tls_key"])]
+    tls_cert: Option<PathBuf>,
+    /// PEM file of the client certificate's private key (unencrypted). Needs --tls-cert.
+    #[arg(long, value_name = "FILE", requires_all = ["secure", "tls_cert"])]
+    tls_key: Option<PathBuf>,
+    /// The name the servers' certificates must carry, instead of each host of --server.
+    #[arg(long, value_name = "NAME", requires = "secure")]
+    tls_server_name: Option<String>,
+    /// Accept a server certificate that does not name the host (still checked against
+    /// --tls-ca): zookeeper.ssl.hostnameVerification=false.
+    #[arg(long, requires = "secure")]
+    tls_no_hostname_verification: bool,
+    /// Authenticate with SASL DIGEST-MD5 as USER (the session gets the id sasl:USER).
+    /// The password comes from --sasl-password-file, else from the environment
+    /// variable FERROKEEPER_SASL_PASSWORD; never from the command line.
+    #[arg(long, value_name = "USER")]
+    sasl_user: Option<String>,
+    /// File whose first line is the SASL password. Needs --sasl-user.
+    #[arg(long, value_name = "FILE", requires = "sasl_user")]
+    sasl_password_file: Option<PathBuf>,
     /// A command to run (then exit) instead of the interactive shell, e.g. `get -s /a`.
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     command: Vec<String>,
+}
+
+/// The options (besides --server and --timeout) whose value is the next argument.
+const VALUE_OPTIONS: &[&str] = &[
+    "--tls-ca",
+    "--tls-cert",
+    "--tls-key",
+    "--tls-server-name",
+    "--sasl-user",
+    "--sasl-password-file",
+];
+
+/// Where the SASL password comes from when no file is given.
+const SASL_PASSWORD_ENV: &str = "FERROKEEPER_SASL_PASSWORD";
+
+/// The first line of a password file (without its line ending).
+fn read_password(path: &std::path::Path) -> Result<String, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read the SASL password file {}: {e}", path.display()))?;
+    let line = text.split('\n').next().unwrap_or_default();
+    Ok(line.strip_suffix('\r').unwrap_or(line).to_owned())
+}
+
+/// The TLS and SASL settings of `args`, on `builder`. Errors are for stderr, with the
+/// exit code.
+fn secure(args: &Args, mut builder: ClientBuilder) -> Result<ClientBuilder, (String, u8)> {
+    if args.secure {
+        let mut tls =
+            TlsConfig::builder().hostname_verification(!args.tls_no_hostname_verification);
+        if let Some(ca) = &args.tls_ca {
+            tls = tls.ca_file(ca);
+        }
+        if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
+            tls = tls.client_cert_files(cert, key);
+        }
+        if let Some(name) = &args.tls_server_name {
+            tls = tls.server_name(name);
+        }
+        let tls = tls.build().map_err(|e| (e.to_string(), 1))?;
+        builder = builder.tls(tls);
+    }
+    if let Some(user) = &args.sasl_user {
+        let password = match &args.sasl_password_file {
+            Some(path) => read_password(path).map_err(|e| (e, 1))?,
+            None => std::env::var(SASL_PASSWORD_ENV).map_err(|_| {
+                (
+                    format!("--sasl-user needs --sasl-password-file or {SASL_PASSWORD_ENV}"),
+                    2,
+                )
+            })?,
+        };
+        builder = builder.sasl_digest_md5(user, &password);
+    }
+    Ok(builder)
 }
 
 /// zkCli's spellings of the options before the command.
@@ -68,6 +169,10 @@ fn zkcli_args(args: impl Iterator<Item = String>) -> Vec<String> {
             }
             "-timeout" | "--timeout" => {
                 out.push("--timeout".into());
+                expect_value = true;
+            }
+            a if VALUE_OPTIONS.contains(&a) => {
+                out.push(arg);
                 expect_value = true;
             }
             a if a.starts_with('-') => out.push(arg),
@@ -105,6 +210,13 @@ fn main() -> ExitCode {
         .session_timeout(timeout)
         .connection_timeout(timeout.min(Duration::from_secs(10)))
         .read_only(args.read_only);
+    let builder = match secure(&args, builder) {
+        Ok(builder) => builder,
+        Err((why, code)) => {
+            eprintln!("{why}");
+            return ExitCode::from(code);
+        }
+    };
     if args.command.is_empty() {
         let shell = Shell::new(&args.server, builder, true, timeout);
         interactive(&runtime, shell)
@@ -248,5 +360,56 @@ fn interactive(runtime: &tokio::runtime::Runtime, mut shell: Shell) -> ExitCode 
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(line: &str) -> Vec<String> {
+        zkcli_args(line.split_whitespace().map(str::to_owned))
+    }
+
+    #[test]
+    fn security_options_take_values() {
+        let parsed = args(
+            "cli -server h:1 --secure --tls-ca ca.pem --tls-cert c.pem --tls-key c.key \
+             --tls-server-name zk --sasl-user bob --sasl-password-file pw get /a",
+        );
+        let parsed = Args::try_parse_from(parsed).expect("parses");
+        assert!(parsed.secure);
+        assert_eq!(parsed.tls_ca, Some(PathBuf::from("ca.pem")));
+        assert_eq!(parsed.tls_cert, Some(PathBuf::from("c.pem")));
+        assert_eq!(parsed.tls_key, Some(PathBuf::from("c.key")));
+        assert_eq!(parsed.tls_server_name.as_deref(), Some("zk"));
+        assert_eq!(parsed.sasl_user.as_deref(), Some("bob"));
+        assert_eq!(parsed.sasl_password_file, Some(PathBuf::from("pw")));
+        assert_eq!(parsed.command, ["get", "/a"]);
+    }
+
+    #[test]
+    fn incomplete_security_options_are_refused() {
+        for line in [
+            "cli --secure ls /",
+            "cli --tls-ca ca.pem ls /",
+            "cli --secure --tls-ca ca.pem --tls-cert c.pem ls /",
+            "cli --sasl-password-file pw ls /",
+        ] {
+            assert!(Args::try_parse_from(args(line)).is_err(), "{line}");
+        }
+    }
+
+    #[test]
+    fn password_file_first_line() {
+        let dir = std::env::temp_dir().join(format!("fk-cli-pw-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let file = dir.join("pw");
+        for (text, expected) in [("s3cret\n", "s3cret"), ("a b\r\nnext", "a b"), ("x", "x")] {
+            std::fs::write(&file, text).expect("write");
+            assert_eq!(read_password(&file).as_deref(), Ok(expected));
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(read_password(&dir.join("missing")).is_err());
     }
 }
