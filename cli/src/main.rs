@@ -66,7 +66,7 @@ struct Args {
     #[arg(long, value_name = "FILE", requires = "secure")]
     tls_ca: Option<PathBuf>,
     /// PEM file of the client's certificate (then any intermediates) to present
-    /// (zookeeper.ssl.keyStore.location): the session gets the id x509:<its subject>.
+    /// (zookeeper.ssl.keyStore.location): the session gets the x509 id of its subject.
     /// Needs --tls-key.
     #[arg(long, value_name = "FILE", requires_all = ["secure", "tls_key"])]
     tls_cert: Option<PathBuf>,
