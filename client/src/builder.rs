@@ -14,11 +14,11 @@ use crate::connect_string::ConnectString;
 use crate::connection::{self, AttemptError};
 use crate::error::{Error, Result};
 use crate::reconnect::{Hosts, Jitter};
-use crate::sasl::SaslCredentials;
 use crate::session::{Config, Session};
 use crate::session_state::SessionState;
 use crate::shared::{SessionInfo, Shared};
 use crate::tls::TlsConfig;
+use ferrokeeper_protocol::sasl::SaslCredentials;
 
 /// Options for [`Client`]; start from [`Client::builder`].
 ///

@@ -23,8 +23,8 @@ use ferrokeeper_protocol::{
     Jute, ReplyHeader, Request, RequestFrame, SetSaslResponse, xid,
 };
 
-use crate::sasl::{DigestMd5, SaslCredentials};
 use crate::tls::TlsConfig;
+use ferrokeeper_protocol::sasl::{DigestMd5Client, SaslCredentials};
 
 /// The reading half of a connection: the socket's own half for plain TCP (no lock),
 /// tokio's split for TLS (one stream state for both directions).
@@ -312,7 +312,7 @@ async fn sasl_exchange(
     credentials: &SaslCredentials,
     mut next_xid: i32,
 ) -> Result<i32, AttemptError> {
-    let mut mechanism = DigestMd5::new(credentials);
+    let mut mechanism = DigestMd5Client::new(credentials);
     let mut token = Some(bytes::Bytes::new());
     while let Some(sent) = token.take() {
         let xid = next_xid;

@@ -209,7 +209,6 @@ mod multi;
 pub mod recipes;
 mod reconnect;
 mod registry;
-mod sasl;
 mod session;
 mod session_state;
 mod shared;

@@ -29,11 +29,11 @@ use crate::connection::{self, AttemptError, Connection, Handshake, Writer, follo
 use crate::error::{Error, Result};
 use crate::reconnect::{Hosts, set_watches_packets};
 use crate::registry::{Arming, Kind, Registry};
-use crate::sasl::SaslCredentials;
 use crate::session_state::SessionState;
 use crate::shared::Shared;
 use crate::tls::TlsConfig;
 use crate::watch::WatchId;
+use ferrokeeper_protocol::sasl::SaslCredentials;
 
 /// ZooKeeper's Java client pings at least this often, whatever the session timeout.
 const MAX_PING_INTERVAL: Duration = Duration::from_secs(10);

@@ -32,6 +32,7 @@ pub mod perms;
 pub mod records;
 mod request;
 mod response;
+pub mod sasl;
 mod txn_entry;
 mod watch_types;
 mod wire_enum;

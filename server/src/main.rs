@@ -78,11 +78,12 @@ async fn ensemble(config: &Config) -> Result<Option<Ensemble>, String> {
         .await
         .map_err(|e| format!("quorum port of server.{me}: {e}"))?;
     let tls = peer_tls(config)?;
+    let sasl = config.quorum_sasl.clone().map(Arc::new);
     let mut peer_addrs = BTreeMap::new();
     for server in config.servers.values().filter(|s| s.id != me) {
         let addr = quorum(server)?.to_addr_string();
-        let tls = tls.clone();
-        peer_addrs.insert(server.id, PeerAddr { addr, tls });
+        let (tls, sasl) = (tls.clone(), sasl.clone());
+        peer_addrs.insert(server.id, PeerAddr { addr, tls, sasl });
     }
     let of_type = |t: PeerType| {
         config
@@ -98,6 +99,7 @@ async fn ensemble(config: &Config) -> Result<Option<Ensemble>, String> {
         peer_addrs,
         listen,
         tls,
+        sasl,
     }))
 }
 
@@ -229,11 +231,12 @@ async fn promoted_ensemble(config: &Config) -> Result<Option<Ensemble>, String> 
         .await
         .map_err(|e| format!("quorum port of server.{me}: {e}"))?;
     let tls = peer_tls(config)?;
+    let sasl = config.quorum_sasl.clone().map(Arc::new);
     let mut peer_addrs = BTreeMap::new();
     for id in ids.iter().filter(|id| **id != me) {
         let addr = quorum(*id)?.to_addr_string();
-        let tls = tls.clone();
-        peer_addrs.insert(*id, PeerAddr { addr, tls });
+        let (tls, sasl) = (tls.clone(), sasl.clone());
+        peer_addrs.insert(*id, PeerAddr { addr, tls, sasl });
     }
     Ok(Some(Ensemble {
         voters: ids,
@@ -241,6 +244,7 @@ async fn promoted_ensemble(config: &Config) -> Result<Option<Ensemble>, String> 
         peer_addrs,
         listen,
         tls,
+        sasl,
     }))
 }
 

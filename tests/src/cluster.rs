@@ -31,6 +31,8 @@ pub struct ClusterOptions {
     pub extra: Vec<(String, String)>,
     /// Extra zoo.cfg lines of one member (by index), after `extra` (so they win).
     pub member_extra: Vec<(usize, String, String)>,
+    /// Environment variables of one member (by index), e.g. `SERVER_JVMFLAGS`.
+    pub member_env: Vec<(usize, String, String)>,
 }
 
 impl ClusterOptions {
@@ -44,6 +46,7 @@ impl ClusterOptions {
             partitionable: false,
             extra: Vec::new(),
             member_extra: Vec::new(),
+            member_env: Vec::new(),
         }
     }
 }
@@ -54,6 +57,7 @@ struct Member {
     cfg: PathBuf,
     child: Option<Child>,
     log: Arc<crate::Log>,
+    env: Vec<(String, String)>,
 }
 
 pub struct FerrokeeperEnsemble {
@@ -159,6 +163,12 @@ impl FerrokeeperEnsemble {
                 cfg,
                 child: None,
                 log: Arc::new(crate::Log::default()),
+                env: options
+                    .member_env
+                    .iter()
+                    .filter(|(m, _, _)| *m == i)
+                    .map(|(_, k, v)| (k.clone(), v.clone()))
+                    .collect(),
             });
         }
         let mut ensemble = FerrokeeperEnsemble {
@@ -189,6 +199,7 @@ impl FerrokeeperEnsemble {
     fn spawn(&mut self, i: usize) {
         let member = &mut self.members[i];
         let mut child = crate::ferrokeeper_command()
+            .envs(member.env.iter().map(|(k, v)| (k, v)))
             .arg(&member.cfg)
             .spawn()
             .expect("spawn ferrokeeper");

@@ -205,7 +205,31 @@ impl RealZooKeeper {
             data_log_dir,
         };
         zk.wait_serving()?;
+        // ZooKeeper answers on its plain port a moment before it binds the TLS one.
+        if let Some(port) =
+            setting("secureClientPort").and_then(|p| p.to_str().and_then(|p| p.parse::<u16>().ok()))
+        {
+            zk.wait_accepting(SocketAddr::from(([127, 0, 0, 1], port)))?;
+        }
         Ok(zk)
+    }
+
+    /// Polls `addr` until it accepts connections, or fails with the log's tail.
+    fn wait_accepting(&mut self, addr: SocketAddr) -> Result<(), String> {
+        let deadline = Instant::now() + START_DEADLINE;
+        loop {
+            if TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_ok() {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "ZooKeeper did not listen on {addr} within {START_DEADLINE:?}; log:\n{}",
+                    self.log_tail()
+                ));
+            }
+            // Polling interval while the port is bound (there is no event to wait on).
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// Polls `srvr` until the server serves, or fails with the log's tail.

@@ -340,6 +340,7 @@ fn finish(
         switch("sslQuorumReloadCertFiles").is_some_and(|(on, _)| on),
     )?;
     let client_sasl = super::sasl::client_sasl(&props, &mut warn)?;
+    let quorum_sasl = super::sasl::quorum_sasl(&props, &d.security_keys)?;
     let enforce_auth =
         super::sasl::enforce_auth(&props, client_tls.is_some(), client_sasl.is_some())?;
     // TLS keys nothing reads are legal in ZooKeeper too, but say so: an operator who
@@ -466,6 +467,7 @@ fn finish(
         secure_client_address,
         client_tls,
         quorum_tls,
+        quorum_sasl,
         client_sasl,
         enforce_auth,
         client_port_listen_backlog: d

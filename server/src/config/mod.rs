@@ -35,7 +35,7 @@ pub use model::{
     AdminServer, Autopurge, Config, Containers, DEFAULT_CLIENT_PORT, DEFAULT_DATA_DIR,
     DEFAULT_JUTE_MAX_BUFFER, DEFAULT_TICK_TIME, Diagnostic, MetricsProvider,
 };
-pub use sasl::{ClientSasl, EnforceAuth};
+pub use sasl::{ClientSasl, EnforceAuth, QuorumSasl};
 pub use server_line::{PeerType, QuorumAddress, QuorumServer};
 pub use sysprops::{SysProp, SystemProperties};
 pub use tls::{ClientAuth, ClientTls, QuorumTls, StoreSettings, TlsVersion};

@@ -62,6 +62,8 @@ pub struct Config {
     pub client_tls: Option<super::tls::ClientTls>,
     /// TLS between the servers of an ensemble (`sslQuorum`, `portUnification`).
     pub quorum_tls: Option<super::tls::QuorumTls>,
+    /// SASL between the servers of an ensemble (`quorum.auth.enableSasl`).
+    pub quorum_sasl: Option<super::sasl::QuorumSasl>,
     /// Client SASL (DIGEST-MD5 users from the JAAS file's server section), if any.
     pub client_sasl: Option<super::sasl::ClientSasl>,
     /// `enforce.auth.*` / `sessionRequireClientSASLAuth`: sessions must authenticate.

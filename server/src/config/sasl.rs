@@ -114,6 +114,87 @@ pub(super) fn client_sasl(
     }))
 }
 
+/// SASL between the servers of an ensemble (`quorum.auth.*`), DIGEST-MD5 with the
+/// JAAS file's `QuorumServer` users (checking peers that connect here) and
+/// `QuorumLearner` credentials (proving this server to the peers it connects to).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuorumSasl {
+    pub server_users: Arc<DigestUsers>,
+    /// `(username, password)` of the learner section.
+    pub learner: (String, String),
+    /// `quorum.auth.serverRequireSasl`: a peer that does not authenticate is refused.
+    pub server_require: bool,
+    /// `quorum.auth.learnerRequireSasl`: this server does not talk to a peer that does
+    /// not authenticate it.
+    pub learner_require: bool,
+}
+
+/// The zoo.cfg switches of quorum SASL: `(key, value, where)`, as written.
+pub(super) type Switches<'a> = &'a [(String, String, Origin)];
+
+/// Quorum SASL from the `quorum.auth.*` switches and the JAAS file; `None` when
+/// `quorum.auth.enableSasl` is off (then neither require switch may be on, as in
+/// ZooKeeper).
+pub(super) fn quorum_sasl(
+    props: &SystemProperties,
+    switches: Switches<'_>,
+) -> Result<Option<QuorumSasl>, ConfigError> {
+    let get = |name: &str| {
+        switches
+            .iter()
+            .rev()
+            .find(|(k, _, _)| k == name)
+            .map(|(_, v, at)| (v.trim().to_owned(), at.clone()))
+    };
+    let on = |name: &str| get(name).is_some_and(|(v, _)| v.eq_ignore_ascii_case("true"));
+    let enabled = on("quorum.auth.enableSasl");
+    for required in [
+        "quorum.auth.learnerRequireSasl",
+        "quorum.auth.serverRequireSasl",
+    ] {
+        if on(required) && !enabled {
+            let at = get(required).map(|(_, at)| at).unwrap_or(Origin::Default);
+            return Err(ConfigError::invalid(
+                &at,
+                required,
+                "quorum.auth.enableSasl is off, so this cannot be on (as in ZooKeeper)",
+            ));
+        }
+    }
+    if !enabled {
+        return Ok(None);
+    }
+    let at = get("quorum.auth.enableSasl").map_or(Origin::Default, |(_, at)| at);
+    let file_prop = sasl::JAAS_FILE_PROPERTY;
+    let Some(file) = props.string(file_prop).filter(|f| !f.is_empty()) else {
+        return Err(ConfigError::invalid(
+            &at,
+            "quorum.auth.enableSasl",
+            "quorum SASL needs a JAAS file with QuorumServer and QuorumLearner sections: \
+             set java.security.auth.login.config",
+        ));
+    };
+    let file = PathBuf::from(file.strip_prefix('=').unwrap_or(&file));
+    let jaas = sasl::jaas::load(&file).map_err(|e| refuse_at(props, file_prop, e.to_string()))?;
+    let section = |key: &str, default: &str| {
+        get(key)
+            .map(|(v, _)| v)
+            .filter(|v| !v.is_empty())
+            .unwrap_or_else(|| default.to_owned())
+    };
+    let server_section = section("quorum.auth.server.saslLoginContext", "QuorumServer");
+    let learner_section = section("quorum.auth.learner.saslLoginContext", "QuorumLearner");
+    let refuse = |e: JaasError| refuse_at(props, file_prop, e.to_string());
+    let server_users = jaas.digest_users(&server_section).map_err(refuse)?;
+    let learner = jaas.digest_credentials(&learner_section).map_err(refuse)?;
+    Ok(Some(QuorumSasl {
+        server_users: Arc::new(server_users),
+        learner,
+        server_require: on("quorum.auth.serverRequireSasl"),
+        learner_require: on("quorum.auth.learnerRequireSasl"),
+    }))
+}
+
 /// `sessionRequireClientSASLAuth` (which implies `sasl`) or `enforce.auth.enabled` with
 /// its schemes. A scheme no session here could ever hold stops start-up, as ZooKeeper
 /// refuses a scheme without a provider.

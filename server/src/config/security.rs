@@ -23,9 +23,10 @@ const NO_QUORUM_TLS: &str = "TLS towards a followed ZooKeeper ensemble's quorum 
                              supported by ferrokeeper yet, and it will not follow in plain \
                              text where TLS is asked for; remove the setting, or follow \
                              without quorum TLS";
-const NO_SASL: &str = "SASL between servers is not supported by ferrokeeper yet, and it \
-                       will not admit unauthenticated peers where SASL is asked for; remove \
-                       the setting, or keep ZooKeeper for this deployment";
+const NO_SASL: &str = "SASL towards a followed ZooKeeper ensemble's quorum port is not \
+                       supported by ferrokeeper yet, and it will not follow unauthenticated \
+                       where SASL is asked for; remove the setting, or follow without quorum \
+                       SASL";
 
 fn refuse(at: &Origin, key: &str, why: &str) -> ConfigError {
     ConfigError::invalid(at, key, why.to_owned())
@@ -44,13 +45,8 @@ pub(super) fn refuse_unhonoured(d: &Draft, props: &SystemProperties) -> Result<(
             "sslQuorum" | "portUnification" if is_true(value) && d.follow_zookeeper.is_some() => {
                 NO_QUORUM_TLS
             }
-            "quorum.auth.enableSasl"
-            | "quorum.auth.serverRequireSasl"
-            | "quorum.auth.learnerRequireSasl"
-                if is_true(value) =>
-            {
-                NO_SASL
-            }
+            // As quorum TLS: the observer speaks ZooKeeper's own quorum protocol.
+            "quorum.auth.enableSasl" if is_true(value) && d.follow_zookeeper.is_some() => NO_SASL,
             _ => continue,
         };
         return Err(refuse(at, key, why));

@@ -69,6 +69,8 @@ pub struct Ensemble {
     pub listen: SocketAddr,
     /// `sslQuorum`/`portUnification`: TLS on the quorum port.
     pub tls: Option<Arc<crate::tls::peer::PeerTls>>,
+    /// `quorum.auth.enableSasl`: peers authenticate with DIGEST-MD5.
+    pub sasl: Option<Arc<crate::config::QuorumSasl>>,
 }
 
 #[derive(Debug, Clone)]
@@ -275,6 +277,7 @@ impl Replica {
                 role: role.clone(),
                 tls: ensemble.tls.clone(),
                 peer_addrs: peer_addrs.clone(),
+                sasl: ensemble.sasl.clone(),
             },
             listener,
             stop.clone(),

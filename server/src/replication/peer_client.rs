@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use tokio::net::TcpStream;
 
-use super::peer_wire::{self, Hello, PeerFramed, PeerIo, PeerRequest, PeerResponse, WireError};
+use super::peer_wire::{
+    self, Hello, PeerFramed, PeerIo, PeerRequest, PeerResponse, SaslRefused, WireError,
+};
 use crate::tls::peer::PeerTls;
 
 /// Where a peer's quorum port is, and how to talk to it.
@@ -17,6 +19,8 @@ pub struct PeerAddr {
     pub addr: String,
     /// `sslQuorum`: the connection is TLS, and the peer's certificate must name `host`.
     pub tls: Option<Arc<PeerTls>>,
+    /// `quorum.auth.enableSasl`: this server authenticates itself after the Hello.
+    pub sasl: Option<Arc<crate::config::QuorumSasl>>,
 }
 
 impl PeerAddr {
@@ -115,6 +119,13 @@ impl PeerConn {
             peer_wire::send(&mut framed, &hello)
                 .await
                 .map_err(|e| fail(e.to_string()))?;
+            if let Some(sasl) = &self.addr.sasl {
+                let exchange = authenticate(&mut framed, sasl);
+                tokio::time::timeout(CONNECT_TIMEOUT, exchange)
+                    .await
+                    .map_err(|_| fail("quorum SASL timed out".into()))?
+                    .map_err(|why| fail(format!("quorum SASL: {why}")))?;
+            }
             self.stream = Some(framed);
         }
         // Just set when it was empty.
@@ -148,5 +159,44 @@ impl PeerConn {
             self.stream = None;
         }
         result
+    }
+}
+
+/// Quorum SASL as the connecting server (ZooKeeper's QuorumLearner): DIGEST-MD5 with
+/// the learner section's credentials, which also checks that the peer knows them. A
+/// peer with quorum SASL off is accepted unless `quorum.auth.learnerRequireSasl`.
+async fn authenticate(
+    framed: &mut PeerFramed,
+    sasl: &crate::config::QuorumSasl,
+) -> Result<(), String> {
+    use ferrokeeper_protocol::sasl::{DigestMd5Client, SaslCredentials};
+    let (user, password) = &sasl.learner;
+    let credentials = SaslCredentials::new(user, password);
+    let mut exchange = DigestMd5Client::new(&credentials);
+    let mut token = Vec::new();
+    loop {
+        peer_wire::send(framed, &PeerRequest::Sasl(token))
+            .await
+            .map_err(|e| e.to_string())?;
+        let reply = match peer_wire::receive::<PeerResponse>(framed)
+            .await
+            .map_err(|e| e.to_string())?
+        {
+            PeerResponse::Sasl(Ok(reply)) => reply,
+            PeerResponse::Sasl(Err(SaslRefused::Off)) if !sasl.learner_require => {
+                tracing::warn!("a peer has quorum SASL off; talking to it unauthenticated");
+                return Ok(());
+            }
+            PeerResponse::Sasl(Err(why)) => return Err(why.to_string()),
+            other => return Err(format!("unexpected answer {other:?}")),
+        };
+        match exchange
+            .step(Some(&reply.token))
+            .map_err(|e| e.to_string())?
+        {
+            Some(next) if !reply.done => token = next,
+            None if reply.done => return Ok(()),
+            _ => return Err("the peer ended the exchange out of step".into()),
+        }
     }
 }

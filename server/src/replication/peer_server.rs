@@ -13,7 +13,8 @@ use tokio_util::sync::CancellationToken;
 use super::PeerHooks;
 use super::contact::Contact;
 use super::peer_wire::{
-    self, ForwardRefused, Hello, PeerFramed, PeerIo, PeerRequest, PeerResponse, WireError,
+    self, ForwardRefused, Hello, PeerFramed, PeerIo, PeerRequest, PeerResponse, SaslRefused,
+    SaslReply, WireError,
 };
 use super::types::{Raft, TypeConfig};
 use rustls::pki_types::CertificateDer;
@@ -30,6 +31,8 @@ pub struct PeerService {
     /// Every other member's `server.N` address: a TLS peer's certificate must name the
     /// host of the member it says it is.
     pub peer_addrs: Arc<std::collections::BTreeMap<u64, super::PeerAddr>>,
+    /// `quorum.auth.enableSasl`: peers may (or must) authenticate.
+    pub sasl: Option<Arc<crate::config::QuorumSasl>>,
 }
 
 /// How long a peer connection may stay silent before it is dropped.
@@ -151,6 +154,7 @@ async fn serve_one(service: &PeerService, stream: TcpStream) -> Result<(), WireE
         return Ok(());
     }
     let mut incoming: Option<Incoming> = None;
+    let mut sasl = QuorumSaslState::default();
     loop {
         // A peer cut off by a silent partition never closes its end; an idle connection
         // is dropped (its owner opens a new one on its next call).
@@ -158,8 +162,69 @@ async fn serve_one(service: &PeerService, stream: TcpStream) -> Result<(), WireE
             tokio::time::timeout(IDLE_TIMEOUT, peer_wire::receive(&mut framed))
                 .await
                 .map_err(|_| WireError::Closed)??;
+        if let PeerRequest::Sasl(token) = request {
+            let (response, go_on) = sasl.step(service, hello.from, &token);
+            respond(&mut framed, &response).await?;
+            if !go_on {
+                return Ok(());
+            }
+            continue;
+        }
+        if service.sasl.as_ref().is_some_and(|s| s.server_require) && !sasl.authenticated {
+            tracing::warn!(
+                from = hello.from,
+                "refusing a peer that did not authenticate (quorum.auth.serverRequireSasl)"
+            );
+            return Ok(());
+        }
         let response = handle(service, hello.from, request, &mut incoming).await;
         respond(&mut framed, &response).await?;
+    }
+}
+
+/// One connection's quorum SASL exchange, as the accepting side.
+#[derive(Default)]
+struct QuorumSaslState {
+    exchange: Option<crate::sasl::DigestMd5Server>,
+    authenticated: bool,
+}
+
+impl QuorumSaslState {
+    /// Answers one token; false: the exchange failed and the connection ends.
+    fn step(&mut self, service: &PeerService, from: u64, token: &[u8]) -> (PeerResponse, bool) {
+        use crate::sasl::{DigestMd5Server, Step};
+        let Some(config) = &service.sasl else {
+            return (PeerResponse::Sasl(Err(SaslRefused::Off)), true);
+        };
+        let exchange = self
+            .exchange
+            .get_or_insert_with(|| DigestMd5Server::new(config.server_users.clone()));
+        match exchange.step(token) {
+            Ok(Step::Challenge(token)) => (
+                PeerResponse::Sasl(Ok(SaslReply { token, done: false })),
+                true,
+            ),
+            Ok(Step::Done {
+                token,
+                authentication_id,
+                ..
+            }) => {
+                tracing::info!(
+                    from,
+                    user = authentication_id,
+                    "peer authenticated (quorum SASL)"
+                );
+                self.authenticated = true;
+                (
+                    PeerResponse::Sasl(Ok(SaslReply { token, done: true })),
+                    true,
+                )
+            }
+            Err(e) => {
+                tracing::warn!(from, "refusing a peer whose quorum SASL failed: {e}");
+                (PeerResponse::Sasl(Err(SaslRefused::Failed)), false)
+            }
+        }
     }
 }
 
@@ -266,6 +331,8 @@ async fn handle(
             service.hooks.session_moved(session);
             PeerResponse::Ack
         }
+        // Answered by the connection loop, before any request reaches here.
+        PeerRequest::Sasl(_) => PeerResponse::Sasl(Err(SaslRefused::Failed)),
     }
 }
 

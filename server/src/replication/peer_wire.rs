@@ -57,6 +57,9 @@ pub enum PeerRequest {
     SessionMoved {
         session: i64,
     },
+    /// Quorum SASL (DIGEST-MD5): the connecting server's next token, right after the
+    /// Hello (the first one empty).
+    Sasl(Vec<u8>),
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -72,6 +75,24 @@ pub enum PeerResponse {
         serving: bool,
     },
     Ack,
+    /// The accepting server's next SASL token (`done`: it has authenticated the
+    /// connecting one and this is its proof of knowing the password too), or why not.
+    Sasl(Result<SaslReply, SaslRefused>),
+}
+
+/// Why the accepting server did not go on with a SASL exchange.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum SaslRefused {
+    #[error("quorum SASL is off on that server")]
+    Off,
+    #[error("authentication failed")]
+    Failed,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct SaslReply {
+    pub token: Vec<u8>,
+    pub done: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, thiserror::Error)]

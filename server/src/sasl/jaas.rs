@@ -95,6 +95,8 @@ pub enum JaasError {
          ferrokeeper does not do; write the value literally"
     )]
     PropertyExpansion { at: Location, key: String },
+    #[error("{at}: section {section:?} needs the options username and password")]
+    NoCredentials { at: Location, section: String },
 }
 
 /// One login module line of a section.
@@ -220,6 +222,51 @@ impl JaasConfig {
             }
         }
         Ok(users)
+    }
+
+    /// The `username` and `password` options of section `section`'s DigestLoginModule:
+    /// what a DIGEST-MD5 client (ZooKeeper's `QuorumLearner`, or a `Client` section)
+    /// authenticates with.
+    pub fn digest_credentials(&self, section: &str) -> Result<(String, String), JaasError> {
+        let Some(modules) = self.section(section) else {
+            return Err(JaasError::NoSection {
+                file: self.file.clone(),
+                section: section.to_owned(),
+                available: self.sections.iter().map(|s| s.name.clone()).collect(),
+            });
+        };
+        let at = |line| Location {
+            file: self.file.clone(),
+            line,
+        };
+        let mut first_line = 0;
+        for module in modules {
+            first_line = module.line;
+            if module.class != DIGEST_LOGIN_MODULE {
+                return Err(JaasError::UnsupportedModule {
+                    at: at(module.line),
+                    section: section.to_owned(),
+                    class: module.class.clone(),
+                });
+            }
+            if let (Some(user), Some(password)) =
+                (module.option("username"), module.option("password"))
+            {
+                for (key, value) in [("username", user), ("password", password)] {
+                    if value.contains("${") {
+                        return Err(JaasError::PropertyExpansion {
+                            at: at(module.line),
+                            key: key.to_owned(),
+                        });
+                    }
+                }
+                return Ok((user.to_owned(), password.to_owned()));
+            }
+        }
+        Err(JaasError::NoCredentials {
+            at: at(first_line),
+            section: section.to_owned(),
+        })
     }
 }
 

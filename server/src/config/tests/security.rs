@@ -153,17 +153,17 @@ fn quorum_sasl_custom_providers_and_unenforceable_auth_are_refused() {
         (
             "quorum.auth.enableSasl=true\n",
             "quorum.auth.enableSasl",
-            "SASL between servers",
+            "needs a JAAS file",
         ),
         (
             "quorum.auth.learnerRequireSasl=true\n",
             "quorum.auth.learnerRequireSasl",
-            "SASL between servers",
+            "enableSasl is off",
         ),
         (
             "quorum.auth.serverRequireSasl=true\n",
             "quorum.auth.serverRequireSasl",
-            "SASL between servers",
+            "enableSasl is off",
         ),
         (
             "enforce.auth.enabled=true\n",

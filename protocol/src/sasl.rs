@@ -1,4 +1,5 @@
-//! The client side of SASL DIGEST-MD5 (RFC 2831), as ZooKeeper's Java client (Java's
+//! The client side of SASL DIGEST-MD5 (RFC 2831; the `sasl` opcode's tokens), as
+//! ZooKeeper's Java client (Java's
 //! `DigestMD5Client`, protocol `zookeeper`, server name `zk-sasl-md5`) and kazoo
 //! (pure-sasl) do it: initial authentication only, qop `auth` (no security layer), no
 //! authorization id (the server derives the `sasl` id from the user name).
@@ -21,20 +22,20 @@ const CNONCE_RAW_LEN: usize = 20;
 /// A user name and password for DIGEST-MD5 (the JAAS `Client` section's `username` and
 /// `password` of ZooKeeper's Java client). `Debug` does not show the password.
 #[derive(Clone, PartialEq, Eq)]
-pub(crate) struct SaslCredentials {
+pub struct SaslCredentials {
     user: String,
     password: String,
 }
 
 impl SaslCredentials {
-    pub(crate) fn new(user: &str, password: &str) -> SaslCredentials {
+    pub fn new(user: &str, password: &str) -> SaslCredentials {
         SaslCredentials {
             user: user.to_owned(),
             password: password.to_owned(),
         }
     }
 
-    pub(crate) fn user(&self) -> &str {
+    pub fn user(&self) -> &str {
         &self.user
     }
 }
@@ -50,7 +51,7 @@ impl std::fmt::Debug for SaslCredentials {
 
 /// Why an exchange failed (for the log; the caller sees AuthFailed).
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub(crate) enum SaslError {
+pub enum SaslError {
     #[error("the server answered without a SASL token (no SASL configured there?)")]
     NoToken,
     #[error("digest-challenge of {0} bytes is longer than the 2048 allowed")]
@@ -84,14 +85,14 @@ enum State {
 }
 
 /// One DIGEST-MD5 exchange.
-pub(crate) struct DigestMd5<'a> {
+pub struct DigestMd5Client<'a> {
     credentials: &'a SaslCredentials,
     state: State,
 }
 
-impl<'a> DigestMd5<'a> {
-    pub(crate) fn new(credentials: &'a SaslCredentials) -> Self {
-        DigestMd5 {
+impl<'a> DigestMd5Client<'a> {
+    pub fn new(credentials: &'a SaslCredentials) -> Self {
+        DigestMd5Client {
             credentials,
             state: State::Start,
         }
@@ -99,7 +100,7 @@ impl<'a> DigestMd5<'a> {
 
     /// Takes the server's token (the reply to the token sent last) and returns the
     /// next one to send, or `None` once authenticated.
-    pub(crate) fn step(&mut self, token: Option<&[u8]>) -> Result<Option<Vec<u8>>, SaslError> {
+    pub fn step(&mut self, token: Option<&[u8]>) -> Result<Option<Vec<u8>>, SaslError> {
         match std::mem::replace(&mut self.state, State::Done) {
             State::Start => {
                 let challenge = token.ok_or(SaslError::NoToken)?;
@@ -506,7 +507,7 @@ mod tests {
         assert_eq!(rspauth, expected.response_value(""));
 
         // The whole exchange, with a random cnonce: the server's side computed here.
-        let mut exchange = DigestMd5::new(&credentials);
+        let mut exchange = DigestMd5Client::new(&credentials);
         let response = exchange
             .step(Some(challenge))
             .expect("step 1")
@@ -529,7 +530,7 @@ mod tests {
         assert_eq!(exchange.step(Some(&token)), Ok(None));
         assert_eq!(exchange.step(Some(b"x")), Err(SaslError::AlreadyDone));
 
-        let mut exchange = DigestMd5::new(&credentials);
+        let mut exchange = DigestMd5Client::new(&credentials);
         assert!(exchange.step(Some(challenge)).is_ok());
         assert_eq!(
             exchange.step(Some(b"rspauth=0123456789abcdef0123456789abcdef")),
@@ -541,7 +542,7 @@ mod tests {
     #[test]
     fn refusals() {
         let credentials = SaslCredentials::new("bob", "bobpw");
-        let mut exchange = DigestMd5::new(&credentials);
+        let mut exchange = DigestMd5Client::new(&credentials);
         assert_eq!(exchange.step(None), Err(SaslError::NoToken));
         let refuse = |challenge: &[u8]| respond(&credentials, challenge, b"c").map(drop);
         assert!(matches!(
