@@ -1,4 +1,4 @@
-# Shell functions shared by bench/run.sh and bench/import.sh (sourced, not run).
+# Shell functions shared by bench/run.sh, bench/import.sh and bench/tls.sh (sourced, not run).
 #
 # The caller sets REPO and KEEP, and WORK once its temp dir exists; every process started
 # through these functions is recorded in STARTED and killed by pid in `cleanup`.
@@ -95,7 +95,9 @@ EOF
 launch_zookeeper() {
     local cfg="$1" logfile="$2" heap="$3"
     shift 3
-    "$JAVA" "-Xmx$heap" -cp "$ZK_JAR:$SLF4J_JAR" \
+    # Netty's codec module: the Netty connection factory (TLS) needs it and Debian's
+    # zookeeper.jar manifest does not list it.
+    "$JAVA" "-Xmx$heap" -cp "$ZK_JAR:$SLF4J_JAR:/usr/share/java/netty-codec.jar" \
         -Dorg.slf4j.simpleLogger.defaultLogLevel=warn \
         -Dzookeeper.admin.enableServer=false \
         "$@" \

@@ -10,9 +10,52 @@ use bytes::{Buf, Bytes, BytesMut};
 use ferrokeeper_protocol::{
     ConnectRequest, ConnectResponse, Jute, ReplyHeader, Request, RequestFrame, write_frame,
 };
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+
+/// A connection's read side, plain or TLS.
+pub type ReadHalf = Box<dyn AsyncRead + Unpin + Send>;
+/// A connection's write side, plain or TLS.
+pub type WriteHalf = Box<dyn AsyncWrite + Unpin + Send>;
+
+/// TLS for every connection this process opens (`zkbench run --tls-ca ...`), to measure
+/// what TLS costs each server.
+static TLS: std::sync::OnceLock<tokio_rustls::TlsConnector> = std::sync::OnceLock::new();
+
+/// Makes every later `connect` use TLS with the CA `ca` and the client certificate
+/// `cert`/`key` (PEM files).
+pub fn use_tls(
+    ca: &std::path::Path,
+    cert: &std::path::Path,
+    key: &std::path::Path,
+) -> io::Result<()> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let bad = |what: &str, e: &dyn std::fmt::Display| io::Error::other(format!("{what}: {e}"));
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(ca).map_err(|e| bad("CA file", &e))? {
+        roots
+            .add(cert.map_err(|e| bad("CA file", &e))?)
+            .map_err(|e| bad("CA certificate", &e))?;
+    }
+    let chain = CertificateDer::pem_file_iter(cert)
+        .map_err(|e| bad("certificate file", &e))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| bad("certificate file", &e))?;
+    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| bad("key file", &e))?;
+    #[allow(deprecated)] // ring, as the server: builds with the C compiler alone
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| bad("TLS versions", &e))?
+        .with_root_certificates(roots)
+        .with_client_auth_cert(chain, key)
+        .map_err(|e| bad("client certificate", &e))?;
+    TLS.set(tokio_rustls::TlsConnector::from(std::sync::Arc::new(
+        config,
+    )))
+    .map_err(|_| io::Error::other("TLS configured twice"))
+}
 
 /// Largest reply frame accepted (the benchmark never reads more than a few KiB).
 const MAX_FRAME: usize = 4 << 20;
@@ -21,12 +64,12 @@ const READ_CHUNK: usize = 64 * 1024;
 
 /// Cuts length-prefixed frames out of the read half of a connection.
 pub struct FrameReader {
-    rd: OwnedReadHalf,
+    rd: ReadHalf,
     buf: BytesMut,
 }
 
 impl FrameReader {
-    fn new(rd: OwnedReadHalf) -> FrameReader {
+    fn new(rd: ReadHalf) -> FrameReader {
         FrameReader {
             rd,
             buf: BytesMut::with_capacity(READ_CHUNK),
@@ -70,7 +113,7 @@ impl FrameReader {
 /// An open session: the two halves of its connection.
 pub struct Session {
     pub reader: FrameReader,
-    pub writer: OwnedWriteHalf,
+    pub writer: WriteHalf,
     pub session_id: i64,
 }
 
@@ -88,7 +131,18 @@ pub async fn connect(
     let open = async {
         let stream = TcpStream::connect(addr).await?;
         stream.set_nodelay(true)?;
-        let (rd, mut writer) = stream.into_split();
+        let (rd, mut writer): (ReadHalf, WriteHalf) = match TLS.get() {
+            Some(tls) => {
+                let name = rustls::pki_types::ServerName::IpAddress(addr.ip().into());
+                let stream = tls.connect(name, stream).await?;
+                let (rd, wr) = tokio::io::split(stream);
+                (Box::new(rd), Box::new(wr))
+            }
+            None => {
+                let (rd, wr) = stream.into_split();
+                (Box::new(rd), Box::new(wr))
+            }
+        };
         let mut buf = BytesMut::new();
         write_frame(
             &ConnectRequest {

@@ -73,6 +73,15 @@ enum Command {
         keys: usize,
         #[arg(long, default_value_t = 42)]
         seed: u64,
+        /// Connect with TLS, trusting this CA (PEM); needs --tls-cert and --tls-key.
+        #[arg(long, requires_all = ["tls_cert", "tls_key"])]
+        tls_ca: Option<std::path::PathBuf>,
+        /// The client certificate (PEM) presented over TLS.
+        #[arg(long)]
+        tls_cert: Option<std::path::PathBuf>,
+        /// Its private key (PEM).
+        #[arg(long)]
+        tls_key: Option<std::path::PathBuf>,
     },
     /// Create N znodes as fast as possible, then the known znode; print a JSON line.
     Populate {
@@ -200,7 +209,14 @@ async fn execute(command: Command) -> Result<ExitCode, String> {
             kv_parent,
             keys,
             seed,
+            tls_ca,
+            tls_cert,
+            tls_key,
         } => {
+            if let (Some(ca), Some(cert), Some(key)) = (&tls_ca, &tls_cert, &tls_key) {
+                ferrokeeper_tests::bench::wire::use_tls(ca, cert, key)
+                    .map_err(|e| format!("TLS: {e}"))?;
+            }
             let workload = match workload {
                 WorkloadArg::Create => Workload::Create,
                 WorkloadArg::Set => Workload::Set,
