@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use crate::ensemble::{Ensemble, srvr_mode};
 use crate::proxy::FaultProxy;
+use crate::raw::RawClient;
 
 #[derive(Debug, Clone)]
 pub struct ClusterOptions {
@@ -189,6 +190,62 @@ impl FerrokeeperEnsemble {
             }
         }
         ensemble
+    }
+
+    /// A create through member `from` is read back, after a sync, through member `to`.
+    pub fn assert_replicates(&self, from: usize, to: usize, path: &str) {
+        let (mut writer, _) =
+            RawClient::connect(self.client_addr(from), 30_000, None).expect("connect");
+        let created = writer
+            .call(ferrokeeper_protocol::Request::Create(
+                ferrokeeper_protocol::CreateRequest {
+                    path: path.into(),
+                    data: Some(bytes::Bytes::from_static(b"over tls")),
+                    acl: vec![ferrokeeper_protocol::Acl {
+                        perms: ferrokeeper_protocol::perms::ALL,
+                        id: ferrokeeper_protocol::Id {
+                            scheme: "world".into(),
+                            id: "anyone".into(),
+                        },
+                    }],
+                    flags: 0,
+                },
+            ))
+            .expect("create");
+        assert_eq!(created.last().map(|f| f.header.err), Some(0), "{created:?}");
+        let (mut reader, _) =
+            RawClient::connect(self.client_addr(to), 30_000, None).expect("connect");
+        // sync, then read: the reader's server has applied the write.
+        reader
+            .call(ferrokeeper_protocol::Request::Sync(
+                ferrokeeper_protocol::SyncRequest { path: path.into() },
+            ))
+            .expect("sync");
+        let got = reader
+            .call(ferrokeeper_protocol::Request::GetData(
+                ferrokeeper_protocol::GetDataRequest {
+                    path: path.into(),
+                    watch: false,
+                },
+            ))
+            .expect("get");
+        assert_eq!(got.last().map(|f| f.header.err), Some(0), "{got:?}");
+    }
+
+    /// Member `outsider` is kept out of the ensemble: another member logs `refusal`
+    /// (bounded wait), and `outsider` is neither leader nor follower.
+    pub fn assert_kept_out(&self, outsider: usize, refusal: &str) {
+        let within = Duration::from_secs(30);
+        let refused = (0..self.members.len())
+            .filter(|m| *m != outsider)
+            .any(|m| self.log(m).wait_for_more(refusal, 0, within));
+        assert!(refused, "no member logged {refusal:?}");
+        let mode = self.mode(outsider);
+        assert!(
+            !matches!(mode.as_deref(), Some("leader" | "follower")),
+            "server.{} joined (mode {mode:?})",
+            outsider + 1
+        );
     }
 
     /// A member's log as it grows.

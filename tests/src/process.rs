@@ -24,6 +24,23 @@ pub fn require(ok: bool, what: &str) {
     );
 }
 
+/// Fails the test unless python3 can import `modules` (PyPI `packages`, which
+/// `tests/run.sh` installs).
+pub fn require_python(modules: &str, packages: &str) {
+    require(on_path("python3"), "python3");
+    let import = format!("import {modules}");
+    let probe = run(
+        Command::new("python3").args(["-c", &import]),
+        None,
+        &format!("python3 -c '{import}'"),
+        Duration::from_secs(30),
+    );
+    require(
+        probe.status.success(),
+        &format!("{packages} (python3 -m pip install {packages})"),
+    );
+}
+
 /// Whether `program` is found on PATH (or is an existing path).
 pub fn on_path(program: &str) -> bool {
     if program.contains('/') {

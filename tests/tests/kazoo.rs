@@ -7,7 +7,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use ferrokeeper_tests::Ferrokeeper;
-use ferrokeeper_tests::process::{assert_lines, clients_dir, on_path, require, run};
+use ferrokeeper_tests::process::{assert_lines, clients_dir, require_python, run};
 
 /// The whole transcript against ZooKeeper 3.8.0, one `== scenario` section each.
 const EXPECTED: &str = r#"== crud
@@ -93,17 +93,7 @@ fn expected(scenario: &str) -> Vec<String> {
 
 /// Runs one scenario of kazoo_scenarios.py against a fresh server started with `args`.
 fn scenario(name: &str, args: &[&str]) {
-    require(on_path("python3"), "python3");
-    let probe = run(
-        Command::new("python3").args(["-c", "import kazoo"]),
-        None,
-        "python3 -c 'import kazoo'",
-        Duration::from_secs(30),
-    );
-    require(
-        probe.status.success(),
-        "kazoo (python3 -m pip install kazoo)",
-    );
+    require_python("kazoo", "kazoo");
 
     let server = Ferrokeeper::start(args);
     let out = run(

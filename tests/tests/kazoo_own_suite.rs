@@ -9,7 +9,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use ferrokeeper_tests::ferrokeeper_binary;
-use ferrokeeper_tests::process::{clients_dir, on_path, require, run};
+use ferrokeeper_tests::process::{clients_dir, require_python, run};
 
 /// A port such that it and the next four are free now: kazoo's harness gives one
 /// server five consecutive ports from its offset.
@@ -32,16 +32,9 @@ fn free_port_block() -> u16 {
 
 #[test]
 fn sasl_and_tls_tests_pass() {
-    require(on_path("python3"), "python3");
-    let probe = run(
-        Command::new("python3").args(["-c", "import kazoo, puresasl, pytest, jks, OpenSSL"]),
-        None,
-        "python3 -c 'import kazoo, puresasl, pytest, jks, OpenSSL'",
-        Duration::from_secs(30),
-    );
-    require(
-        probe.status.success(),
-        "kazoo's test dependencies (python3 -m pip install kazoo pure-sasl pytest pyjks pyOpenSSL)",
+    require_python(
+        "kazoo, puresasl, pytest, jks, OpenSSL",
+        "kazoo pure-sasl pytest pyjks pyOpenSSL",
     );
     // The harness looks for zookeeper-*.jar to build a class path the shim ignores.
     let home = tempfile::tempdir().expect("temp dir");

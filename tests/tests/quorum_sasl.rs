@@ -3,11 +3,7 @@
 //! whose members know the password forms and replicates; a member with a wrong
 //! password never joins.
 
-use std::time::Duration;
-
 use ferrokeeper_tests::cluster::{ClusterOptions, FerrokeeperEnsemble};
-use ferrokeeper_tests::ensemble::Ensemble as _;
-use ferrokeeper_tests::raw::RawClient;
 
 fn jaas(learner_password: &str) -> String {
     format!(
@@ -44,54 +40,7 @@ fn members_that_know_the_password_form_an_ensemble_others_never_join() {
         .collect();
     let cluster = FerrokeeperEnsemble::start_expecting(options, Some(&[0, 1]));
 
-    let (mut writer, _) =
-        RawClient::connect(cluster.client_addr(0), 30_000, None).expect("connect");
-    let created = writer
-        .call(ferrokeeper_protocol::Request::Create(
-            ferrokeeper_protocol::CreateRequest {
-                path: "/quorum-sasl".into(),
-                data: Some(bytes::Bytes::from_static(b"x")),
-                acl: vec![ferrokeeper_protocol::Acl {
-                    perms: ferrokeeper_protocol::perms::ALL,
-                    id: ferrokeeper_protocol::Id {
-                        scheme: "world".into(),
-                        id: "anyone".into(),
-                    },
-                }],
-                flags: 0,
-            },
-        ))
-        .expect("create");
-    assert_eq!(created.last().map(|f| f.header.err), Some(0), "{created:?}");
-    let (mut reader, _) =
-        RawClient::connect(cluster.client_addr(1), 30_000, None).expect("connect");
-    reader
-        .call(ferrokeeper_protocol::Request::Sync(
-            ferrokeeper_protocol::SyncRequest {
-                path: "/quorum-sasl".into(),
-            },
-        ))
-        .expect("sync");
-    let got = reader
-        .call(ferrokeeper_protocol::Request::GetData(
-            ferrokeeper_protocol::GetDataRequest {
-                path: "/quorum-sasl".into(),
-                watch: false,
-            },
-        ))
-        .expect("get");
-    assert_eq!(got.last().map(|f| f.header.err), Some(0), "{got:?}");
+    cluster.assert_replicates(0, 1, "/quorum-sasl");
 
-    let refused = "refusing a peer whose quorum SASL failed";
-    assert!(
-        cluster
-            .log(0)
-            .wait_for_more(refused, 0, Duration::from_secs(30))
-            || cluster
-                .log(1)
-                .wait_for_more(refused, 0, Duration::from_secs(30)),
-        "no member refused the wrong password"
-    );
-    assert_ne!(cluster.mode(2).as_deref(), Some("follower"));
-    assert_ne!(cluster.mode(2).as_deref(), Some("leader"));
+    cluster.assert_kept_out(2, "refusing a peer whose quorum SASL failed");
 }

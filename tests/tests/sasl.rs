@@ -8,7 +8,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use ferrokeeper_tests::Ferrokeeper;
-use ferrokeeper_tests::process::{assert_lines, clients_dir, on_path, require, run};
+use ferrokeeper_tests::process::{assert_lines, clients_dir, require_python, run};
 use ferrokeeper_tests::zookeeper::RealZooKeeper;
 
 const JAAS: &str = "\
@@ -35,17 +35,7 @@ bob with SASL required -> True
 anonymous with SASL required -> SessionClosedRequireSaslError";
 
 fn require_clients() {
-    require(on_path("python3"), "python3");
-    let probe = run(
-        Command::new("python3").args(["-c", "import kazoo, puresasl"]),
-        None,
-        "python3 -c 'import kazoo, puresasl'",
-        Duration::from_secs(30),
-    );
-    require(
-        probe.status.success(),
-        "kazoo and pure-sasl (python3 -m pip install kazoo pure-sasl)",
-    );
+    require_python("kazoo, puresasl", "kazoo pure-sasl");
 }
 
 fn scenario(what: &str, hosts: &str, name: &str, expected: &str) {

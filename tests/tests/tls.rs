@@ -8,7 +8,9 @@ use std::process::Command;
 use std::time::Duration;
 
 use ferrokeeper_tests::pki::{PASSWORD, Pki};
-use ferrokeeper_tests::process::{assert_lines, clients_dir, on_path, require, run};
+use ferrokeeper_tests::process::{
+    assert_lines, clients_dir, on_path, require, require_python, run,
+};
 use ferrokeeper_tests::zookeeper::{NETTY_CODEC_JAR, RealZooKeeper, free_port};
 use ferrokeeper_tests::{Ferrokeeper, ferrokeeper_command};
 
@@ -28,17 +30,7 @@ ruok with a version 1 certificate from another CA -> refused
 ruok in plain text on the TLS port -> refused";
 
 fn require_kazoo() {
-    require(on_path("python3"), "python3");
-    let probe = run(
-        Command::new("python3").args(["-c", "import kazoo"]),
-        None,
-        "python3 -c 'import kazoo'",
-        Duration::from_secs(30),
-    );
-    require(
-        probe.status.success(),
-        "kazoo (python3 -m pip install kazoo)",
-    );
+    require_python("kazoo", "kazoo");
 }
 
 /// Runs the scenarios and compares them with EXPECTED.
@@ -73,6 +65,22 @@ fn tls_lines(pki: &Pki, kind: &str) -> String {
     )
 }
 
+/// A real ZooKeeper 3.8 with a TLS port (Netty, the JKS stores) and its address.
+fn zookeeper_with_tls(pki: &Pki) -> (RealZooKeeper, String) {
+    let secure_port = free_port().to_string();
+    let stores = tls_lines(pki, "jks");
+    let mut cfg = vec![
+        (
+            "serverCnxnFactory",
+            "org.apache.zookeeper.server.NettyServerCnxnFactory",
+        ),
+        ("secureClientPort", secure_port.as_str()),
+    ];
+    cfg.extend(stores.lines().filter_map(|l| l.split_once('=')));
+    let zk = RealZooKeeper::start(&cfg, &[]);
+    (zk, format!("127.0.0.1:{secure_port}"))
+}
+
 /// A ferrokeeper with a plain and a TLS port on 127.0.0.1, configured by `extra`.
 fn start(dir: &Path, extra: &str) -> Ferrokeeper {
     let cfg = dir.join("zoo.cfg");
@@ -98,24 +106,8 @@ fn same_as_zookeeper() {
     let tls = server.secure_addr().expect("TLS port").to_string();
     scenarios("ferrokeeper", &server.connect_string(), &tls, &pki);
 
-    let secure_port = free_port().to_string();
-    let mut cfg = vec![
-        (
-            "serverCnxnFactory",
-            "org.apache.zookeeper.server.NettyServerCnxnFactory",
-        ),
-        ("secureClientPort", secure_port.as_str()),
-    ];
-    let stores = tls_lines(&pki, "jks");
-    let stores: Vec<(&str, &str)> = stores.lines().filter_map(|l| l.split_once('=')).collect();
-    cfg.extend(stores);
-    let zk = RealZooKeeper::start(&cfg, &[]);
-    scenarios(
-        "ZooKeeper",
-        &zk.connect_string(),
-        &format!("127.0.0.1:{secure_port}"),
-        &pki,
-    );
+    let (zk, zk_tls) = zookeeper_with_tls(&pki);
+    scenarios("ZooKeeper", &zk.connect_string(), &zk_tls, &pki);
 }
 
 #[test]
@@ -338,18 +330,8 @@ fn zkcli_with_java_key_stores_same_as_zookeeper() {
     let tls = server.secure_addr().expect("TLS port").to_string();
     let ours = zkcli_over_tls(&tls, &pki);
 
-    let secure_port = free_port().to_string();
-    let mut cfg = vec![
-        (
-            "serverCnxnFactory",
-            "org.apache.zookeeper.server.NettyServerCnxnFactory",
-        ),
-        ("secureClientPort", secure_port.as_str()),
-    ];
-    let stores = tls_lines(&pki, "jks");
-    cfg.extend(stores.lines().filter_map(|l| l.split_once('=')));
-    let zk = RealZooKeeper::start(&cfg, &[]);
-    let theirs = zkcli_over_tls(&format!("127.0.0.1:{secure_port}"), &pki);
+    let (zk, zk_tls) = zookeeper_with_tls(&pki);
+    let theirs = zkcli_over_tls(&zk_tls, &pki);
     assert_eq!(
         ours, theirs,
         "zkCli over TLS differs (left ferrokeeper, right ZooKeeper)"

@@ -37,14 +37,6 @@ impl EnforceAuth {
     }
 }
 
-fn refuse_at(props: &SystemProperties, name: &str, why: impl Into<String>) -> ConfigError {
-    let (at, key) = props.entry(name).map_or_else(
-        || (Origin::Default, name.to_owned()),
-        |p| (p.origin.clone(), p.written_as.clone()),
-    );
-    ConfigError::invalid(&at, &key, why)
-}
-
 /// The client SASL settings, or `None` when no JAAS file names a server section (as
 /// ZooKeeper, which then answers SASL requests with an empty token). `warn` receives
 /// what is worth telling the operator.
@@ -53,8 +45,7 @@ pub(super) fn client_sasl(
     warn: &mut dyn FnMut(String),
 ) -> Result<Option<ClientSasl>, ConfigError> {
     if props.get(sasl::LET_ANY_SASL_USER_PROPERTY).is_some() {
-        return Err(refuse_at(
-            props,
+        return Err(props.refuse(
             sasl::LET_ANY_SASL_USER_PROPERTY,
             "an ACL that admits every SASL user is not supported by ferrokeeper; name the \
              users in the ACLs instead",
@@ -73,7 +64,7 @@ pub(super) fn client_sasl(
     };
     // `-Djava.security.auth.login.config==file` means "this file only" to Java.
     let file = PathBuf::from(file.strip_prefix('=').unwrap_or(&file));
-    let jaas = sasl::jaas::load(&file).map_err(|e| refuse_at(props, file_prop, e.to_string()))?;
+    let jaas = sasl::jaas::load(&file).map_err(|e| props.refuse(file_prop, e.to_string()))?;
     let explicit_section = props.string(sasl::LOGIN_CONTEXT_PROPERTY);
     let section = explicit_section
         .clone()
@@ -99,7 +90,7 @@ pub(super) fn client_sasl(
             } else {
                 file_prop
             };
-            return Err(refuse_at(props, name, e.to_string()));
+            return Err(props.refuse(name, e.to_string()));
         }
     };
     if let Some(password) = props.get(sasl::SUPER_PASSWORD_PROPERTY) {
@@ -175,7 +166,7 @@ pub(super) fn quorum_sasl(
         ));
     };
     let file = PathBuf::from(file.strip_prefix('=').unwrap_or(&file));
-    let jaas = sasl::jaas::load(&file).map_err(|e| refuse_at(props, file_prop, e.to_string()))?;
+    let jaas = sasl::jaas::load(&file).map_err(|e| props.refuse(file_prop, e.to_string()))?;
     let section = |key: &str, default: &str| {
         get(key)
             .map(|(v, _)| v)
@@ -184,7 +175,7 @@ pub(super) fn quorum_sasl(
     };
     let server_section = section("quorum.auth.server.saslLoginContext", "QuorumServer");
     let learner_section = section("quorum.auth.learner.saslLoginContext", "QuorumLearner");
-    let refuse = |e: JaasError| refuse_at(props, file_prop, e.to_string());
+    let refuse = |e: JaasError| props.refuse(file_prop, e.to_string());
     let server_users = jaas.digest_users(&server_section).map_err(refuse)?;
     let learner = jaas.digest_credentials(&learner_section).map_err(refuse)?;
     Ok(Some(QuorumSasl {
@@ -217,8 +208,7 @@ pub(super) fn enforce_auth(
             .filter(|s| !s.is_empty())
             .collect();
         if schemes.is_empty() {
-            return Err(refuse_at(
-                props,
+            return Err(props.refuse(
                 enabled,
                 "enforce.auth.enabled is true, so enforce.auth.schemes must name the schemes",
             ));
@@ -242,11 +232,7 @@ pub(super) fn enforce_auth(
             }
             _ => "ferrokeeper has no authentication provider for this scheme",
         };
-        return Err(refuse_at(
-            props,
-            key,
-            format!("scheme {scheme:?} cannot be enforced: {why}"),
-        ));
+        return Err(props.refuse(key, format!("scheme {scheme:?} cannot be enforced: {why}")));
     }
     Ok(Some(EnforceAuth { schemes }))
 }

@@ -47,6 +47,14 @@ impl SystemProperties {
         self.map.iter().map(|(k, v)| (k.as_str(), v))
     }
 
+    /// A refusal of property `name`, naming it as written and where it was set.
+    pub fn refuse(&self, name: &str, why: impl Into<String>) -> ConfigError {
+        match self.map.get(name) {
+            Some(p) => ConfigError::invalid(&p.origin, &p.written_as, why),
+            None => ConfigError::invalid(&Origin::Default, name, why),
+        }
+    }
+
     fn bad(&self, name: &str, what: &str) -> ConfigError {
         match self.map.get(name) {
             Some(p) => ConfigError::bad_value(&p.origin, &p.written_as, &p.value, what),

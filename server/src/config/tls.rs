@@ -77,11 +77,6 @@ fn written(props: &SystemProperties, name: &str) -> (Origin, String) {
     )
 }
 
-fn refuse(props: &SystemProperties, name: &str, why: impl Into<String>) -> ConfigError {
-    let (at, key) = written(props, name);
-    ConfigError::invalid(&at, &key, why)
-}
-
 /// `.password`, or the content of the file `.passwordPath` names (one trailing line
 /// separator dropped, as ZooKeeper's `SecretUtils.readSecret`).
 fn password(
@@ -94,7 +89,7 @@ fn password(
     // ZooKeeper reads the path first when it is set.
     if let Some(path) = props.string(&path_key).filter(|p| !p.is_empty()) {
         let text = std::fs::read_to_string(&path)
-            .map_err(|e| refuse(props, &path_key, format!("cannot read {path}: {e}")))?;
+            .map_err(|e| props.refuse(&path_key, format!("cannot read {path}: {e}")))?;
         let text = text.strip_suffix('\n').unwrap_or(&text);
         return Ok(Some(text.to_owned()));
     }
@@ -129,11 +124,7 @@ fn client_auth(props: &SystemProperties) -> Result<ClientAuth, ConfigError> {
         Some(v) if v.is_empty() || v == "NEED" => Ok(ClientAuth::Need),
         Some(v) if v == "WANT" => Ok(ClientAuth::Want),
         Some(v) if v == "NONE" => Ok(ClientAuth::None),
-        Some(v) => Err(refuse(
-            props,
-            name,
-            format!("{v:?} is not one of need, want, none"),
-        )),
+        Some(v) => Err(props.refuse(name, format!("{v:?} is not one of need, want, none"))),
     }
 }
 
@@ -156,8 +147,7 @@ fn versions(props: &SystemProperties, prefix: &str) -> Result<Vec<TlsVersion>, C
         let mut out = Vec::new();
         for name in list.split(',') {
             let v = version(name).ok_or_else(|| {
-                refuse(
-                    props,
+                props.refuse(
                     enabled_key,
                     format!(
                         "{:?} is not supported: ferrokeeper speaks TLSv1.2 and TLSv1.3",
@@ -178,8 +168,7 @@ fn versions(props: &SystemProperties, prefix: &str) -> Result<Vec<TlsVersion>, C
         Some(p) => match version(&p) {
             Some(TlsVersion::Tls13) => Ok(vec![TlsVersion::Tls12, TlsVersion::Tls13]),
             Some(TlsVersion::Tls12) => Ok(vec![TlsVersion::Tls12]),
-            None => Err(refuse(
-                props,
+            None => Err(props.refuse(
                 protocol_key,
                 format!("{p:?} is not supported: ferrokeeper speaks TLSv1.2 and TLSv1.3"),
             )),
@@ -192,8 +181,7 @@ fn refuse_unsupported(props: &SystemProperties, prefix: &str) -> Result<(), Conf
     for name in [format!("{prefix}crl"), format!("{prefix}ocsp")] {
         let name = name.as_str();
         if props.boolean(name, false)? {
-            return Err(refuse(
-                props,
+            return Err(props.refuse(
                 name,
                 "certificate revocation checking (CRL/OCSP) is not supported by ferrokeeper \
                  yet, and it will not accept certificates it was asked to check",
@@ -201,8 +189,7 @@ fn refuse_unsupported(props: &SystemProperties, prefix: &str) -> Result<(), Conf
         }
     }
     if prefix == PREFIX && props.boolean("zookeeper.ssl.clientHostnameVerification", false)? {
-        return Err(refuse(
-            props,
+        return Err(props.refuse(
             "zookeeper.ssl.clientHostnameVerification",
             "verifying client certificates against the client's host name is not supported \
              by ferrokeeper (ZooKeeper does not do it on the client port by default either)",
@@ -210,8 +197,7 @@ fn refuse_unsupported(props: &SystemProperties, prefix: &str) -> Result<(), Conf
     }
     let supplier = format!("{prefix}context.supplier.class");
     if props.get(&supplier).is_some() {
-        return Err(refuse(
-            props,
+        return Err(props.refuse(
             &supplier,
             "a Java SSLContext supplier cannot be loaded by ferrokeeper; configure the \
              ssl.keyStore/ssl.trustStore files instead",
@@ -221,8 +207,7 @@ fn refuse_unsupported(props: &SystemProperties, prefix: &str) -> Result<(), Conf
         .string("zookeeper.ssl.authProvider")
         .filter(|p| p != "x509")
     {
-        return Err(refuse(
-            props,
+        return Err(props.refuse(
             "zookeeper.ssl.authProvider",
             format!("{p:?}: only ZooKeeper's x509 provider is supported for TLS clients"),
         ));
@@ -249,8 +234,7 @@ pub(super) fn client_tls(
     };
     refuse_unsupported(props, PREFIX)?;
     let key_store = store(props, PREFIX, "keyStore")?.ok_or_else(|| {
-        refuse(
-            props,
+        props.refuse(
             "zookeeper.ssl.keyStore.location",
             format!(
                 "{why_tls}, so the server needs its certificate and key: set ssl.keyStore.location"
@@ -262,8 +246,7 @@ pub(super) fn client_tls(
     if client_auth != ClientAuth::None && trust_store.is_none() {
         // The JVM would fall back to its own CA bundle; ferrokeeper has none to offer,
         // and accepting any certificate would fail open.
-        return Err(refuse(
-            props,
+        return Err(props.refuse(
             "zookeeper.ssl.trustStore.location",
             "client certificates are asked for (ssl.clientAuth is need or want; need is \
              the default) but no trust store says which to accept: set \
@@ -368,8 +351,7 @@ pub(super) fn quorum_tls(
     let client_hostname =
         props.boolean("zookeeper.ssl.quorum.clientHostnameVerification", hostname)?;
     if hostname != client_hostname {
-        return Err(refuse(
-            props,
+        return Err(props.refuse(
             "zookeeper.ssl.quorum.clientHostnameVerification",
             "ferrokeeper checks peers' host names in both directions or in neither; set it \
              like ssl.quorum.hostnameVerification",

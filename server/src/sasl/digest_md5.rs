@@ -12,6 +12,7 @@
 //! required, how user names and passwords are hashed, the rspauth value) we follow it;
 //! where Java is lenient on malformed input (e.g. a directive without `=`) we refuse.
 
+use ferrokeeper_protocol::sasl::rfc2831;
 use std::sync::Arc;
 
 use base64::Engine as _;
@@ -233,7 +234,7 @@ impl DigestMd5Server {
             authzid: d.authzid.as_deref(),
         };
         let expected = inputs.response_value("AUTHENTICATE");
-        if !constant_time_eq(response, &expected) {
+        if !rfc2831::constant_time_eq(response, &expected) {
             return Err(SaslError::WrongResponse(username));
         }
         // ZooKeeper's AuthorizeCallback authorizes every authenticated user and derives the
@@ -396,7 +397,7 @@ impl ResponseInputs<'_> {
         a2.update(method.as_bytes());
         a2.update(b":");
         a2.update(self.digest_uri);
-        let hex_a2 = hex(&a2.finalize());
+        let hex_a2 = rfc2831::hex32(&a2.finalize());
 
         // H(user:realm:password), each in ISO-8859-1 when representable (RFC 2831 §2.1.2.1,
         // Java's stringToByte_8859_1); nonce, cnonce and authzid as sent.
@@ -416,7 +417,7 @@ impl ResponseInputs<'_> {
             a1.update(b":");
             a1.update(authzid);
         }
-        let hex_a1 = hex(&a1.finalize());
+        let hex_a1 = rfc2831::hex32(&a1.finalize());
 
         let mut kd = Md5::new();
         kd.update(hex_a1);
@@ -430,34 +431,13 @@ impl ResponseInputs<'_> {
         kd.update(self.qop.as_bytes());
         kd.update(b":");
         kd.update(hex_a2);
-        hex(&kd.finalize())
+        rfc2831::hex32(&kd.finalize())
     }
 }
 
 /// ISO-8859-1 bytes if every character is below U+0100, else UTF-8 (RFC 2831 §2.1.2.1).
 fn latin1_or_utf8(s: &str) -> Vec<u8> {
-    let latin1: Option<Vec<u8>> = s.chars().map(|c| u8::try_from(c).ok()).collect();
-    latin1.unwrap_or_else(|| s.as_bytes().to_vec())
-}
-
-fn hex(digest: &[u8]) -> [u8; 32] {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = [0u8; 32];
-    for (pair, byte) in out.chunks_exact_mut(2).zip(digest) {
-        pair[0] = DIGITS[usize::from(byte >> 4)];
-        pair[1] = DIGITS[usize::from(byte & 0x0f)];
-    }
-    out
-}
-
-/// Compares without an early exit, so the time taken does not tell how many leading
-/// characters of a guessed response were right. The length is not secret (always 32).
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    let diff = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
-    std::hint::black_box(diff) == 0
+    rfc2831::latin1(s).unwrap_or_else(|| s.as_bytes().to_vec())
 }
 
 /// The directives of a digest-response that the server reads. Unknown directives
@@ -482,7 +462,7 @@ struct Directives {
 impl Directives {
     fn parse(buf: &[u8]) -> Result<Self, SaslError> {
         let mut d = Self::default();
-        for (key, value) in parse_pairs(buf)? {
+        for (key, value) in rfc2831::parse_pairs(buf).map_err(malformed)? {
             let slot = match key.to_ascii_lowercase().as_slice() {
                 b"username" => &mut d.username,
                 b"realm" => &mut d.realm,
@@ -509,90 +489,6 @@ impl Directives {
         }
         Ok(d)
     }
-}
-
-/// RFC 2831 LWS, byte by byte as Java checks it.
-fn is_lws(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\r' | b'\n')
-}
-
-fn skip_lws(buf: &[u8], mut i: usize) -> usize {
-    while buf.get(i).copied().is_some_and(is_lws) {
-        i += 1;
-    }
-    i
-}
-
-/// A directive: its name as sent and its value, unquoted.
-type Pair<'a> = (&'a [u8], Vec<u8>);
-
-/// Splits `1#( key "=" ( token | quoted-string ) )`: comma-separated, empty elements and
-/// linear white space allowed around keys, `=` and commas; a quoted-string's `\x` stands
-/// for `x`. Returns the raw key and the unquoted value of each element.
-fn parse_pairs(buf: &[u8]) -> Result<Vec<Pair<'_>>, SaslError> {
-    let mut pairs = Vec::new();
-    let mut i = skip_lws(buf, 0);
-    while i < buf.len() {
-        if buf[i] == b',' {
-            i = skip_lws(buf, i + 1);
-            continue;
-        }
-        let start = i;
-        while i < buf.len() && buf[i] != b'=' && buf[i] != b',' && !is_lws(buf[i]) {
-            i += 1;
-        }
-        let key = &buf[start..i];
-        if key.is_empty() {
-            return Err(malformed("empty directive name"));
-        }
-        let name = String::from_utf8_lossy(key);
-        i = skip_lws(buf, i);
-        if buf.get(i) != Some(&b'=') {
-            return Err(malformed(format!("'=' expected after {name}")));
-        }
-        i = skip_lws(buf, i + 1);
-        let mut value = Vec::new();
-        match buf.get(i) {
-            None => return Err(malformed(format!("no value for {name}"))),
-            Some(b'"') => {
-                i += 1;
-                loop {
-                    match buf.get(i) {
-                        None => return Err(malformed(format!("unterminated quoted {name}"))),
-                        Some(b'\\') => {
-                            let Some(&escaped) = buf.get(i + 1) else {
-                                return Err(malformed(format!("unterminated quoted {name}")));
-                            };
-                            value.push(escaped);
-                            i += 2;
-                        }
-                        Some(b'"') => {
-                            i += 1;
-                            break;
-                        }
-                        Some(&b) => {
-                            value.push(b);
-                            i += 1;
-                        }
-                    }
-                }
-            }
-            Some(_) => {
-                while i < buf.len() && buf[i] != b',' && !is_lws(buf[i]) {
-                    value.push(buf[i]);
-                    i += 1;
-                }
-            }
-        }
-        pairs.push((key, value));
-        i = skip_lws(buf, i);
-        match buf.get(i) {
-            None => {}
-            Some(b',') => i = skip_lws(buf, i + 1),
-            Some(_) => return Err(malformed(format!("',' expected after the value of {name}"))),
-        }
-    }
-    Ok(pairs)
 }
 
 #[cfg(test)]

@@ -186,17 +186,8 @@ impl JaasConfig {
     /// which would make ZooKeeper use GSSAPI) is refused naming the class. A section with
     /// no `user_` option gives no users (every client will fail to authenticate).
     pub fn digest_users(&self, section: &str) -> Result<DigestUsers, JaasError> {
-        let Some(modules) = self.section(section) else {
-            return Err(JaasError::NoSection {
-                file: self.file.clone(),
-                section: section.to_owned(),
-                available: self.sections.iter().map(|s| s.name.clone()).collect(),
-            });
-        };
-        let at = |line| Location {
-            file: self.file.clone(),
-            line,
-        };
+        let modules = self.modules(section)?;
+        let at = |line| self.at(line);
         let mut users = DigestUsers::new();
         for module in modules {
             if module.class != DIGEST_LOGIN_MODULE {
@@ -224,21 +215,28 @@ impl JaasConfig {
         Ok(users)
     }
 
+    /// Section `section`'s modules, or which sections there are.
+    fn modules(&self, section: &str) -> Result<&[LoginModule], JaasError> {
+        self.section(section).ok_or_else(|| JaasError::NoSection {
+            file: self.file.clone(),
+            section: section.to_owned(),
+            available: self.sections.iter().map(|s| s.name.clone()).collect(),
+        })
+    }
+
+    fn at(&self, line: usize) -> Location {
+        Location {
+            file: self.file.clone(),
+            line,
+        }
+    }
+
     /// The `username` and `password` options of section `section`'s DigestLoginModule:
     /// what a DIGEST-MD5 client (ZooKeeper's `QuorumLearner`, or a `Client` section)
     /// authenticates with.
     pub fn digest_credentials(&self, section: &str) -> Result<(String, String), JaasError> {
-        let Some(modules) = self.section(section) else {
-            return Err(JaasError::NoSection {
-                file: self.file.clone(),
-                section: section.to_owned(),
-                available: self.sections.iter().map(|s| s.name.clone()).collect(),
-            });
-        };
-        let at = |line| Location {
-            file: self.file.clone(),
-            line,
-        };
+        let modules = self.modules(section)?;
+        let at = |line| self.at(line);
         let mut first_line = 0;
         for module in modules {
             first_line = module.line;

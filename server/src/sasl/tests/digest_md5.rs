@@ -560,38 +560,6 @@ fn lenient_syntax() {
 }
 
 #[test]
-fn pair_syntax() {
-    let pairs = parse_pairs(br#"a="x\"y,z\\",b=plain , c = "" ,d="#).map(|_| ());
-    assert!(pairs.is_err(), "valueless d");
-    let pairs = parse_pairs(br#"a="x\"y,z\\",b=plain , c = """#).unwrap();
-    assert_eq!(
-        pairs,
-        vec![
-            (&b"a"[..], b"x\"y,z\\".to_vec()),
-            (&b"b"[..], b"plain".to_vec()),
-            (&b"c"[..], Vec::new()),
-        ]
-    );
-    for bad in [
-        &b"a"[..],
-        b"=x",
-        b"a=\"unterminated",
-        b"a=\"ends in escape\\",
-        b"a=\"x\"y",
-        b"a=x b=y",
-        b"a b=c",
-    ] {
-        assert!(
-            parse_pairs(bad).is_err(),
-            "{}",
-            String::from_utf8_lossy(bad)
-        );
-    }
-    assert_eq!(parse_pairs(b"").unwrap(), vec![]);
-    assert_eq!(parse_pairs(b" , ,").unwrap(), vec![]);
-}
-
-#[test]
 fn garbage_and_truncations_are_errors() {
     for garbage in [
         &b""[..],

@@ -8,7 +8,11 @@
 //! 2. the client answers the digest-response; the server answers `rspauth=...`, which
 //!    the client checks (the server proves it knows the password too).
 
+pub mod rfc2831;
+
 use md5::{Digest as _, Md5};
+
+use rfc2831::{constant_time_eq, hex, hex32, latin1, parse_pairs};
 
 /// The digest-uri: `protocol/serverName` as ZooKeeper's Java client sets them.
 const DIGEST_URI: &str = "zookeeper/zk-sasl-md5";
@@ -318,29 +322,6 @@ fn new_cnonce() -> Result<Vec<u8>, SaslError> {
     Ok(hex(&raw))
 }
 
-/// ISO-8859-1 bytes, if every character is below U+0100.
-fn latin1(s: &str) -> Option<Vec<u8>> {
-    s.chars().map(|c| u8::try_from(c).ok()).collect()
-}
-
-/// Lowercase hex.
-fn hex(bytes: &[u8]) -> Vec<u8> {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    bytes
-        .iter()
-        .flat_map(|b| [DIGITS[usize::from(b >> 4)], DIGITS[usize::from(b & 0x0f)]])
-        .collect()
-}
-
-/// Lowercase hex of an MD5 digest.
-fn hex32(digest: &[u8]) -> [u8; 32] {
-    let mut out = [0u8; 32];
-    for (slot, digit) in out.iter_mut().zip(hex(digest)) {
-        *slot = digit;
-    }
-    out
-}
-
 /// `"value"`, with `"` and `\` escaped (RFC 2831 quoted-pair).
 fn quoted(out: &mut Vec<u8>, value: &[u8]) {
     out.push(b'"');
@@ -351,89 +332,6 @@ fn quoted(out: &mut Vec<u8>, value: &[u8]) {
         out.push(b);
     }
     out.push(b'"');
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    let diff = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
-    std::hint::black_box(diff) == 0
-}
-
-fn is_lws(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\r' | b'\n')
-}
-
-fn skip_lws(buf: &[u8], mut i: usize) -> usize {
-    while buf.get(i).copied().is_some_and(is_lws) {
-        i += 1;
-    }
-    i
-}
-
-/// A directive: its name as sent and its value, unquoted.
-type Pair<'a> = (&'a [u8], Vec<u8>);
-
-/// RFC 2831's `1#( key "=" ( token | quoted-string ) )`: comma-separated, empty elements
-/// and linear white space allowed; a quoted-string's `\x` stands for `x`.
-fn parse_pairs(buf: &[u8]) -> Result<Vec<Pair<'_>>, String> {
-    let mut pairs = Vec::new();
-    let mut i = skip_lws(buf, 0);
-    while i < buf.len() {
-        if buf[i] == b',' {
-            i = skip_lws(buf, i + 1);
-            continue;
-        }
-        let start = i;
-        while i < buf.len() && buf[i] != b'=' && buf[i] != b',' && !is_lws(buf[i]) {
-            i += 1;
-        }
-        let key = &buf[start..i];
-        let name = String::from_utf8_lossy(key).into_owned();
-        i = skip_lws(buf, i);
-        if buf.get(i) != Some(&b'=') {
-            return Err(format!("'=' expected after {name:?}"));
-        }
-        i = skip_lws(buf, i + 1);
-        let mut value = Vec::new();
-        if buf.get(i) == Some(&b'"') {
-            i += 1;
-            loop {
-                match buf.get(i) {
-                    None => return Err(format!("unterminated quoted {name}")),
-                    Some(b'\\') => {
-                        let escaped = buf
-                            .get(i + 1)
-                            .ok_or_else(|| format!("unterminated quoted {name}"))?;
-                        value.push(*escaped);
-                        i += 2;
-                    }
-                    Some(b'"') => {
-                        i += 1;
-                        break;
-                    }
-                    Some(&b) => {
-                        value.push(b);
-                        i += 1;
-                    }
-                }
-            }
-        } else {
-            while i < buf.len() && buf[i] != b',' && !is_lws(buf[i]) {
-                value.push(buf[i]);
-                i += 1;
-            }
-        }
-        pairs.push((key, value));
-        i = skip_lws(buf, i);
-        match buf.get(i) {
-            None => {}
-            Some(b',') => i = skip_lws(buf, i + 1),
-            Some(_) => return Err(format!("',' expected after the value of {name}")),
-        }
-    }
-    Ok(pairs)
 }
 
 #[cfg(test)]
