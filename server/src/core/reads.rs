@@ -34,12 +34,25 @@ fn check(inner: &Inner, path: &str, perm: i32, auth: &[Id]) -> Result<(), ErrorC
     }
 }
 
+/// Arms a watch for `conn`; past its limit of watched paths the request fails with
+/// QuotaExceeded (the clearest code ZooKeeper's clients know for "too many"), logged.
+fn arm(inner: &mut Inner, path: &str, conn: ConnId, kind: WatchKind) -> Result<(), ErrorCode> {
+    inner.watches.try_add(path, conn, kind).map_err(|_| {
+        tracing::warn!(
+            conn,
+            path,
+            "a connection at its limit of watched paths; watch refused"
+        );
+        ErrorCode::QuotaExceeded
+    })
+}
+
 fn get_data(inner: &mut Inner, ctx: &ReadContext, path: &str, watch: bool) -> Reply {
     let node = lookup_path(path);
     check(inner, node, perms::READ, &ctx.auth)?;
     let (data, stat) = inner.zk.tree().get_data(node)?;
     if watch {
-        inner.watches.add(path, ctx.conn, WatchKind::Data);
+        arm(inner, path, ctx.conn, WatchKind::Data)?;
     }
     Ok(Response::GetData(GetDataResponse { data, stat }))
 }
@@ -54,7 +67,7 @@ fn get_children(
     check(inner, node, perms::READ, &ctx.auth)?;
     let (children, stat) = inner.zk.tree().get_children(node)?;
     if watch {
-        inner.watches.add(path, ctx.conn, WatchKind::Child);
+        arm(inner, path, ctx.conn, WatchKind::Child)?;
     }
     Ok((children, stat))
 }
@@ -70,14 +83,14 @@ fn exists(inner: &mut Inner, ctx: &ReadContext, path: &str, watch: bool) -> Repl
         Ok(stat) => stat,
         Err(code) => {
             if watch {
-                inner.watches.add(path, ctx.conn, WatchKind::Data);
+                arm(inner, path, ctx.conn, WatchKind::Data)?;
             }
             return Err(code);
         }
     };
     check(inner, node, perms::READ, &ctx.auth)?;
     if watch {
-        inner.watches.add(path, ctx.conn, WatchKind::Data);
+        arm(inner, path, ctx.conn, WatchKind::Data)?;
     }
     Ok(Response::Stat(stat))
 }
@@ -200,7 +213,7 @@ fn answer(inner: &mut Inner, ctx: &ReadContext, request: Request) -> Reply {
         }
         Request::AddWatch(r) => {
             let mode = AddWatchMode::from_code(r.mode).ok_or(ErrorCode::MarshallingError)?;
-            inner.watches.add(&r.path, ctx.conn, WatchKind::from(mode));
+            arm(inner, &r.path, ctx.conn, WatchKind::from(mode))?;
             Ok(Response::AddWatch(ErrorResponse { err: 0 }))
         }
         Request::Ping => Ok(Response::Empty),
@@ -232,13 +245,12 @@ impl Core {
                     child_watches: r.child_watches,
                     ..Default::default()
                 };
-                self.reset_watches(inner, ctx.conn, all);
-                Ok(Response::Empty)
+                self.reset_watches(inner, ctx.conn, all)
+                    .map(|()| Response::Empty)
             }
-            Request::SetWatches2(r) => {
-                self.reset_watches(inner, ctx.conn, r);
-                Ok(Response::Empty)
-            }
+            Request::SetWatches2(r) => self
+                .reset_watches(inner, ctx.conn, r)
+                .map(|()| Response::Empty),
             other => answer(inner, ctx, other),
         };
         // Pings are answered on the ping xid whatever the client sent.
@@ -261,16 +273,30 @@ impl Core {
 
     /// Re-arms a reconnecting client's watches; what changed meanwhile fires now,
     /// before the setWatches reply.
-    fn reset_watches(&self, inner: &mut Inner, conn: ConnId, request: SetWatches2) {
+    /// Past the connection's limit of watched paths the rest is not armed and the
+    /// reply is QuotaExceeded.
+    fn reset_watches(
+        &self,
+        inner: &mut Inner,
+        conn: ConnId,
+        request: SetWatches2,
+    ) -> Result<(), ErrorCode> {
         let Inner {
             zk, watches, conns, ..
         } = inner;
-        let events = reset(watches, zk.tree(), conn, request);
+        let (events, armed) = reset(watches, zk.tree(), conn, request);
         if let Some(entry) = conns.get_mut(&conn) {
             for event in events {
                 entry.notify(event, &self.stats);
             }
         }
+        armed.map_err(|_| {
+            tracing::warn!(
+                conn,
+                "setWatches beyond the connection's limit of watched paths"
+            );
+            ErrorCode::QuotaExceeded
+        })
     }
 }
 
@@ -279,16 +305,16 @@ fn reset(
     tree: &crate::tree::DataTree,
     conn: ConnId,
     request: SetWatches2,
-) -> Vec<ferrokeeper_protocol::WatcherEvent> {
+) -> (
+    Vec<ferrokeeper_protocol::WatcherEvent>,
+    Result<(), crate::watch::TooManyWatches>,
+) {
     let lookup = |path: &str| {
         tree.node(path).map(|node| NodeZxids {
             mzxid: node.persisted_stat().mzxid,
             pzxid: node.persisted_stat().pzxid,
         })
     };
-    watches
-        .set_watches(&ResetWatches::from(&request), conn, &lookup)
-        .into_iter()
-        .map(Into::into)
-        .collect()
+    let (events, armed) = watches.set_watches(&ResetWatches::from(&request), conn, &lookup);
+    (events.into_iter().map(Into::into).collect(), armed)
 }

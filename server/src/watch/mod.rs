@@ -47,6 +47,6 @@ mod proptests;
 mod tests;
 
 pub use kinds::{NoWatcher, WatchEvent, WatchKind};
-pub use registry::{WatchRegistry, WatcherKey};
+pub use registry::{MAX_WATCHED_PATHS, TooManyWatches, WatchRegistry, WatcherKey};
 pub use report::WatchSummary;
 pub use reset::{NodeLookup, NodeZxids, ResetWatches};

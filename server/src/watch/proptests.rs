@@ -280,7 +280,7 @@ proptest! {
                         persistent: &names[3],
                         persistent_recursive: &names[4],
                     };
-                    let got = reg.set_watches(&req, w, &lookup);
+                    let (got, _) = reg.set_watches(&req, w, &lookup);
                     prop_assert_eq!(got, model_reset(&mut model, &mut seen, w, rel, &lists, &tree));
                 }
             }

@@ -28,7 +28,19 @@ pub struct WatchRegistry<W> {
     /// keeps a connection's (possibly empty) entry until it disconnects, and wchs/wchc
     /// count and list it, so we remember them for the reports.
     pub(super) data_watchers: HashSet<W>,
+    /// Paths one watcher may watch at once ([`MAX_WATCHED_PATHS`] unless a test says).
+    pub(super) max_paths: usize,
 }
+
+/// How many paths one connection may watch at once. ZooKeeper has no such bound; this
+/// one is far above what clients use (a cache of a 100k-node tree watches 200k paths)
+/// and keeps a client registering watches on made-up paths from growing the server's
+/// memory without bound.
+pub const MAX_WATCHED_PATHS: usize = 1_000_000;
+
+/// A watcher at [`MAX_WATCHED_PATHS`]: the watch was not set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TooManyWatches;
 
 impl<W: WatcherKey> Default for WatchRegistry<W> {
     fn default() -> Self {
@@ -37,6 +49,7 @@ impl<W: WatcherKey> Default for WatchRegistry<W> {
             by_watcher: HashMap::new(),
             recursive: 0,
             data_watchers: HashSet::new(),
+            max_paths: MAX_WATCHED_PATHS,
         }
     }
 }
@@ -105,6 +118,30 @@ fn mask_for(kind: WatcherType) -> Kinds {
 impl<W: WatcherKey> WatchRegistry<W> {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A registry whose watchers may watch at most `max_paths` paths each.
+    pub fn with_limit(max_paths: usize) -> Self {
+        WatchRegistry {
+            max_paths,
+            ..Self::default()
+        }
+    }
+
+    /// Arms a watch unless it would be the watcher's `max_paths + 1`-th watched path
+    /// (another kind on a path it already watches is always armed).
+    pub fn try_add(
+        &mut self,
+        path: &str,
+        watcher: W,
+        kind: WatchKind,
+    ) -> Result<(), TooManyWatches> {
+        let watched = self.by_watcher.get(&watcher).map_or(0, HashSet::len);
+        if watched >= self.max_paths && self.kinds_at(path, watcher).is_empty() {
+            return Err(TooManyWatches);
+        }
+        self.add(path, watcher, kind);
+        Ok(())
     }
 
     /// Arms a watch. Registering a kind the watcher already has on the path is a no-op.

@@ -75,12 +75,22 @@ impl<W: WatcherKey> WatchRegistry<W> {
     ///
     /// The caller must hold the tree and the registry at the same applied state, so no
     /// change can slip between the lookup and the arming.
+    ///
+    /// A watch beyond the watcher's limit is not armed, and the result says so
+    /// (`Err`, with the events of the rest): a client that had its watches admitted
+    /// never gets there.
     pub fn set_watches(
         &mut self,
         req: &ResetWatches<'_>,
         watcher: W,
         tree: &impl NodeLookup,
-    ) -> Vec<WatchEvent> {
+    ) -> (Vec<WatchEvent>, Result<(), super::TooManyWatches>) {
+        let mut refused = Ok(());
+        let mut arm = |this: &mut Self, path: &str, kind: WatchKind| {
+            if let Err(e) = this.try_add(path, watcher, kind) {
+                refused = Err(e);
+            }
+        };
         let rel = req.relative_zxid;
         let mut fired = Vec::new();
         for path in req.data {
@@ -89,14 +99,14 @@ impl<W: WatcherKey> WatchRegistry<W> {
                 Some(z) if z.mzxid > rel => {
                     fired.push(WatchEvent::new(EventType::NodeDataChanged, path.as_str()));
                 }
-                Some(_) => self.add(path, watcher, WatchKind::Data),
+                Some(_) => arm(self, path, WatchKind::Data),
             }
         }
         for path in req.exist {
             match tree.zxids(path) {
                 // Known gap kept from ZooKeeper: a create+delete while away is missed.
                 Some(_) => fired.push(WatchEvent::new(EventType::NodeCreated, path.as_str())),
-                None => self.add(path, watcher, WatchKind::Data),
+                None => arm(self, path, WatchKind::Data),
             }
         }
         for path in req.child {
@@ -108,16 +118,16 @@ impl<W: WatcherKey> WatchRegistry<W> {
                         path.as_str(),
                     ));
                 }
-                Some(_) => self.add(path, watcher, WatchKind::Child),
+                Some(_) => arm(self, path, WatchKind::Child),
             }
         }
         // Persistent watches cannot tell what was missed, so ZooKeeper just re-arms them.
         for path in req.persistent {
-            self.add(path, watcher, WatchKind::Persistent);
+            arm(self, path, WatchKind::Persistent);
         }
         for path in req.persistent_recursive {
-            self.add(path, watcher, WatchKind::PersistentRecursive);
+            arm(self, path, WatchKind::PersistentRecursive);
         }
-        fired
+        (fired, refused)
     }
 }

@@ -398,7 +398,7 @@ fn set_watches_data_list() {
         data: &data,
         ..Default::default()
     };
-    let out = reg.set_watches(&req, 1, &tree);
+    let (out, _) = reg.set_watches(&req, 1, &tree);
     assert_eq!(
         out,
         vec![
@@ -425,7 +425,7 @@ fn set_watches_exist_list() {
         exist: &exist,
         ..Default::default()
     };
-    let out = reg.set_watches(&req, 1, &tree);
+    let (out, _) = reg.set_watches(&req, 1, &tree);
     assert_eq!(
         out,
         vec![WatchEvent::new(NodeCreated, "/old")],
@@ -448,7 +448,7 @@ fn set_watches_child_list() {
         child: &child,
         ..Default::default()
     };
-    let out = reg.set_watches(&req, 1, &tree);
+    let (out, _) = reg.set_watches(&req, 1, &tree);
     assert_eq!(
         out,
         vec![
@@ -475,7 +475,7 @@ fn set_watches_order_is_data_then_exist_then_child_and_persistent_always_armed()
         persistent_watches: strings(&["/gone", "/data"]),
         persistent_recursive_watches: strings(&["/nothing"]),
     };
-    let out = reg.set_watches(&ResetWatches::from(&msg), 3, &tree);
+    let (out, _) = reg.set_watches(&ResetWatches::from(&msg), 3, &tree);
     assert_eq!(
         out,
         vec![
@@ -505,7 +505,7 @@ fn set_watches_v1_has_no_persistent_lists() {
     assert!(req.persistent.is_empty() && req.persistent_recursive.is_empty());
     let mut reg = Reg::new();
     assert_eq!(
-        reg.set_watches(&req, 1, &tree),
+        reg.set_watches(&req, 1, &tree).0,
         vec![],
         "nothing newer than 30"
     );
@@ -622,4 +622,32 @@ fn parent_walk() {
     assert_eq!(parent("/a"), Some("/"));
     assert_eq!(parent("/"), None);
     assert_eq!(parent("bad"), None);
+}
+
+#[test]
+fn a_watcher_watches_at_most_its_limit_of_paths() {
+    let mut reg = Reg::with_limit(2);
+    assert_eq!(reg.try_add("/a", 1, Data), Ok(()));
+    assert_eq!(reg.try_add("/b", 1, Child), Ok(()));
+    // Another kind on a watched path costs nothing; a third path is refused.
+    assert_eq!(reg.try_add("/a", 1, Child), Ok(()));
+    assert_eq!(reg.try_add("/c", 1, Data), Err(TooManyWatches));
+    assert!(reg.kinds("/c", 1).is_empty(), "nothing armed");
+    // Other watchers have their own count; a fired one-shot watch frees its path.
+    assert_eq!(reg.try_add("/c", 2, Data), Ok(()));
+    reg.remove_watches("/b", WatcherType::Any, 1)
+        .expect("watched");
+    assert_eq!(reg.try_add("/c", 1, Data), Ok(()));
+    // setWatches arms up to the limit and says what it could not.
+    let mut reg = Reg::with_limit(1);
+    let data = strings(&["/old", "/kids"]);
+    let req = ResetWatches {
+        relative_zxid: 30,
+        data: &data,
+        ..Default::default()
+    };
+    let (_, armed) = reg.set_watches(&req, 1, &tree);
+    assert_eq!(armed, Err(TooManyWatches));
+    assert_eq!(reg.kinds("/old", 1), vec![Data]);
+    assert!(reg.kinds("/kids", 1).is_empty());
 }
