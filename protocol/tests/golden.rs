@@ -20,7 +20,7 @@ struct Fixture {
 }
 
 fn unhex(text: &str, context: &str) -> Bytes {
-    assert!(text.len() % 2 == 0, "{context}: odd hex length");
+    assert!(text.len().is_multiple_of(2), "{context}: odd hex length");
     let bytes = (0..text.len())
         .step_by(2)
         .map(|i| {

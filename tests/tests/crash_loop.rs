@@ -75,7 +75,7 @@ fn write_until_killed(client: &mut RawClient, acked: &mut Acked) {
             let key = acked.next_key;
             acked.next_key += 1;
             let data = Bytes::from(format!("value-{key}"));
-            let (request, what) = if key % 2 == 0 {
+            let (request, what) = if key.is_multiple_of(2) {
                 (
                     create("/crash/seq-".into(), data.clone(), 2),
                     Pending::Sequential(data),

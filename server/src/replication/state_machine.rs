@@ -89,20 +89,19 @@ impl StateMachine {
             membership: StoredMembershipOf::<TypeConfig>::default(),
             current: None,
         };
-        if let Some(dir) = &options.dir {
-            if let Some((index, bytes)) =
+        if let Some(dir) = &options.dir
+            && let Some((index, bytes)) =
                 snapshot_file::read_newest(dir).map_err(io::Error::other)?
-            {
-                let payload: SnapshotPayload = postcard::from_bytes(&bytes).map_err(invalid)?;
-                applier.restore(&payload.state)?;
-                tracing::info!(index, dir = %dir.display(), "loaded snapshot");
-                meta.last_applied = payload.meta.last_log_id;
-                meta.membership = payload.meta.last_membership.clone();
-                meta.current = Some(Current {
-                    meta: payload.meta,
-                    in_memory: None,
-                });
-            }
+        {
+            let payload: SnapshotPayload = postcard::from_bytes(&bytes).map_err(invalid)?;
+            applier.restore(&payload.state)?;
+            tracing::info!(index, dir = %dir.display(), "loaded snapshot");
+            meta.last_applied = payload.meta.last_log_id;
+            meta.membership = payload.meta.last_membership.clone();
+            meta.current = Some(Current {
+                meta: payload.meta,
+                in_memory: None,
+            });
         }
         Ok(StateMachine {
             applier,

@@ -157,13 +157,13 @@ impl DigestMd5Server {
         let d = Directives::parse(token)?;
 
         // The server announced charset=utf-8; a client may echo exactly that.
-        if let Some(charset) = &d.charset {
-            if charset.as_slice() != b"utf-8" {
-                return Err(malformed(format!(
-                    "charset {:?} is not \"utf-8\"",
-                    String::from_utf8_lossy(charset)
-                )));
-            }
+        if let Some(charset) = &d.charset
+            && charset.as_slice() != b"utf-8"
+        {
+            return Err(malformed(format!(
+                "charset {:?} is not \"utf-8\"",
+                String::from_utf8_lossy(charset)
+            )));
         }
         if let Some(maxbuf) = &d.maxbuf {
             // Unused with qop auth, but Java refuses one that is not a number.
@@ -278,11 +278,11 @@ pub fn sasl_id(
         Ok(None) => Ok(authentication_id.to_owned()),
         Ok(Some(name)) if name.realm.is_empty() => {
             let mut id = name.service.to_owned();
-            if let Some(host) = name.host {
-                if !remove_host {
-                    id.push('/');
-                    id.push_str(host);
-                }
+            if let Some(host) = name.host
+                && !remove_host
+            {
+                id.push('/');
+                id.push_str(host);
             }
             if !remove_realm {
                 id.push('@');

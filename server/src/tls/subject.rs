@@ -49,7 +49,7 @@ fn text(value: &x509_parser::der_parser::asn1_rs::Any<'_>) -> Option<String> {
         // Teletex: Java reads it as ISO-8859-1.
         Tag::T61String => Some(data.iter().map(|&b| char::from(b)).collect()),
         Tag::BmpString => {
-            if data.len() % 2 != 0 {
+            if !data.len().is_multiple_of(2) {
                 return None;
             }
             let units = data

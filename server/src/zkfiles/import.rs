@@ -316,7 +316,7 @@ fn replay_logs(
             prev = prev.max(zxid);
             prev_file = Some(&file.path);
             applied += 1;
-            if applied % 4096 == 0 {
+            if applied.is_multiple_of(4096) {
                 progress.update(done_bytes, applied);
             }
         }

@@ -204,7 +204,7 @@ pub(crate) fn read_body<R: Read>(
         tree.load_node(&node_path, data, acl, stat)
             .map_err(ReadFail::Bad)?;
         znodes += 1;
-        if znodes % 16384 == 0 {
+        if znodes.is_multiple_of(16384) {
             progress(znodes);
         }
     }

@@ -185,7 +185,10 @@ pub fn find_valid_record(buf: &[u8], seq: u64, from: usize) -> Option<usize> {
     let mut pos = from;
     while pos + RECORD_HEADER_LEN <= buf.len() {
         // Skip zero runs a word at a time: the preallocated tail is mostly zeros.
-        if pos % 8 == 0 && pos + 8 <= buf.len() && buf[pos..pos + 8].iter().all(|b| *b == 0) {
+        if pos.is_multiple_of(8)
+            && pos + 8 <= buf.len()
+            && buf[pos..pos + 8].iter().all(|b| *b == 0)
+        {
             pos += 8;
             continue;
         }

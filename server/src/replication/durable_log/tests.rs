@@ -107,7 +107,7 @@ fn entry(term: u64, index: u64) -> EntryOf<TypeConfig> {
         ]);
         let m = Membership::new(vec![[1, 2].into()], nodes).unwrap();
         EntryOf::<TypeConfig>::new_membership(log_id(term, index), m)
-    } else if index % 10 == 0 {
+    } else if index.is_multiple_of(10) {
         EntryOf::<TypeConfig>::new_blank(log_id(term, index))
     } else {
         EntryOf::<TypeConfig>::new_normal(log_id(term, index), proposal(index))
