@@ -72,9 +72,7 @@ fn sasl_and_tls_tests_pass() {
     // tests skip themselves without a Kerberos KDC, as they do against ZooKeeper.
     for test in [
         "TestLegacySASLDigestAuthentication::test_connect_sasl_auth",
-        "TestLegacySASLDigestAuthentication::test_invalid_sasl_auth",
         "TestSASLDigestAuthentication::test_connect_sasl_auth",
-        "TestSASLDigestAuthentication::test_invalid_sasl_auth",
         "TestSSLClient::test_create",
     ] {
         assert!(
@@ -83,5 +81,41 @@ fn sasl_and_tls_tests_pass() {
             out.dump()
         );
     }
-    assert!(out.status.success(), "{}", out.dump());
+    // test_invalid_sasl_auth expects KazooClient.start() to raise AuthFailedError. kazoo
+    // raises it only if its connection thread has stopped when start() looks; otherwise
+    // start() raises its own time-out although the client did get AuthFailed (seen once
+    // in seven full runs). So the test counts when it passed, or when it failed with
+    // that time-out while kazoo logged the server's AuthFailed ("AUTH_FAILED closing").
+    for class in [
+        "TestLegacySASLDigestAuthentication",
+        "TestSASLDigestAuthentication",
+    ] {
+        let test = format!("{class}::test_invalid_sasl_auth");
+        if passed.iter().any(|l| l.contains(&test)) {
+            continue;
+        }
+        let header = format!("{class}.test_invalid_sasl_auth _");
+        let section = out
+            .stdout
+            .split_once(&header)
+            .map(|(_, rest)| rest.split_once("\n____").map_or(rest, |(s, _)| s))
+            .unwrap_or_default();
+        assert!(
+            section.contains("KazooTimeoutError") && section.contains("AUTH_FAILED closing"),
+            "{test} failed otherwise than by kazoo's start() race:\n{}",
+            out.dump()
+        );
+        eprintln!("{test}: refused with AuthFailed; kazoo's start() timed out (its own race)");
+    }
+    let failed = out
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("FAILED "))
+        .count();
+    let raced = out
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("FAILED ") && l.contains("test_invalid_sasl_auth"))
+        .count();
+    assert_eq!(failed, raced, "other kazoo tests failed:\n{}", out.dump());
 }
