@@ -65,26 +65,18 @@ async fn ensemble(config: &Config) -> Result<Option<Ensemble>, String> {
             })
             .ok_or_else(|| format!("server.{} has no address", server.id))
     };
-    let own_quorum = quorum(own)?;
-    let listen_host = if config.quorum_listen_on_all_ips {
-        HostPort {
-            host: "0.0.0.0".into(),
-            port: own_quorum.port,
-        }
-    } else {
-        own_quorum
-    };
-    let listen = resolve(&listen_host)
-        .await
-        .map_err(|e| format!("quorum port of server.{me}: {e}"))?;
-    let tls = peer_tls(config)?;
-    let sasl = config.quorum_sasl.clone().map(Arc::new);
-    let mut peer_addrs = BTreeMap::new();
-    for server in config.servers.values().filter(|s| s.id != me) {
-        let addr = quorum(server)?.to_addr_string();
-        let (tls, sasl) = (tls.clone(), sasl.clone());
-        peer_addrs.insert(server.id, PeerAddr { addr, tls, sasl });
-    }
+    let peers = config
+        .servers
+        .values()
+        .filter(|s| s.id != me)
+        .map(|s| Ok((s.id, quorum(s)?)))
+        .collect::<Result<Vec<_>, String>>()?;
+    let PeerSide {
+        listen,
+        peer_addrs,
+        tls,
+        sasl,
+    } = peer_side(config, me, quorum(own)?, peers).await?;
     let of_type = |t: PeerType| {
         config
             .servers
@@ -218,7 +210,42 @@ async fn promoted_ensemble(config: &Config) -> Result<Option<Ensemble>, String> 
             })
             .ok_or_else(|| format!("ferrokeeper.ensemble: server.{id} has no address"))
     };
-    let own = quorum(me)?;
+    let peers = ids
+        .iter()
+        .filter(|id| **id != me)
+        .map(|id| Ok((*id, quorum(*id)?)))
+        .collect::<Result<Vec<_>, String>>()?;
+    let PeerSide {
+        listen,
+        peer_addrs,
+        tls,
+        sasl,
+    } = peer_side(config, me, quorum(me)?, peers).await?;
+    Ok(Some(Ensemble {
+        voters: ids,
+        observers: BTreeSet::new(),
+        peer_addrs,
+        listen,
+        tls,
+        sasl,
+    }))
+}
+
+/// What an ensemble's member needs of its peers: where it listens for them, how it
+/// reaches each, and the quorum's TLS and SASL.
+struct PeerSide {
+    listen: SocketAddr,
+    peer_addrs: BTreeMap<u64, PeerAddr>,
+    tls: Option<Arc<PeerTls>>,
+    sasl: Option<Arc<ferrokeeper_server::config::QuorumSasl>>,
+}
+
+async fn peer_side(
+    config: &Config,
+    me: u64,
+    own: HostPort,
+    peers: Vec<(u64, HostPort)>,
+) -> Result<PeerSide, String> {
     let listen_host = if config.quorum_listen_on_all_ips {
         HostPort {
             host: "0.0.0.0".into(),
@@ -232,20 +259,26 @@ async fn promoted_ensemble(config: &Config) -> Result<Option<Ensemble>, String> 
         .map_err(|e| format!("quorum port of server.{me}: {e}"))?;
     let tls = peer_tls(config)?;
     let sasl = config.quorum_sasl.clone().map(Arc::new);
-    let mut peer_addrs = BTreeMap::new();
-    for id in ids.iter().filter(|id| **id != me) {
-        let addr = quorum(*id)?.to_addr_string();
-        let (tls, sasl) = (tls.clone(), sasl.clone());
-        peer_addrs.insert(*id, PeerAddr { addr, tls, sasl });
-    }
-    Ok(Some(Ensemble {
-        voters: ids,
-        observers: BTreeSet::new(),
-        peer_addrs,
+    let peer_addrs = peers
+        .into_iter()
+        .map(|(id, addr)| {
+            let addr = addr.to_addr_string();
+            (
+                id,
+                PeerAddr {
+                    addr,
+                    tls: tls.clone(),
+                    sasl: sasl.clone(),
+                },
+            )
+        })
+        .collect();
+    Ok(PeerSide {
         listen,
+        peer_addrs,
         tls,
         sasl,
-    }))
+    })
 }
 
 /// The quorum port's TLS (`sslQuorum`), its stores read now: one that does not load

@@ -347,6 +347,18 @@ pub(super) fn quorum_tls(
     let key_store = store(props, QUORUM_PREFIX, "keyStore")?.ok_or_else(|| needed("keyStore"))?;
     let trust_store =
         store(props, QUORUM_PREFIX, "trustStore")?.ok_or_else(|| needed("trustStore"))?;
+    // Members always prove themselves to each other; a quorum that would take peers
+    // without a certificate is refused rather than quietly made stricter.
+    let auth_key = "zookeeper.ssl.quorum.clientAuth";
+    if let Some(auth) = props
+        .string(auth_key)
+        .filter(|a| !a.eq_ignore_ascii_case("need"))
+    {
+        return Err(props.refuse(
+            auth_key,
+            format!("{auth:?}: peers always present certificates in ferrokeeper (need)"),
+        ));
+    }
     let hostname = props.boolean("zookeeper.ssl.quorum.hostnameVerification", true)?;
     let client_hostname =
         props.boolean("zookeeper.ssl.quorum.clientHostnameVerification", hostname)?;

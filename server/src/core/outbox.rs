@@ -115,11 +115,16 @@ impl Outbox {
         self.queued.bytes.load(Ordering::Relaxed)
     }
 
+    /// Whether a request may be read now (the queue is at most the pause mark).
+    pub fn has_room(&self) -> bool {
+        self.queued_bytes() <= self.queued.limits.pause_above
+    }
+
     /// Returns once the queue is below the pause mark (at once when it is), waiting for
     /// the writer to bring it down to the resume mark otherwise.
     pub async fn wait_for_room(&self) {
         let limits = self.queued.limits;
-        if self.queued_bytes() <= limits.pause_above {
+        if self.has_room() {
             return;
         }
         tracing::debug!(

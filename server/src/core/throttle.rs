@@ -38,15 +38,17 @@ impl Throttle {
         self.changed.notify_waiters();
     }
 
+    /// Whether fewer than `limit` writes are outstanding (0: no limit).
+    pub fn below(&self, limit: usize) -> bool {
+        limit == 0 || self.outstanding() < limit
+    }
+
     /// Returns once fewer than `limit` writes are outstanding (0: no limit).
     pub async fn wait_below(&self, limit: usize) {
-        if limit == 0 {
-            return;
-        }
         loop {
             // Registered before the check, so an answer in between is not missed.
             let changed = self.changed.notified();
-            if self.outstanding() < limit {
+            if self.below(limit) {
                 return;
             }
             changed.await;

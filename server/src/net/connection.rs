@@ -243,15 +243,19 @@ async fn run(
     loop {
         // A client that does not read its replies is not read from either, and no
         // client is while the server has globalOutstandingLimit writes in flight.
-        let room = async {
-            outbox.wait_for_room().await;
-            let limit = shared.settings.global_outstanding_limit;
-            shared.core.throttle.wait_below(limit).await;
-        };
-        tokio::select! {
-            () = room => {}
-            () = cancel.cancelled() => return Err(Closed::Cancelled),
-            () = shared.shutdown.cancelled() => return Ok(()),
+        // Checked without awaiting first: the request loop pays for the select only
+        // when it must wait.
+        let limit = shared.settings.global_outstanding_limit;
+        if !outbox.has_room() || !shared.core.throttle.below(limit) {
+            let room = async {
+                outbox.wait_for_room().await;
+                shared.core.throttle.wait_below(limit).await;
+            };
+            tokio::select! {
+                () = room => {}
+                () = cancel.cancelled() => return Err(Closed::Cancelled),
+                () = shared.shutdown.cancelled() => return Ok(()),
+            }
         }
         let payload = match next_frame(frames, cancel, &shared.shutdown).await {
             Err(Closed::ShuttingDown) => {

@@ -124,6 +124,13 @@ fn quorum_tls_needs_its_stores() {
         e.contains("zoo.cfg:8: ssl.quorum.clientHostnameVerification"),
         "{e}"
     );
+    let e = outcome(
+        "sslQuorum=true\nssl.quorum.keyStore.location=/k\nssl.quorum.trustStore.location=/t\n\
+         ssl.quorum.clientAuth=none\n",
+        &[],
+        &[],
+    );
+    assert!(e.contains("zoo.cfg:7: ssl.quorum.clientAuth"), "{e}");
     let (_dir, path) = cfg(
         "security",
         &format!(
