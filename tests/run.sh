@@ -23,6 +23,9 @@ command -v python3 >/dev/null 2>&1 || need_pkgs+=(python3)
 # TLS tests make certificates and Java key stores (tests/src/pki.rs).
 command -v openssl >/dev/null 2>&1 || need_pkgs+=(openssl)
 command -v keytool >/dev/null 2>&1 || need_pkgs+=(default-jre-headless)
+# ZooKeeper's AdminServer (Jetty) needs the servlet API, which Debian's zookeeper
+# package does not pull in (tests/tests/admin_server.rs compares against it).
+[ -f /usr/share/java/servlet-api.jar ] || need_pkgs+=(libservlet-api-java)
 python3 -m pip --version >/dev/null 2>&1 || need_pkgs+=(python3-pip)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   log "installing ${need_pkgs[*]}"
@@ -46,8 +49,10 @@ if [ "$(python3 -c 'import kazoo.version; print(kazoo.version.__version__)' 2>/d
   pip_install "kazoo==$KAZOO_VERSION"
 fi
 # kazoo's own test harness (tests/tests/kazoo_own_suite.rs) needs pytest, and pyjks and
-# pyOpenSSL to make its key stores.
-for pinned in "pure-sasl==0.6.2" "pytest==8.3.4" "pyjks==20.0.0" "pyOpenSSL==24.3.0"; do
+# pyOpenSSL to make its key stores. prometheus-client's parser reads /metrics
+# (tests/tests/admin_server.rs).
+for pinned in "pure-sasl==0.6.2" "pytest==8.3.4" "pyjks==20.0.0" "pyOpenSSL==24.3.0" \
+  "prometheus-client==0.21.1"; do
   name=${pinned%%==*}
   if [ "$(python3 -c "import importlib.metadata as m; print(m.version('$name'))" 2>/dev/null)" != "${pinned##*==}" ]; then
     log "installing $pinned (pip)"

@@ -4,9 +4,11 @@
 //! deterministic (no sockets, no Raft, no clocks); `watch` is the per-server watch
 //! registry; `config` reads zoo.cfg, myid and flags.
 
+pub mod admin;
 pub mod commands;
 pub mod config;
 pub mod core;
+pub mod metrics;
 pub mod net;
 pub mod proposal;
 pub mod replication;

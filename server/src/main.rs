@@ -366,6 +366,8 @@ async fn run(config: Config) -> Result<(), String> {
     } else {
         "standalone"
     };
+    // Bound first: a taken admin or metrics port stops start-up before anything else.
+    let endpoints = ferrokeeper_server::admin::Endpoints::bind(&config).await?;
     let mut server_settings = settings(&config, (client_addr, secure_client_addr), tls, ensemble);
     if observer.is_some() {
         server_settings.promoted_ensemble = promoted_ensemble(&config).await?;
@@ -375,6 +377,7 @@ async fn run(config: Config) -> Result<(), String> {
         None => Server::start(server_settings, conf_text).await,
     }
     .map_err(|e| e.to_string())?;
+    endpoints.serve(&server.shared());
     // The TLS line first: tests (and scripts) take "listening on" as "ready".
     if let Some(secure) = server.secure_addr() {
         tracing::info!("ferrokeeper listening for TLS clients on {secure}");

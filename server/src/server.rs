@@ -58,6 +58,7 @@ pub enum StartError {
 
 /// A running server.
 pub struct Server {
+    shared: Arc<Shared>,
     local_addr: SocketAddr,
     secure_addr: Option<SocketAddr>,
     shutdown: CancellationToken,
@@ -216,6 +217,10 @@ impl Server {
             replica.clone(),
             shutdown.clone(),
         ));
+        tasks.spawn(crate::metrics::track_roles(
+            replica.role(),
+            shutdown.clone(),
+        ));
         tasks.spawn(close_when_not_serving(
             core.clone(),
             replica.role(),
@@ -234,6 +239,7 @@ impl Server {
             shutdown.clone(),
         ));
         Ok(Server {
+            shared,
             local_addr,
             secure_addr,
             shutdown,
@@ -314,7 +320,7 @@ impl Server {
         tasks.spawn(take_over_when_asked(
             takeover_rx,
             TakeOver {
-                shared,
+                shared: shared.clone(),
                 core,
                 settings,
                 promoted: promoted.clone(),
@@ -322,6 +328,7 @@ impl Server {
             },
         ));
         Ok(Server {
+            shared,
             local_addr,
             secure_addr,
             shutdown,
@@ -336,6 +343,11 @@ impl Server {
     }
 
     /// The plain client port's address, or the TLS port's when there is no plain one.
+    /// What the connections share: for the AdminServer and the metrics endpoint.
+    pub fn shared(&self) -> Arc<Shared> {
+        self.shared.clone()
+    }
+
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
     }
@@ -475,6 +487,10 @@ async fn promote_now(t: &TakeOver) -> Result<i64, String> {
         .map_err(|e| format!("writing the promoted marker: {e}"))?;
     let _ = std::fs::remove_file(dir.join(PROMOTE_REQUEST));
     *t.shared.backend.write().unwrap_or_else(|p| p.into_inner()) = Backend::Raft(replica.clone());
+    tokio::spawn(crate::metrics::track_roles(
+        replica.role(),
+        t.shutdown.clone(),
+    ));
     tokio::spawn(close_on_lost_writes(
         t.core.clone(),
         replica.clone(),
@@ -568,6 +584,7 @@ async fn expire_sessions(
         }
         for session_id in core.expired_sessions() {
             tracing::info!(session = format!("0x{session_id:x}"), "session expired");
+            crate::metrics::count(|m| &m.stale_sessions_expired);
             // Waiting for each close keeps the next tick from proposing it again.
             if let Err(e) = propose_internal(&replica, Txn::CloseSession { session_id }).await {
                 tracing::warn!("cannot expire session 0x{session_id:x}: {e}");

@@ -8,6 +8,7 @@ pub mod differential;
 pub mod either;
 pub mod ensemble;
 pub mod follow;
+pub mod http;
 pub mod pki;
 pub mod process;
 pub mod proxy;
@@ -28,6 +29,10 @@ use std::time::Duration;
 const LISTENING: &str = "ferrokeeper listening on ";
 /// Logged just before LISTENING when the server has a TLS client port.
 const LISTENING_TLS: &str = "ferrokeeper listening for TLS clients on ";
+/// Logged before LISTENING when the AdminServer is enabled.
+pub const ADMIN_LISTENING: &str = "ferrokeeper admin server listening on ";
+/// Logged before LISTENING when the Prometheus endpoint is configured.
+pub const METRICS_LISTENING: &str = "ferrokeeper metrics listening on ";
 
 /// A server's log lines as they arrive (the most recent ones), for tests that wait for
 /// an event the server logs.
@@ -47,6 +52,19 @@ impl Log {
         }
         lines.push_back(line);
         self.arrived.notify_all();
+    }
+
+    /// The address logged after `marker` (e.g. [`ADMIN_LISTENING`]), if it was.
+    pub fn address_after(&self, marker: &str) -> Option<SocketAddr> {
+        let lines = self.lines.lock().unwrap_or_else(|p| p.into_inner());
+        lines.iter().rev().find_map(|line| {
+            line.split(marker)
+                .nth(1)?
+                .split_whitespace()
+                .next()?
+                .parse()
+                .ok()
+        })
     }
 
     /// The last `n` lines, one per line.
@@ -232,6 +250,18 @@ impl Ferrokeeper {
     }
 
     /// The TLS client port (`--secure-client-port`), if the server has one.
+    /// The AdminServer's address (the harness binds it to 127.0.0.1, port 0).
+    pub fn admin_addr(&self) -> SocketAddr {
+        self.log
+            .address_after(ADMIN_LISTENING)
+            .expect("the server logged no admin server address")
+    }
+
+    /// The Prometheus endpoint's address, if one is configured.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.log.address_after(METRICS_LISTENING)
+    }
+
     pub fn secure_addr(&self) -> Option<SocketAddr> {
         self.secure_addr
     }
@@ -287,6 +317,13 @@ pub fn ferrokeeper_command() -> Command {
             "RUST_LOG",
             std::env::var("FERROKEEPER_TEST_RUST_LOG")
                 .unwrap_or_else(|_| "info,openraft=warn".into()),
+        )
+        // The AdminServer is on by default (port 8080, as ZooKeeper's): tests run many
+        // servers at once, so each gets a kernel-chosen port on loopback unless its
+        // zoo.cfg or flags say otherwise (-D options in JVMFLAGS rank below both).
+        .env(
+            "JVMFLAGS",
+            "-Dzookeeper.admin.serverAddress=127.0.0.1 -Dzookeeper.admin.serverPort=0",
         )
         .stdin(Stdio::null())
         .stdout(Stdio::null())

@@ -20,6 +20,9 @@ pub const ZOOKEEPER_JAR: &str = "/usr/share/java/zookeeper.jar";
 pub const SLF4J_SIMPLE_JAR: &str = "/usr/share/java/slf4j-simple.jar";
 /// Netty's codec module (Debian's libnetty-java, a dependency of zookeeper).
 pub const NETTY_CODEC_JAR: &str = "/usr/share/java/netty-codec.jar";
+/// The servlet API (Debian's libservlet-api-java), which the AdminServer's Jetty needs
+/// and Debian's zookeeper.jar manifest does not list.
+pub const SERVLET_API_JAR: &str = "/usr/share/java/servlet-api.jar";
 
 /// How long one start attempt may take before it is given up.
 const START_DEADLINE: Duration = Duration::from_secs(60);
@@ -79,7 +82,7 @@ pub(crate) fn java_command(props: &[(&str, &str)]) -> Command {
         // Debian's zookeeper.jar lists most of Netty in its manifest but not its codec
         // module, which the Netty connection factory (TLS) needs.
         .arg(format!(
-            "{ZOOKEEPER_JAR}:{SLF4J_SIMPLE_JAR}:{NETTY_CODEC_JAR}"
+            "{ZOOKEEPER_JAR}:{SLF4J_SIMPLE_JAR}:{NETTY_CODEC_JAR}:{SERVLET_API_JAR}"
         ))
         .arg("-Dorg.slf4j.simpleLogger.defaultLogLevel=info")
         .arg("-Dzookeeper.admin.enableServer=false")

@@ -56,6 +56,22 @@ pub fn derive(props: &SystemProperties) -> Result<Derived, ConfigError> {
         ));
     }
 
+    // ZooKeeper 3.9 can serve the AdminServer over HTTPS; serving it in plain text
+    // where HTTPS is asked for would fail open.
+    for key in [
+        "zookeeper.admin.portUnification",
+        "zookeeper.admin.forceHttps",
+        "zookeeper.admin.needClientAuth",
+    ] {
+        if props.boolean(key, false)? {
+            return Err(props.refuse(
+                key,
+                "the AdminServer over HTTPS is not supported by ferrokeeper yet; it serves \
+                 plain HTTP only (bind it to a private address with admin.serverAddress)"
+                    .to_owned(),
+            ));
+        }
+    }
     let admin = AdminServer {
         // AdminServerFactory: enabled unless the property is "false".
         enabled: props.boolean("zookeeper.admin.enableServer", true)?,

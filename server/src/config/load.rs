@@ -22,8 +22,8 @@ use super::server_line::PeerType;
 use super::sysprops::SystemProperties;
 use super::zoo_cfg::{self, Draft, Val};
 
-/// ZooKeeper's default metrics provider class, reported as is.
-const DEFAULT_METRICS_PROVIDER: &str = "org.apache.zookeeper.metrics.impl.DefaultMetricsProvider";
+// ZooKeeper's default metrics provider class, reported as is.
+use super::metrics::DEFAULT_PROVIDER as DEFAULT_METRICS_PROVIDER;
 
 /// Largest id usable with TTL nodes (`EphemeralType.MAX_EXTENDED_SERVER_ID`).
 const MAX_EXTENDED_SERVER_ID: u64 = 0xfe;
@@ -442,6 +442,19 @@ fn finish(
         });
     }
 
+    let metrics_class_at = origin(&d.metrics_class_name);
+    let metrics = MetricsProvider {
+        class_name: value(d.metrics_class_name.take())
+            .unwrap_or_else(|| DEFAULT_METRICS_PROVIDER.to_owned()),
+        properties: std::mem::take(&mut d.metrics_properties),
+    };
+    let (metrics_endpoint, metrics_notes) =
+        super::metrics::endpoint(&metrics, metrics_class_at.as_ref(), &d.metrics_origins)?;
+    diagnostics.extend(metrics_notes.into_iter().map(|message| Diagnostic {
+        level: tracing::Level::INFO,
+        message,
+    }));
+
     let config = Config {
         config_file,
         tick_time,
@@ -508,11 +521,8 @@ fn finish(
         read_only_mode_enabled: derived.read_only_mode_enabled,
         enforce_quota: derived.enforce_quota,
         containers: derived.containers,
-        metrics: MetricsProvider {
-            class_name: value(d.metrics_class_name.take())
-                .unwrap_or_else(|| DEFAULT_METRICS_PROVIDER.to_owned()),
-            properties: std::mem::take(&mut d.metrics_properties),
-        },
+        metrics_endpoint,
+        metrics,
         system_properties: props,
         log_level: cli.log_level.clone(),
         diagnostics,

@@ -15,6 +15,7 @@ mod host_port;
 mod java;
 mod jvm_args;
 mod load;
+mod metrics;
 mod model;
 mod myid;
 pub mod properties;
@@ -31,6 +32,7 @@ pub use conf_4lw::ConfRuntime;
 pub use error::{ConfigError, Origin};
 pub use four_letter::{FourLetterWhitelist, KNOWN_COMMANDS};
 pub use host_port::HostPort;
+pub use metrics::{MetricsEndpoint, PROMETHEUS_PROVIDER};
 pub use model::{
     AdminServer, Autopurge, Config, Containers, DEFAULT_CLIENT_PORT, DEFAULT_DATA_DIR,
     DEFAULT_JUTE_MAX_BUFFER, DEFAULT_TICK_TIME, Diagnostic, MetricsProvider,

@@ -120,6 +120,8 @@ pub struct Config {
     pub enforce_quota: bool,
     pub containers: Containers,
     pub metrics: MetricsProvider,
+    /// The Prometheus endpoint, when the Prometheus provider is configured.
+    pub metrics_endpoint: Option<super::MetricsEndpoint>,
 
     /// Every system property: zoo.cfg keys ZooKeeper does not parse itself (as
     /// `zookeeper.<key>`), then `-D` options from the environment and command line.

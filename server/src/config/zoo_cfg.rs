@@ -54,6 +54,8 @@ pub struct Draft {
     pub follow_ensemble: Val<Vec<u64>>,
     pub metrics_class_name: Val<String>,
     pub metrics_properties: BTreeMap<String, String>,
+    /// Where each `metricsProvider.<name>` was set.
+    pub metrics_origins: BTreeMap<String, Origin>,
     /// `server.N` values, parsed later (they depend on `-D` multiAddress).
     pub server_lines: Vec<(String, String, Origin)>,
     pub diagnostics: Vec<(tracing::Level, String)>,
@@ -389,6 +391,7 @@ fn apply_other(
     if let Some(name) = key.strip_prefix("metricsProvider.") {
         d.metrics_properties
             .insert(name.to_owned(), value.to_owned());
+        d.metrics_origins.insert(name.to_owned(), at.clone());
     } else if key.starts_with("server.") {
         d.server_lines
             .push((key.to_owned(), value.to_owned(), at.clone()));

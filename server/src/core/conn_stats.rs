@@ -53,7 +53,7 @@ pub struct ConnStats {
     pub max_latency_ms: u64,
     total_latency_ms: u64,
     replies: u64,
-    waiting: VecDeque<(Instant, Option<&'static str>, i32)>,
+    waiting: VecDeque<(Instant, Option<&'static str>, i32, bool)>,
 }
 
 impl Default for ConnStats {
@@ -89,13 +89,15 @@ impl ConnStats {
     /// A request arrived; its reply will come in order.
     pub fn received(&mut self, xid: i32, op: Option<OpCode>, now: Instant) {
         self.received += 1;
-        self.waiting.push_back((now, op.and_then(op_name), xid));
+        self.waiting
+            .push_back((now, op.and_then(op_name), xid, op.is_some_and(is_update)));
     }
 
-    /// A reply left; returns the request's latency in ms when one was waiting.
-    pub fn replied(&mut self, zxid: i64, now: Instant) -> Option<u64> {
+    /// A reply left; returns the request's latency in ms when one was waiting, and
+    /// whether it was a write (ZooKeeper's `updatelatency`) rather than a read.
+    pub fn replied(&mut self, zxid: i64, now: Instant) -> Option<(u64, bool)> {
         self.sent += 1;
-        let (arrived, op, xid) = self.waiting.pop_front()?;
+        let (arrived, op, xid, update) = self.waiting.pop_front()?;
         let latency =
             u64::try_from(now.saturating_duration_since(arrived).as_millis()).unwrap_or(u64::MAX);
         if let Some(op) = op {
@@ -113,7 +115,7 @@ impl ConnStats {
         self.max_latency_ms = self.max_latency_ms.max(latency);
         self.total_latency_ms = self.total_latency_ms.saturating_add(latency);
         self.replies += 1;
-        Some(latency)
+        Some((latency, update))
     }
 
     /// A notification left (counted as sent, no request answered).
@@ -135,6 +137,25 @@ impl ConnStats {
     }
 }
 
+/// Requests that change the state (ZooKeeper's `updatelatency`; the rest count as reads).
+fn is_update(op: OpCode) -> bool {
+    matches!(
+        op,
+        OpCode::Create
+            | OpCode::Create2
+            | OpCode::CreateContainer
+            | OpCode::CreateTtl
+            | OpCode::Delete
+            | OpCode::DeleteContainer
+            | OpCode::SetData
+            | OpCode::SetAcl
+            | OpCode::Multi
+            | OpCode::Reconfig
+            | OpCode::CreateSession
+            | OpCode::CloseSession
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -147,9 +168,15 @@ mod tests {
         s.received(1, Some(OpCode::GetData), t0);
         s.received(2, Some(OpCode::Create), t0 + Duration::from_millis(5));
         s.notified();
-        assert_eq!(s.replied(7, t0 + Duration::from_millis(10)), Some(10));
+        assert_eq!(
+            s.replied(7, t0 + Duration::from_millis(10)),
+            Some((10, false))
+        );
         assert_eq!((s.last_op, s.last_cxid, s.last_zxid), ("GETD", 1, 7));
-        assert_eq!(s.replied(8, t0 + Duration::from_millis(25)), Some(20));
+        assert_eq!(
+            s.replied(8, t0 + Duration::from_millis(25)),
+            Some((20, true))
+        );
         assert_eq!((s.last_op, s.last_cxid), ("CREA", 2));
         assert_eq!((s.received, s.sent), (2, 3));
         assert_eq!(

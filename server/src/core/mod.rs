@@ -58,17 +58,27 @@ impl ConnEntry {
     /// Queues a reply to this connection's oldest unanswered request.
     fn reply(&mut self, frame: &ReplyFrame, server: &Stats) {
         server.packets_sent.fetch_add(1, Ordering::Relaxed);
-        if let Some(latency) = self.stats.replied(frame.header.zxid, Instant::now()) {
+        if let Some((latency, update)) = self.stats.replied(frame.header.zxid, Instant::now()) {
             server.record_latency(latency);
+            let m = crate::metrics::global();
+            if update {
+                m.updatelatency.observe(latency);
+            } else {
+                m.readlatency.observe(latency);
+            }
         }
-        let _ = self.outbox.send(Outgoing::Frame(encode(frame)));
+        let bytes = encode(frame);
+        server.record_response(bytes.len());
+        let _ = self.outbox.send(Outgoing::Frame(bytes));
     }
 
     /// Queues a watch notification.
     fn notify(&mut self, event: WatcherEvent, server: &Stats) {
         server.packets_sent.fetch_add(1, Ordering::Relaxed);
         self.stats.notified();
-        let _ = self.outbox.send(Outgoing::Frame(notification(event)));
+        let bytes = notification(event);
+        server.record_response(bytes.len());
+        let _ = self.outbox.send(Outgoing::Frame(bytes));
     }
 }
 
@@ -117,6 +127,24 @@ pub struct Core {
     pub throttle: Throttle,
 }
 
+/// ZooKeeper's per-event-type counts of watchers one change triggered (only changes
+/// that triggered some, as ZooKeeper records them).
+fn observe_fired(event: ferrokeeper_protocol::EventType, fired: usize) {
+    use ferrokeeper_protocol::EventType;
+    if fired == 0 {
+        return;
+    }
+    let m = crate::metrics::global();
+    let summary = match event {
+        EventType::NodeCreated => &m.node_created_watch_count,
+        EventType::NodeDeleted => &m.node_deleted_watch_count,
+        EventType::NodeDataChanged => &m.node_changed_watch_count,
+        EventType::NodeChildrenChanged => &m.node_children_watch_count,
+        _ => return,
+    };
+    summary.observe(fired as u64);
+}
+
 /// What applying an entry sends: watch events first (so they precede every reply that
 /// reflects the change), then the proposer's reply when it is connected here (`origin`:
 /// connection, xid, opcodes), then the close of a closed session's connections.
@@ -130,7 +158,9 @@ fn deliver(
     // As in ZooKeeper 3.8.4+, a one-shot watch is used up either way, but the event
     // only goes to a watcher allowed to READ the node (CVE-2024-23944).
     for trigger in &applied.events {
-        for (conn, event) in inner.watches.trigger(trigger) {
+        let fired = inner.watches.trigger(trigger);
+        observe_fired(trigger.event, fired.len());
+        for (conn, event) in fired {
             let entry = inner
                 .conns
                 .get_mut(&conn)
@@ -399,6 +429,22 @@ impl Core {
         self.send(conn, &crate::net::replies::error_reply(xid, zxid, code));
     }
 
+    /// Sessions by the time they expire unless heard from (ms on the server's uptime
+    /// clock, as ZooKeeper's `dump` groups them); only the leader tracks expiry.
+    pub fn session_deadlines(&self) -> std::collections::BTreeMap<u64, Vec<i64>> {
+        let inner = self.lock();
+        let mut out: std::collections::BTreeMap<u64, Vec<i64>> = Default::default();
+        for (session, deadline) in inner.expiry.deadlines() {
+            let ms = u64::try_from(deadline.saturating_duration_since(self.started).as_millis())
+                .unwrap_or(u64::MAX);
+            out.entry(ms).or_default().push(session);
+        }
+        for ids in out.values_mut() {
+            ids.sort_unstable();
+        }
+        out
+    }
+
     pub fn connections(&self) -> Vec<ConnInfo> {
         let inner = self.lock();
         let mut out: Vec<ConnInfo> = inner
@@ -479,6 +525,10 @@ impl crate::replication::PeerHooks for Core {
 }
 
 impl Applier for Core {
+    fn last_zxid(&self) -> i64 {
+        Core::last_zxid(self)
+    }
+
     fn apply(&self, proposal: &Proposal) -> (i64, TxnResult) {
         let mut inner = self.lock();
         let inner = &mut *inner;

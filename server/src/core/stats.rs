@@ -14,6 +14,11 @@ pub struct Stats {
     latency_total_ms: AtomicU64,
     latency_min_ms: AtomicI64,
     latency_max_ms: AtomicI64,
+    /// Sizes of replies and notifications sent to clients, bytes (ZooKeeper's client
+    /// response stats); -1 until the first.
+    response_last: AtomicI64,
+    response_min: AtomicI64,
+    response_max: AtomicI64,
 }
 
 impl Default for Stats {
@@ -27,8 +32,19 @@ impl Default for Stats {
             latency_total_ms: AtomicU64::new(0),
             latency_min_ms: AtomicI64::new(i64::MAX),
             latency_max_ms: AtomicI64::new(0),
+            response_last: AtomicI64::new(-1),
+            response_min: AtomicI64::new(-1),
+            response_max: AtomicI64::new(-1),
         }
     }
+}
+
+/// Client response sizes as ZooKeeper reports them: -1 before the first response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResponseSizes {
+    pub last: i64,
+    pub min: i64,
+    pub max: i64,
 }
 
 /// Latency as ZooKeeper reports it: min/avg/max in milliseconds.
@@ -46,6 +62,29 @@ impl Stats {
         self.latency_total_ms.fetch_add(ms, Ordering::Relaxed);
         self.latency_min_ms.fetch_min(ms_i, Ordering::Relaxed);
         self.latency_max_ms.fetch_max(ms_i, Ordering::Relaxed);
+    }
+
+    /// A response of `bytes` left for a client.
+    pub fn record_response(&self, bytes: usize) {
+        let n = i64::try_from(bytes).unwrap_or(i64::MAX);
+        self.response_last.store(n, Ordering::Relaxed);
+        let _ = self
+            .response_min
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |m| {
+                (m < 0 || n < m).then_some(n)
+            });
+        self.response_max.fetch_max(n, Ordering::Relaxed);
+        crate::metrics::global()
+            .response_bytes
+            .fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+
+    pub fn response_sizes(&self) -> ResponseSizes {
+        ResponseSizes {
+            last: self.response_last.load(Ordering::Relaxed),
+            min: self.response_min.load(Ordering::Relaxed),
+            max: self.response_max.load(Ordering::Relaxed),
+        }
     }
 
     pub fn latency(&self) -> Latency {
@@ -72,5 +111,9 @@ impl Stats {
         self.latency_total_ms.store(0, Ordering::Relaxed);
         self.latency_min_ms.store(i64::MAX, Ordering::Relaxed);
         self.latency_max_ms.store(0, Ordering::Relaxed);
+        self.response_last.store(-1, Ordering::Relaxed);
+        self.response_min.store(-1, Ordering::Relaxed);
+        self.response_max.store(-1, Ordering::Relaxed);
+        crate::metrics::global().reset();
     }
 }

@@ -51,6 +51,7 @@ impl Throttle {
             if self.below(limit) {
                 return;
             }
+            crate::metrics::count(|m| &m.request_throttle_wait_count);
             changed.await;
         }
     }

@@ -31,6 +31,14 @@ impl Backend {
         }
     }
 
+    /// Raft's figures for the `ferrokeeper_` metrics; `None` while following ZooKeeper.
+    pub fn raft_facts(&self) -> Option<crate::replication::RaftFacts> {
+        match self {
+            Backend::Raft(r) => Some(r.raft_facts()),
+            Backend::Zab(_) => None,
+        }
+    }
+
     /// Tells our peers a session moved here (ZooKeeper's leader learns it by itself).
     pub fn announce_session_moved(&self, session: i64) {
         if let Backend::Raft(r) = self {

@@ -102,6 +102,9 @@ pub async fn serve(
         }
         Err(e) => {
             drop(outbox);
+            if !matches!(e, Closed::Cancelled | Closed::ShuttingDown) {
+                crate::metrics::count(|m| &m.unsuccessful_handshake);
+            }
             (Err(e), read_half)
         }
     };
@@ -145,6 +148,7 @@ async fn read_handshake(
     let len = usize::try_from(len)
         .map_err(|_| Closed::BadFrame(format!("negative handshake length {len}")))?;
     if len > shared.settings.max_frame_len {
+        crate::metrics::count(|m| &m.large_requests_rejected);
         return Err(Closed::BadFrame(format!(
             "handshake length {len} over the limit"
         )));
@@ -155,6 +159,9 @@ async fn read_handshake(
         .await
         .map_err(|_| Closed::Refused("no handshake in time"))?
         .map_err(|_| Closed::Eof)?;
+    crate::metrics::global()
+        .bytes_received_count
+        .fetch_add(len as u64 + 4, std::sync::atomic::Ordering::Relaxed);
     ConnectRequest::decode(&mut Bytes::from(body)).map_err(|e| Closed::BadFrame(e.to_string()))
 }
 
@@ -218,7 +225,18 @@ async fn next_frame(
         () = shutdown.cancelled() => return Err(Closed::ShuttingDown),
     }
     .ok_or(Closed::Eof)?
-    .map_err(|e| Closed::BadFrame(e.to_string()))
+    .inspect(|frame| {
+        // The frame and its 4-byte length prefix.
+        crate::metrics::global()
+            .bytes_received_count
+            .fetch_add(frame.len() as u64 + 4, std::sync::atomic::Ordering::Relaxed);
+    })
+    .map_err(|e| {
+        if matches!(e, ferrokeeper_protocol::FrameError::TooLong { .. }) {
+            crate::metrics::count(|m| &m.large_requests_rejected);
+        }
+        Closed::BadFrame(e.to_string())
+    })
 }
 
 fn send_frame(outbox: &Outbox, frame: &impl ferrokeeper_protocol::EncodeFrame) {

@@ -18,11 +18,16 @@ pub const VERSION: &str = concat!("3.8.4-ferrokeeper-", env!("CARGO_PKG_VERSION"
 /// It is the date of this version's release line, not of the compilation.
 const BUILT_ON: &str = "11/24/2026 00:00 GMT";
 
+/// The version as `mntr` and the AdminServer report it, with the build stamp.
+pub fn version_with_build() -> String {
+    format!("{VERSION}, built on {BUILT_ON}")
+}
+
 fn version_line() -> String {
     format!("Zookeeper version: {VERSION}, built on {BUILT_ON}")
 }
 
-fn java_double(value: f64) -> String {
+pub(super) fn java_double(value: f64) -> String {
     // Java prints whole doubles with ".0"; monitoring parsers expect that.
     if value.fract() == 0.0 {
         format!("{value:.1}")
@@ -31,32 +36,7 @@ fn java_double(value: f64) -> String {
     }
 }
 
-struct Snapshot {
-    zxid: i64,
-    node_count: usize,
-    data_size: i64,
-    ephemerals: usize,
-    sessions: usize,
-    watch_paths: usize,
-    watch_conns: usize,
-    watch_total: usize,
-}
-
-fn snapshot(shared: &Shared) -> Snapshot {
-    shared.core.with_state(|zk, watches| {
-        let summary = watches.summary();
-        Snapshot {
-            zxid: zk.last_zxid(),
-            node_count: zk.tree().node_count(),
-            data_size: zk.tree().approximate_data_size(),
-            ephemerals: zk.tree().ephemeral_count(),
-            sessions: zk.sessions().len(),
-            watch_paths: summary.paths,
-            watch_conns: summary.connections,
-            watch_total: summary.total,
-        }
-    })
-}
+use super::monitor::{StateFigures as Snapshot, state_figures as snapshot};
 
 /// The asking four-letter-word connection counts as a connection, as in ZooKeeper.
 fn server_lines(shared: &Shared, s: &Snapshot) -> String {
@@ -116,99 +96,30 @@ fn cons_lines(shared: &Shared, asker: &str, brief: bool) -> String {
     out
 }
 
-fn mntr(shared: &Shared, s: &Snapshot) -> String {
-    let stats = &shared.core.stats;
+/// `mntr`: every figure of the AdminServer's `monitor`, `zk_`-prefixed, tab-separated.
+fn mntr(shared: &Shared) -> String {
+    let mut report = super::monitor::report(shared).flattened();
     let role = *shared.backend().role().borrow();
-    let latency = stats.latency();
-    let mut lines: Vec<(&str, String)> = vec![
-        ("zk_version", format!("{VERSION}, built on {BUILT_ON}")),
-        ("zk_server_state", role.mode().into()),
-        ("zk_avg_latency", java_double(latency.avg)),
-        ("zk_max_latency", latency.max.to_string()),
-        ("zk_min_latency", latency.min.to_string()),
-        (
-            "zk_packets_received",
-            stats.packets_received.load(Ordering::Relaxed).to_string(),
-        ),
-        (
-            "zk_packets_sent",
-            stats.packets_sent.load(Ordering::Relaxed).to_string(),
-        ),
-        (
-            "zk_num_alive_connections",
-            shared.core.connections().len().to_string(),
-        ),
-        (
-            "zk_outstanding_requests",
-            shared.core.throttle.outstanding().to_string(),
-        ),
-        ("zk_znode_count", s.node_count.to_string()),
-        ("zk_watch_count", s.watch_total.to_string()),
-        ("zk_ephemerals_count", s.ephemerals.to_string()),
-        ("zk_approximate_data_size", s.data_size.to_string()),
-        ("zk_global_sessions", s.sessions.to_string()),
-        ("zk_local_sessions", "0".into()),
-        (
-            "zk_uptime",
-            shared.started.elapsed().as_millis().to_string(),
-        ),
-        (
-            "zk_auth_failed_count",
-            stats.auth_failed.load(Ordering::Relaxed).to_string(),
-        ),
-    ];
     if role == Role::Leader {
-        let counts = shared.backend().follower_counts();
-        lines.push(("zk_learners", counts.learners.to_string()));
-        // ZooKeeper 3.4's name for the same count, still read by monitoring tools.
-        lines.push(("zk_followers", counts.learners.to_string()));
-        lines.push(("zk_synced_followers", counts.synced_followers.to_string()));
-        lines.push(("zk_synced_non_voting_followers", "0".into()));
-        lines.push(("zk_synced_observers", counts.synced_observers.to_string()));
-        // A follower's sync waits on its own connection; the leader queues none.
-        lines.push(("zk_pending_syncs", "0".into()));
+        // ZooKeeper 3.4's name for the learner count, still read by monitoring tools.
+        if let Some((_, learners)) = report.iter().find(|(k, _)| k == "learners") {
+            let learners = learners.clone();
+            report.push(("followers".to_owned(), learners));
+        }
     }
-    if let Some((open, max)) = file_descriptors() {
-        lines.push(("zk_open_file_descriptor_count", open.to_string()));
-        lines.push(("zk_max_file_descriptor_count", max.to_string()));
-    }
-    lines
+    report
         .into_iter()
-        .map(|(k, v)| format!("{k}\t{v}\n"))
+        .map(|(k, v)| format!("zk_{k}\t{}\n", v.to_mntr()))
         .collect()
 }
 
 /// Bytes in the snapshot and log directories, as ZooKeeper's `dirs` and `conf` report
 /// its snapshot and transaction-log directories.
 fn dir_sizes(settings: &super::NetSettings) -> (u64, u64) {
-    fn size(dir: &std::path::Path) -> u64 {
-        std::fs::read_dir(dir)
-            .map(|entries| {
-                entries
-                    .flatten()
-                    .filter_map(|e| e.metadata().ok())
-                    .filter(|m| m.is_file())
-                    .map(|m| m.len())
-                    .sum()
-            })
-            .unwrap_or(0)
-    }
-    (size(&settings.snapshot_dir), size(&settings.log_dir))
-}
-
-/// Open and maximum file descriptors of this process (Linux `/proc`), as ZooKeeper
-/// reports them from its OS bean.
-fn file_descriptors() -> Option<(usize, u64)> {
-    let open = std::fs::read_dir("/proc/self/fd").ok()?.count();
-    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
-    let max = limits
-        .lines()
-        .find(|l| l.starts_with("Max open files"))?
-        .split_whitespace()
-        .nth(3)?
-        .parse()
-        .ok()?;
-    Some((open, max))
+    (
+        super::monitor::dir_bytes(&settings.snapshot_dir),
+        super::monitor::dir_bytes(&settings.log_dir),
+    )
 }
 
 fn envi() -> String {
@@ -333,7 +244,7 @@ fn text_for(shared: &Shared, word: FourLetterWord, asker: &str) -> String {
                 server_lines(shared, &s)
             )
         }
-        FourLetterWord::Mntr => mntr(shared, &snapshot(shared)),
+        FourLetterWord::Mntr => mntr(shared),
         FourLetterWord::Conf => {
             let (data, log) = dir_sizes(&shared.settings);
             (shared.settings.conf.0)(data, log)
@@ -356,6 +267,7 @@ fn text_for(shared: &Shared, word: FourLetterWord, asker: &str) -> String {
             "Connection stats reset.\n".into()
         }
         FourLetterWord::Srst => {
+            // Resets ZooKeeper's metrics too, as its `srst` does.
             shared.core.stats.reset();
             "Server stats reset.\n".into()
         }

@@ -110,14 +110,12 @@ pub async fn serve_clients(
             }
         };
         let settings = &shared.settings;
+        crate::metrics::count(|m| &m.connection_request_count);
         let slot = match per_ip.acquire(peer.ip(), settings.max_client_cnxns, settings.max_cnxns) {
             Ok(slot) => slot,
-            Err(Refusal::PerIp) => {
-                tracing::warn!(%peer, limit = settings.max_client_cnxns, "too many connections from this address; closing");
-                continue;
-            }
-            Err(Refusal::Total) => {
-                tracing::warn!(%peer, limit = settings.max_cnxns, "too many connections (maxCnxns); closing");
+            Err(refusal) => {
+                crate::metrics::count(|m| &m.connection_rejected);
+                refused(refusal, peer, settings);
                 continue;
             }
         };
@@ -127,6 +125,17 @@ pub async fn serve_clients(
             let _slot = slot;
             accept_one(shared, stream, peer, port).await;
         });
+    }
+}
+
+fn refused(refusal: Refusal, peer: SocketAddr, settings: &super::NetSettings) {
+    match refusal {
+        Refusal::PerIp => {
+            tracing::warn!(%peer, limit = settings.max_client_cnxns, "too many connections from this address; closing");
+        }
+        Refusal::Total => {
+            tracing::warn!(%peer, limit = settings.max_cnxns, "too many connections (maxCnxns); closing");
+        }
     }
 }
 

@@ -6,6 +6,7 @@ pub mod classify;
 mod connection;
 mod four_letter;
 mod listener;
+pub mod monitor;
 pub mod replies;
 mod tls_ids;
 

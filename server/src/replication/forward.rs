@@ -73,6 +73,7 @@ impl ForwarderTask {
         };
         if leader == self.me {
             for proposal in batch {
+                crate::metrics::count(|m| &m.proposal_count);
                 self.raft
                     .client_write_ff(proposal, None)
                     .await

@@ -73,6 +73,25 @@ pub struct Ensemble {
     pub sasl: Option<Arc<crate::config::QuorumSasl>>,
 }
 
+/// Raft's state as the metrics report it; plain numbers, so no openraft type leaves
+/// this module.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RaftFacts {
+    pub term: u64,
+    pub leader: Option<u64>,
+    pub last_log_index: u64,
+    pub committed_index: u64,
+    pub applied_index: u64,
+    /// The last index covered by the latest snapshot.
+    pub snapshot_index: u64,
+    /// Entries up to here were removed from the log (they are in a snapshot).
+    pub purged_index: u64,
+    /// On the leader: every other member's last replicated index.
+    pub matched: Vec<(u64, u64)>,
+    /// Voting members of an ensemble; `None` standalone.
+    pub voters: Option<usize>,
+}
+
 #[derive(Debug, Clone)]
 pub struct ReplicaOptions {
     /// `myid`.
@@ -181,8 +200,10 @@ impl Replica {
         let id = options.id;
         let config = Arc::new(raft_config(&options).validate().map_err(|e| start(&e))?);
         let storage = &options.storage;
+        let init_started = std::time::Instant::now();
         let log = DurableLogStore::open(&storage.log_dir, storage.sync).map_err(|e| start(&e))?;
         let tickets = Arc::new(Tickets::new(id, options.incarnation));
+        let snap_started = std::time::Instant::now();
         let state_machine = StateMachine::open(
             applier,
             SnapshotOptions {
@@ -192,6 +213,10 @@ impl Replica {
         )
         .map_err(|e| start(&e))?
         .with_tickets(tickets.clone());
+        let metrics = crate::metrics::global();
+        metrics
+            .startup_snap_load_time
+            .observe_duration(snap_started.elapsed());
         let peer_addrs = Arc::new(
             options
                 .ensemble
@@ -206,6 +231,8 @@ impl Replica {
         let raft = Raft::new(id, config, network, log, state_machine)
             .await
             .map_err(|e| start(&e))?;
+        // Opening the log, loading the snapshot and openraft's start-up together.
+        metrics.dbinittime.observe_duration(init_started.elapsed());
         let stop = CancellationToken::new();
         let tick = Duration::from_millis(options.tick_ms.max(1));
         let quorum_timeout = tick * u32::try_from(options.sync_limit_ticks.max(2)).unwrap_or(2);
@@ -360,6 +387,32 @@ impl Replica {
         self.inner.ensemble.is_some()
     }
 
+    /// Raft's figures for the operator's `ferrokeeper_` metrics.
+    pub fn raft_facts(&self) -> RaftFacts {
+        let metrics = self.inner.raft.metrics().borrow_watched().clone();
+        let matched = metrics
+            .replication
+            .as_ref()
+            .map(|r| {
+                r.iter()
+                    .filter(|(target, _)| **target != self.inner.me)
+                    .map(|(target, m)| (*target, m.map_or(0, |m| m.index)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        RaftFacts {
+            term: metrics.current_term,
+            leader: metrics.current_leader,
+            last_log_index: metrics.last_log_index.unwrap_or(0),
+            committed_index: metrics.local_committed.map_or(0, |l| l.index),
+            applied_index: metrics.last_applied.map_or(0, |l| l.index),
+            snapshot_index: metrics.snapshot.map_or(0, |l| l.index),
+            purged_index: metrics.purged.map_or(0, |l| l.index),
+            matched,
+            voters: self.inner.ensemble.as_ref().map(|e| e.voters.len()),
+        }
+    }
+
     /// The leader's follower counts (zero elsewhere).
     pub fn follower_counts(&self) -> FollowerCounts {
         let metrics = self.inner.raft.metrics().borrow_watched().clone();
@@ -468,11 +521,14 @@ impl Replica {
                     .send(proposal)
                     .map_err(|_| ReplicationError::Unavailable("the forwarder has stopped".into()))
             }
-            _ => inner
-                .raft
-                .client_write_ff(proposal, None)
-                .await
-                .map_err(|e| ReplicationError::Unavailable(e.to_string())),
+            _ => {
+                crate::metrics::count(|m| &m.proposal_count);
+                inner
+                    .raft
+                    .client_write_ff(proposal, None)
+                    .await
+                    .map_err(|e| ReplicationError::Unavailable(e.to_string()))
+            }
         }
     }
 

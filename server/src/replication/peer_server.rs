@@ -215,6 +215,7 @@ impl QuorumSaslState {
                     "peer authenticated (quorum SASL)"
                 );
                 self.authenticated = true;
+                crate::metrics::count(|m| &m.ensemble_auth_success);
                 (
                     PeerResponse::Sasl(Ok(SaslReply { token, done: true })),
                     true,
@@ -222,6 +223,7 @@ impl QuorumSaslState {
             }
             Err(e) => {
                 tracing::warn!(from, "refusing a peer whose quorum SASL failed: {e}");
+                crate::metrics::count(|m| &m.ensemble_auth_fail);
                 (PeerResponse::Sasl(Err(SaslRefused::Failed)), false)
             }
         }
@@ -348,6 +350,7 @@ async fn forward(
         });
     }
     for proposal in proposals {
+        crate::metrics::count(|m| &m.proposal_count);
         service
             .raft
             .client_write_ff(proposal, None)

@@ -40,6 +40,13 @@ fn io_error<'a>(
     }
 }
 
+/// When the snapshot file for `index` in `dir` was last written.
+pub fn modified(dir: &Path, index: u64) -> Option<std::time::SystemTime> {
+    std::fs::metadata(dir.join(file_name(index)))
+        .and_then(|m| m.modified())
+        .ok()
+}
+
 fn file_name(index: u64) -> String {
     format!("{PREFIX}{index:020}")
 }

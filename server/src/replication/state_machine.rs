@@ -32,6 +32,8 @@ pub trait Applier: Send + Sync + 'static {
     fn snapshot(&self) -> SnapshotWriter;
     /// Replaces the whole replicated state.
     fn restore(&self, data: &[u8]) -> io::Result<()>;
+    /// The zxid of the last change applied (what a snapshot taken now covers).
+    fn last_zxid(&self) -> i64;
 }
 
 /// Serializes a state copy taken by [`Applier::snapshot`].
@@ -96,6 +98,9 @@ impl StateMachine {
             let payload: SnapshotPayload = postcard::from_bytes(&bytes).map_err(invalid)?;
             applier.restore(&payload.state)?;
             tracing::info!(index, dir = %dir.display(), "loaded snapshot");
+            let written =
+                snapshot_file::modified(dir, index).unwrap_or_else(std::time::SystemTime::now);
+            crate::metrics::record_snapshot(applier.last_zxid(), written);
             meta.last_applied = payload.meta.last_log_id;
             meta.membership = payload.meta.last_membership.clone();
             meta.current = Some(Current {
@@ -154,11 +159,14 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
     async fn build_snapshot(
         &mut self,
     ) -> Result<SnapshotOf<TypeConfig, Cursor<Vec<u8>>>, io::Error> {
+        let started = std::time::Instant::now();
+        let zxid;
         // The state and the applied position must be taken together: the meta lock
         // stops apply only while the core hands out its copy, not while it is encoded.
         let (snapshot_meta, writer) = {
             let meta = self.meta.lock().await;
             let writer = self.applier.snapshot();
+            zxid = self.applier.last_zxid();
             let snapshot_meta = SnapshotMetaOf::<TypeConfig> {
                 last_log_id: meta.last_applied,
                 last_membership: meta.membership.clone(),
@@ -169,6 +177,10 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
             .await
             .map_err(io::Error::other)??;
         self.persist(&snapshot_meta, &data).await?;
+        crate::metrics::global()
+            .snapshottime
+            .observe_duration(started.elapsed());
+        crate::metrics::record_snapshot(zxid, std::time::SystemTime::now());
         self.meta.lock().await.current = Some(self.current(&snapshot_meta, data.clone()));
         Ok(SnapshotOf::<TypeConfig, Cursor<Vec<u8>>> {
             meta: snapshot_meta,
@@ -197,6 +209,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         let mut meta = self.meta.lock().await;
         while let Some((entry, responder)) = entries.try_next().await? {
             meta.last_applied = Some(entry.log_id);
+            crate::metrics::count(|m| &m.commit_count);
             let outcome = match &entry.payload {
                 EntryPayload::Blank => ApplyOutcome {
                     zxid: 0,

@@ -42,6 +42,11 @@ impl ExpiryTracker {
         out
     }
 
+    /// Every tracked session with its deadline.
+    pub fn deadlines(&self) -> Vec<(i64, Instant)> {
+        self.sessions.iter().map(|(id, (_, d))| (*id, *d)).collect()
+    }
+
     pub fn len(&self) -> usize {
         self.sessions.len()
     }

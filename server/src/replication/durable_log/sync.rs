@@ -94,7 +94,20 @@ fn sync_batch(
     let Some(last) = batch.last() else {
         return Ok(());
     };
-    if let Err(e) = last.file.sync_data() {
+    let started = std::time::Instant::now();
+    let synced = last.file.sync_data();
+    let metrics = crate::metrics::global();
+    let took = started.elapsed();
+    metrics.fsynctime.observe_duration(took);
+    if took > std::time::Duration::from_secs(1) {
+        tracing::warn!(?took, "fsync of the raft log took longer than 1 s");
+        crate::metrics::FSYNC_OVER_THRESHOLD.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+    metrics
+        .sync_processor_batch_size
+        .observe(batch.len() as u64);
+    if let Err(e) = synced {
+        crate::metrics::count(|m| &m.unrecoverable_error_count);
         // After a failed fdatasync the kernel may have dropped the dirty pages; retrying
         // could report success for lost data, so the store stops here for good.
         let why = format!("fdatasync failed: {e}");

@@ -31,6 +31,9 @@ impl Applier for NullApplier {
     fn restore(&self, _: &[u8]) -> io::Result<()> {
         Ok(())
     }
+    fn last_zxid(&self) -> i64 {
+        0
+    }
 }
 
 fn opts(segment_size: u64) -> LogOptions {

@@ -1,0 +1,298 @@
+//! ZooKeeper's AdminServer (HTTP, JSON commands under `admin.commandURL`), the
+//! readiness and liveness probes, and the Prometheus endpoint of
+//! `metricsProvider.className=…PrometheusMetricsProvider`. Each binds when the server
+//! starts: a port that cannot be bound stops start-up, naming the setting.
+
+mod auth;
+mod commands;
+mod context;
+mod prometheus;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use serde_json::{Map, Value};
+use tokio::net::TcpListener;
+
+use crate::net::Shared;
+
+pub use commands::COMMANDS;
+pub use context::{AdminContext, ServerView};
+
+/// `admin.*`: where and how the AdminServer listens.
+#[derive(Debug, Clone)]
+pub struct AdminSettings {
+    pub addr: SocketAddr,
+    /// `admin.commandURL`, e.g. `/commands`.
+    pub command_url: String,
+    /// `admin.idleTimeout`: a connection that sends no request for this long is closed.
+    pub idle_timeout: Duration,
+}
+
+/// Binds `host:port`; the error names `setting`.
+async fn bind(host: &str, port: u16, setting: &str) -> Result<TcpListener, String> {
+    let text = if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    };
+    let addr = tokio::net::lookup_host(&text)
+        .await
+        .map_err(|e| format!("{setting}: cannot resolve {text}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("{setting}: {text} resolves to nothing"))?;
+    TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("{setting}: cannot listen on {addr}: {e}"))
+}
+
+/// The HTTP endpoints a configuration asks for, bound before the server starts so a
+/// taken port stops start-up.
+pub struct Endpoints {
+    admin: Option<(TcpListener, AdminSettings, Arc<AdminContext>)>,
+    metrics: Option<TcpListener>,
+}
+
+impl Endpoints {
+    pub async fn bind(config: &crate::config::Config) -> Result<Endpoints, String> {
+        let admin = if config.admin.enabled {
+            let listener =
+                bind(&config.admin.address, config.admin.port, "admin.serverPort").await?;
+            let addr = listener
+                .local_addr()
+                .map_err(|e| format!("admin.serverPort: {e}"))?;
+            Some((
+                listener,
+                AdminSettings {
+                    addr,
+                    command_url: config.admin.command_url.clone(),
+                    idle_timeout: Duration::from_millis(u64::from(
+                        config.admin.idle_timeout_ms.max(1),
+                    )),
+                },
+                Arc::new(AdminContext::from_config(config)),
+            ))
+        } else {
+            None
+        };
+        let metrics = match &config.metrics_endpoint {
+            Some(e) => Some(bind(&e.host, e.port, "metricsProvider.httpPort").await?),
+            None => None,
+        };
+        Ok(Endpoints { admin, metrics })
+    }
+
+    /// Starts serving; logs where (tests and scripts read the port from these lines).
+    pub fn serve(self, shared: &Arc<Shared>) {
+        if let Some((listener, settings, ctx)) = self.admin {
+            tracing::info!(
+                "ferrokeeper admin server listening on {} (commands under {})",
+                settings.addr,
+                settings.command_url
+            );
+            tokio::spawn(serve_admin(listener, shared.clone(), ctx, settings));
+        }
+        if let Some(listener) = self.metrics {
+            if let Ok(addr) = listener.local_addr() {
+                tracing::info!("ferrokeeper metrics listening on {addr} (/metrics)");
+            }
+            tokio::spawn(serve_metrics(listener, shared.clone()));
+        }
+    }
+}
+
+#[derive(Clone)]
+struct AdminState {
+    shared: Arc<Shared>,
+    ctx: Arc<AdminContext>,
+    command_url: String,
+}
+
+/// Serves the AdminServer on `listener` until the server shuts down.
+pub async fn serve_admin(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    ctx: Arc<AdminContext>,
+    settings: AdminSettings,
+) {
+    let base = settings.command_url.trim_end_matches('/').to_owned();
+    let state = AdminState {
+        shared: shared.clone(),
+        ctx,
+        command_url: base.clone(),
+    };
+    let mut router = Router::new()
+        .route("/ready", get(ready))
+        .route("/live", get(live))
+        .route(&format!("{base}/{{name}}"), get(run_command));
+    router = router.route(
+        if base.is_empty() { "/" } else { &base },
+        get(list_commands),
+    );
+    if !base.is_empty() {
+        router = router.route(&format!("{base}/"), get(list_commands));
+    }
+    serve(
+        listener,
+        router.with_state(state),
+        settings.idle_timeout,
+        &shared,
+    )
+    .await;
+}
+
+/// Serves `/metrics` on `listener` until the server shuts down.
+pub async fn serve_metrics(listener: TcpListener, shared: Arc<Shared>) {
+    let router = Router::new()
+        .route("/metrics", get(metrics))
+        .with_state(shared.clone());
+    serve(listener, router, Duration::from_secs(30), &shared).await;
+}
+
+/// Accepts HTTP/1 connections for `router`; a connection idle for `idle` is closed.
+async fn serve(listener: TcpListener, router: Router, idle: Duration, shared: &Shared) {
+    let shutdown = shared.shutdown.clone();
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(e) => {
+                    tracing::warn!("admin accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = shutdown.cancelled() => return,
+        };
+        let service = TowerToHyperService::new(
+            router
+                .clone()
+                .layer(axum::Extension(ConnectInfo(peer)))
+                .into_service(),
+        );
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            let conn = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                // Also bounds the wait for the next request on a kept-alive connection.
+                .header_read_timeout(idle)
+                .serve_connection(TokioIo::new(stream), service);
+            tokio::pin!(conn);
+            tokio::select! {
+                result = conn.as_mut() => {
+                    if let Err(e) = result {
+                        tracing::debug!(%peer, "admin connection: {e}");
+                    }
+                }
+                () = shutdown.cancelled() => conn.as_mut().graceful_shutdown(),
+            }
+        });
+    }
+}
+
+fn json_response(status: StatusCode, body: &Map<String, Value>) -> Response {
+    let text = serde_json::to_string_pretty(body).unwrap_or_else(|_| "{}".into());
+    (status, [(header::CONTENT_TYPE, "application/json")], text).into_response()
+}
+
+/// `GET <commandURL>`: links to every command, as ZooKeeper's Jetty server lists them.
+async fn list_commands(State(state): State<AdminState>) -> Html<String> {
+    let mut names: Vec<&str> = COMMANDS.iter().map(|c| c.names[0]).collect();
+    names.sort_unstable();
+    Html(
+        names
+            .into_iter()
+            .map(|n| format!("<a href=\"{}/{n}\">{n}</a>\n<br/>\n", state.command_url))
+            .collect(),
+    )
+}
+
+async fn run_command(
+    State(state): State<AdminState>,
+    Path(name): Path<String>,
+    Query(params): Query<HashMap<String, String>>,
+    axum::Extension(ConnectInfo(peer)): axum::Extension<ConnectInfo<SocketAddr>>,
+    headers: HeaderMap,
+) -> Response {
+    let respond =
+        |command: &str, status: StatusCode, result: Result<Map<String, Value>, String>| {
+            let (mut body, error) = match result {
+                Ok(fields) => (fields, Value::Null),
+                Err(e) => (Map::new(), Value::String(e)),
+            };
+            body.insert("command".into(), command.into());
+            body.insert("error".into(), error);
+            json_response(status, &body)
+        };
+    let Some(command) = commands::find(&name) else {
+        return respond(
+            &name,
+            StatusCode::OK,
+            Err(format!("Unknown command: {name}")),
+        );
+    };
+    let primary = command.names[0];
+    let serving = state.shared.backend().role().borrow().serving();
+    if command.server_required && !serving {
+        return respond(
+            primary,
+            StatusCode::OK,
+            Err("This ZooKeeper instance is not currently serving requests".into()),
+        );
+    }
+    // Permissions first, before the command does anything (CVE-2025-58457).
+    if command.needs_auth
+        && let Err(refused) = auth::require_admin(&state.shared, &headers, peer.ip())
+    {
+        tracing::warn!(command = primary, %peer, "admin command refused: {}", refused.message);
+        return respond(primary, refused.status, Err(refused.message.into()));
+    }
+    if command.needs_auth {
+        tracing::info!(command = primary, %peer, "admin command");
+    }
+    let call = commands::Call {
+        shared: &state.shared,
+        ctx: &state.ctx,
+        params: &params,
+    };
+    respond(primary, StatusCode::OK, (command.run)(&call))
+}
+
+/// Readiness: 200 while this server serves clients (standalone, or in touch with a
+/// quorum and caught up with its leader), 503 otherwise.
+async fn ready(State(state): State<AdminState>) -> Response {
+    let role = *state.shared.backend().role().borrow();
+    if role.serving() {
+        (StatusCode::OK, format!("ready: {}\n", role.mode())).into_response()
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("not ready: {}\n", role.mode()),
+        )
+            .into_response()
+    }
+}
+
+/// Liveness: the process answers HTTP.
+async fn live() -> &'static str {
+    "live\n"
+}
+
+async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
+    let report = crate::net::monitor::report(&shared);
+    match prometheus::render(&report) {
+        Ok((text, content_type)) => {
+            (StatusCode::OK, [(header::CONTENT_TYPE, content_type)], text).into_response()
+        }
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}
