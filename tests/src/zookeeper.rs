@@ -160,6 +160,38 @@ impl RealZooKeeper {
         );
     }
 
+    /// As [`RealZooKeeper::start`], with the AdminServer on (HTTP on 127.0.0.1, at
+    /// `/commands`); returns the server and the AdminServer's port. ZooKeeper exits when
+    /// it cannot bind that port, so each attempt takes a new free one.
+    pub fn start_with_admin(cfg: &[(&str, &str)], props: &[(&str, &str)]) -> (RealZooKeeper, u16) {
+        if let Some(why) = missing() {
+            panic!("real ZooKeeper unavailable: {why}");
+        }
+        let mut failures = Vec::new();
+        for _ in 0..ATTEMPTS {
+            let port = free_port();
+            let port_text = port.to_string();
+            let mut lines = vec![
+                ("admin.enableServer", "true"),
+                ("admin.serverAddress", "127.0.0.1"),
+                ("admin.serverPort", port_text.as_str()),
+            ];
+            lines.extend_from_slice(cfg);
+            let started = Self::try_start(&lines, props).and_then(|mut zk| {
+                zk.wait_accepting(SocketAddr::from(([127, 0, 0, 1], port)))
+                    .map(|()| zk)
+            });
+            match started {
+                Ok(zk) => return (zk, port),
+                Err(why) => failures.push(why),
+            }
+        }
+        panic!(
+            "ZooKeeper with its AdminServer did not start in {ATTEMPTS} attempts:\n{}",
+            failures.join("\n---\n")
+        );
+    }
+
     fn try_start(cfg: &[(&str, &str)], props: &[(&str, &str)]) -> Result<RealZooKeeper, String> {
         let dir = tempfile::Builder::new()
             .prefix("realzk")
