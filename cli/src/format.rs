@@ -212,6 +212,36 @@ pub fn code_message(err: &Error) -> String {
     }
 }
 
+/// `config -c`: the dynamic configuration's version, a space, then each server's client
+/// address (`host:port`, comma-separated), as zkCli's `ConfigUtils.getClientConfigStr`.
+/// A server line is `server.N=host:quorumPort:electionPort[:role][;[clientHost:]clientPort]`;
+/// a client port alone listens on every address (0.0.0.0).
+pub fn client_config(config: &str) -> String {
+    let mut version = "";
+    let mut clients = Vec::new();
+    for line in config.lines() {
+        let Some((key, value)) = line.split_once('=') else {
+            continue;
+        };
+        let (key, value) = (key.trim(), value.trim());
+        if key == "version" {
+            version = value;
+        }
+        if !key.starts_with("server.") {
+            continue;
+        }
+        let client = match value.split_once(';') {
+            Some((_, client)) => match client.trim().rsplit_once(':') {
+                Some((host, port)) => format!("{host}:{port}"),
+                None => format!("0.0.0.0:{}", client.trim()),
+            },
+            None => String::new(),
+        };
+        clients.push(client);
+    }
+    format!("{version} {}", clients.join(","))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -222,6 +252,20 @@ mod tests {
         // 2026-11-24T22:29:37Z
         assert_eq!(java_date(1_795_559_377_000), "Tue Nov 24 22:29:37 UTC 2026");
         assert_eq!(java_date(951_782_400_000), "Tue Feb 29 00:00:00 UTC 2000");
+    }
+
+    #[test]
+    fn client_config_as_zkcli_prints_it() {
+        let config = "server.1=10.0.0.1:2888:3888:participant;0.0.0.0:2181\n\
+                      server.2=10.0.0.2:2888:3888:participant;2182\n\
+                      server.3=10.0.0.3:2888:3888:observer\n\
+                      version=100000000";
+        assert_eq!(
+            client_config(config),
+            "100000000 0.0.0.0:2181,0.0.0.0:2182,"
+        );
+        // Standalone: the node is empty.
+        assert_eq!(client_config(""), " ");
     }
 
     #[test]

@@ -8,7 +8,14 @@
 //!     --tls-cert client.pem --tls-key client.key ls /     # TLS with a client certificate
 //! ferrokeeper-cli --server zk1:2181 --sasl-user bob \
 //!     --sasl-password-file bob.pw whoami                  # SASL DIGEST-MD5
+//! ferrokeeper-cli --server zk1:2181 setquota -n 1000 /app # zkCli's quota commands
+//! ferrokeeper-cli --server zk1:2181 admin mntr            # AdminServer JSON (zk1:8080)
+//! ferrokeeper-cli --server zk1:2181 4lw ruok              # a four-letter word
 //! ```
+//!
+//! `help`, `version`, `admin`, `4lw` and `reconfig` (refused: not supported yet) need
+//! no session, so one-shot mode does not connect for them. Output to a pipe whose
+//! reader has gone (`| head`) ends the program quietly, as SIGPIPE ends a Unix tool.
 //!
 //! One-shot mode prints the result on stdout and exits 0; on failure it prints zkCli's
 //! error text on stderr (e.g. `Node does not exist: /a`) and exits 1 (2 for a usage
@@ -16,7 +23,10 @@
 //! a terminal and reads plain lines otherwise; it prints watch and session events as
 //! zkCli does (`WATCHER::` then `WatchedEvent state:... type:... path:...`).
 
+mod admin;
 mod format;
+mod output;
+mod quota;
 mod shell;
 
 use std::io::{BufRead, IsTerminal};
@@ -28,6 +38,7 @@ use clap::Parser;
 use ferrokeeper_client::tls::TlsConfig;
 use ferrokeeper_client::{Client, ClientBuilder};
 
+use output::{errln, outln};
 use shell::{CliError, Flow, Shell};
 
 #[derive(Debug, Parser)]
@@ -45,7 +56,14 @@ Security, as ZooKeeper's Java client settings:
   --tls-no-hostname-verification zookeeper.ssl.hostnameVerification=false
   --sasl-user USER               the JAAS Client section's username (DIGEST-MD5)
   --sasl-password-file FILE      its password (or $FERROKEEPER_SASL_PASSWORD)
-Java key stores (JKS, PKCS#12) are not read: convert them to PEM with openssl."
+Java key stores (JKS, PKCS#12) are not read: convert them to PEM with openssl.
+
+Operator commands (no session needed):
+  admin [--url http://host:8080/commands] command [key=value ...]
+                                 an AdminServer command; its JSON, pretty (exit 1 on \"error\")
+  4lw word                       a four-letter word to the first server's client port
+Quotas as zkCli: setquota -n|-b|-N|-B val path, listquota path, delquota [-n|-b|-N|-B] path.
+Run `ferrokeeper-cli help` for every command."
 )]
 struct Args {
     /// Connect string: host:port[,host:port...][/chroot].
@@ -201,7 +219,7 @@ fn main() -> ExitCode {
     {
         Ok(runtime) => runtime,
         Err(e) => {
-            eprintln!("cannot start the runtime: {e}");
+            errln!("cannot start the runtime: {e}");
             return ExitCode::FAILURE;
         }
     };
@@ -213,17 +231,21 @@ fn main() -> ExitCode {
     let builder = match secure(&args, builder) {
         Ok(builder) => builder,
         Err((why, code)) => {
-            eprintln!("{why}");
+            errln!("{why}");
             return ExitCode::from(code);
         }
     };
-    if args.command.is_empty() {
+    let code = if args.command.is_empty() {
         let shell = Shell::new(&args.server, builder, true, timeout);
         interactive(&runtime, shell)
     } else {
         let shell = Shell::new(&args.server, builder, false, timeout);
         runtime.block_on(one_shot(shell, &args.command))
-    }
+    };
+    // A DNS look-up given up on may still block a thread of the runtime: do not wait
+    // for it.
+    runtime.shutdown_background();
+    code
 }
 
 async fn one_shot(mut shell: Shell, words: &[String]) -> ExitCode {
@@ -231,23 +253,25 @@ async fn one_shot(mut shell: Shell, words: &[String]) -> ExitCode {
         Ok(command) => command,
         Err(e) => {
             if matches!(e, CliError::NotFound(_)) {
-                eprintln!("{}", shell::help());
+                errln!("{}", shell::help());
             }
-            eprintln!("{e}");
+            errln!("{e}");
             return ExitCode::from(e.exit_code());
         }
     };
-    let server = shell.server.clone();
-    if let Err(e) = shell.connect(&server).await {
-        eprintln!("{e}");
-        return ExitCode::FAILURE;
+    if command.needs_session() {
+        let server = shell.server.clone();
+        if let Err(e) = shell.connect(&server).await {
+            errln!("{e}");
+            return ExitCode::FAILURE;
+        }
     }
     let result = shell.run(command).await;
     shell.close().await;
     match result {
         Ok(_) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("{e}");
+            errln!("{e}");
             ExitCode::from(e.exit_code())
         }
     }
@@ -308,10 +332,10 @@ fn interactive(runtime: &tokio::runtime::Runtime, mut shell: Shell) -> ExitCode 
         _ => Input::Plain(std::io::stdin().lock()),
     };
     let server = shell.server.clone();
-    println!("Connecting to {server}");
-    println!("Welcome to ferrokeeper-cli!");
+    outln!("Connecting to {server}");
+    outln!("Welcome to ferrokeeper-cli!");
     if let Err(e) = runtime.block_on(shell.connect(&server)) {
-        eprintln!("{e}");
+        errln!("{e}");
     }
     let mut failed = false;
     let mut number = 0;
@@ -341,14 +365,14 @@ fn interactive(runtime: &tokio::runtime::Runtime, mut shell: Shell) -> ExitCode 
                 let history = input.history();
                 let skip = history.len().saturating_sub(11);
                 for (i, line) in history.iter().enumerate().skip(skip) {
-                    println!("{i} - {line}");
+                    outln!("{i} - {line}");
                 }
             }
             Err(e @ CliError::NotFound(_)) => {
-                println!("{}", shell::help());
-                eprintln!("{e}");
+                outln!("{}", shell::help());
+                errln!("{e}");
             }
-            Err(e) => eprintln!("{e}"),
+            Err(e) => errln!("{e}"),
         }
     }
     if let (Input::Editor(editor), Some(file)) = (&mut input, history_file()) {

@@ -15,6 +15,11 @@ use ferrokeeper_client::{
 };
 
 use crate::format;
+use crate::output::{errln, outln};
+use crate::{admin, quota};
+
+/// What getConfig returns: the ensemble's dynamic configuration.
+const CONFIG_NODE: &str = "/zookeeper/config";
 
 /// ZooKeeper's largest TTL (40 bits of milliseconds).
 const MAX_TTL: i64 = 0xFF_FFFF_FFFF;
@@ -26,11 +31,16 @@ pub const USAGE: &[(&str, &str)] = &[
         "addWatch [-m mode] path # optional mode is one of [PERSISTENT, PERSISTENT_RECURSIVE] - default is PERSISTENT_RECURSIVE",
     ),
     ("addauth", "addauth scheme auth"),
+    (
+        "admin",
+        "admin [--url http://host:8080/commands] command [key=value ...] # an AdminServer command, its JSON printed",
+    ),
     ("close", "close "),
-    ("config", "config [-s]"),
+    ("config", "config [-c] [-w] [-s]"),
     ("connect", "connect host:port"),
     ("create", "create [-s] [-e] [-c] [-t ttl] path [data] [acl]"),
     ("delete", "delete [-v version] path"),
+    ("delquota", "delquota [-n|-b|-N|-B] path"),
     ("deleteall", "deleteall path [-b batch size]"),
     ("get", "get [-s] [-w] path"),
     ("getAcl", "getAcl [-s] path"),
@@ -38,16 +48,26 @@ pub const USAGE: &[(&str, &str)] = &[
     ("getEphemerals", "getEphemerals path"),
     ("help", "help "),
     ("history", "history "),
+    ("listquota", "listquota path"),
     ("ls", "ls [-s] [-w] [-R] path"),
     ("printwatches", "printwatches on|off"),
     ("quit", "quit "),
+    (
+        "reconfig",
+        "reconfig [-s] [-v version] [[-file path] | [-members serverID=host:port1:port2;port3[,...]*]] | [-add serverId=host:port1:port2;port3[,...]]* [-remove serverId[,...]*] # not supported yet",
+    ),
     ("removewatches", "removewatches path [-c|-d|-a] [-l]"),
     ("set", "set [-s] [-v version] path data"),
     ("setAcl", "setAcl [-s] [-v version] [-R] path acl"),
+    ("setquota", "setquota -n|-b|-N|-B val path"),
     ("stat", "stat [-w] path"),
     ("sync", "sync path"),
     ("version", "version "),
     ("whoami", "whoami "),
+    (
+        "4lw",
+        "4lw word # a four-letter word (ruok, srvr, mntr, ...) to the first server's client port",
+    ),
 ];
 
 /// The help text (`help`, and after an unknown command), as zkCli's.
@@ -163,9 +183,56 @@ pub enum Command {
     Sync { path: String },
     #[command(name = "config")]
     Config {
+        /// Only the version and the client addresses.
+        #[arg(short = 'c')]
+        client: bool,
+        #[arg(short = 'w')]
+        watch: bool,
         #[arg(short = 's')]
         stat: bool,
     },
+    #[command(name = "reconfig")]
+    Reconfig {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    #[command(name = "setquota")]
+    Setquota {
+        #[arg(short = 'n', allow_negative_numbers = true)]
+        count: Option<String>,
+        #[arg(short = 'b', allow_negative_numbers = true)]
+        bytes: Option<String>,
+        #[arg(short = 'N', allow_negative_numbers = true)]
+        count_hard: Option<String>,
+        #[arg(short = 'B', allow_negative_numbers = true)]
+        bytes_hard: Option<String>,
+        path: String,
+    },
+    #[command(name = "listquota")]
+    Listquota { path: String },
+    #[command(name = "delquota")]
+    Delquota {
+        #[arg(short = 'n')]
+        count: bool,
+        #[arg(short = 'b')]
+        bytes: bool,
+        #[arg(short = 'N')]
+        count_hard: bool,
+        #[arg(short = 'B')]
+        bytes_hard: bool,
+        path: String,
+    },
+    #[command(name = "admin")]
+    Admin {
+        /// The AdminServer's command URL (default http://<first server host>:8080/commands).
+        #[arg(long)]
+        url: Option<String>,
+        command: String,
+        /// The command's parameters, key=value.
+        params: Vec<String>,
+    },
+    #[command(name = "4lw")]
+    FourLetterWord { word: String },
     #[command(name = "getEphemerals")]
     GetEphemerals { path: Option<String> },
     #[command(name = "getAllChildrenNumber")]
@@ -205,6 +272,21 @@ pub enum Command {
     History,
     #[command(name = "version")]
     Version,
+}
+
+impl Command {
+    /// Whether the command talks to ZooKeeper through a session (the others work
+    /// without one, so one-shot mode does not connect for them).
+    pub fn needs_session(&self) -> bool {
+        !matches!(
+            self,
+            Command::Help
+                | Command::Version
+                | Command::Reconfig { .. }
+                | Command::Admin { .. }
+                | Command::FourLetterWord { .. }
+        )
+    }
 }
 
 /// Why a command failed; its `Display` is what zkCli prints (on stderr).
@@ -336,38 +418,45 @@ pub struct Shell {
     connect_within: std::time::Duration,
 }
 
-/// Says which hosts of a connect string do not resolve; fails when none does (the
-/// Java client refuses such a connect string outright).
-async fn resolvable(hosts: &str) -> Result<(), CliError> {
+/// Checks that the hosts of a connect string resolve, within `within`: connecting to a
+/// host that has no address can never succeed, so there is nothing to wait for. Warns
+/// about the hosts that do not resolve; fails when none does (the Java client refuses
+/// such a connect string outright).
+async fn resolvable(hosts: &str, within: Duration) -> Result<(), CliError> {
     let mut unresolved = Vec::new();
     let mut any = false;
     for host in hosts.split(',').map(str::trim).filter(|h| !h.is_empty()) {
-        let with_port = if host
-            .rsplit_once(':')
-            .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
-        {
-            host.to_owned()
-        } else {
-            format!("{host}:2181")
+        let (name, with_port) = match host.rsplit_once(':') {
+            Some((name, p)) if p.parse::<u16>().is_ok() => (name, host.to_owned()),
+            _ => (host, format!("{host}:2181")),
         };
-        let resolved = tokio::net::lookup_host(&with_port)
-            .await
-            .is_ok_and(|mut addrs| addrs.next().is_some());
+        let resolved = match tokio::time::timeout(within, tokio::net::lookup_host(&with_port)).await
+        {
+            Ok(Ok(mut addrs)) => addrs.next().is_some(),
+            Ok(Err(_)) => false,
+            Err(_) => {
+                return Err(CliError::Message(format!(
+                    "cannot resolve host \"{name}\": no answer within {} ms",
+                    within.as_millis()
+                )));
+            }
+        };
         if resolved {
             any = true;
         } else {
-            unresolved.push(host.to_owned());
+            unresolved.push(format!("\"{name}\""));
         }
     }
-    if !unresolved.is_empty() {
-        eprintln!("Unable to resolve address: {}", unresolved.join(", "));
-    }
+    let message = match unresolved.len() {
+        0 => return Ok(()),
+        1 => format!("cannot resolve host {}", unresolved[0]),
+        _ => format!("cannot resolve hosts {}", unresolved.join(", ")),
+    };
     if any {
+        errln!("{message}; trying the others");
         Ok(())
     } else {
-        Err(CliError::Message(format!(
-            "Unable to connect to {hosts}: no host of the connect string resolves"
-        )))
+        Err(CliError::Message(message))
     }
 }
 
@@ -397,7 +486,7 @@ impl Shell {
             Some(i) => (&server[..i], Some(&server[i..])),
             None => (server, None),
         };
-        resolvable(hosts).await?;
+        resolvable(hosts, self.answer_within()).await?;
         let deadline = tokio::time::Instant::now() + self.connect_within;
         let mut pause = std::time::Duration::from_millis(20);
         let root = loop {
@@ -426,7 +515,7 @@ impl Shell {
         };
         self.server = server.to_owned();
         if self.events {
-            println!(
+            outln!(
                 "\nWATCHER::\n\n{}",
                 format::session_event(SessionState::Connected.keeper_state())
             );
@@ -437,7 +526,7 @@ impl Shell {
                 let _ = states.next().await;
                 while let Some(state) = states.next().await {
                     if print.load(Ordering::Relaxed) {
-                        println!(
+                        outln!(
                             "\nWATCHER::\n\n{}",
                             format::session_event(state.keeper_state())
                         );
@@ -473,6 +562,29 @@ impl Shell {
         }
     }
 
+    /// How long a single exchange (a DNS look-up, an admin request) may take: the
+    /// connection timeout, the smaller of the session timeout and 10 s.
+    fn answer_within(&self) -> Duration {
+        self.connect_within.min(Duration::from_secs(10))
+    }
+
+    /// The session at the server's root (for what lives outside any chroot).
+    fn root(&self) -> Result<&Client, CliError> {
+        self.root
+            .as_ref()
+            .ok_or_else(|| CliError::Message("Not connected".into()))
+    }
+
+    /// `path` of the shell's chroot as a path from the server's root: quotas are
+    /// kept by server path, so a quota set through a chroot must name the real node.
+    fn absolute(&self, path: &str) -> String {
+        match self.client.as_ref().and_then(Client::chroot_path) {
+            Some(chroot) if chroot != "/" && path == "/" => chroot.to_owned(),
+            Some(chroot) if chroot != "/" => format!("{chroot}{path}"),
+            _ => path.to_owned(),
+        }
+    }
+
     fn client(&self) -> Result<&Client, CliError> {
         self.client
             .as_ref()
@@ -488,7 +600,7 @@ impl Shell {
             if let Ok(event) = watch.await
                 && print.load(Ordering::Relaxed)
             {
-                println!("\nWATCHER::\n\n{}", format::event(&event));
+                outln!("\nWATCHER::\n\n{}", format::event(&event));
             }
         });
     }
@@ -518,12 +630,12 @@ impl Shell {
                 // The client cannot tell null data from empty data: zkCli prints
                 // "null" for nodes created without data.
                 if data.is_empty() {
-                    println!("null");
+                    outln!("null");
                 } else {
-                    println!("{}", String::from_utf8_lossy(&data));
+                    outln!("{}", String::from_utf8_lossy(&data));
                 }
                 if stat {
-                    println!("{}", format::stat(&st));
+                    outln!("{}", format::stat(&st));
                 }
             }
             Command::Set {
@@ -539,7 +651,7 @@ impl Shell {
                     .await
                     .map_err(CliError::on(&path))?;
                 if stat {
-                    println!("{}", format::stat(&st));
+                    outln!("{}", format::stat(&st));
                 }
             }
             Command::Create {
@@ -583,7 +695,7 @@ impl Shell {
                     client.exists(&path).await.map_err(CliError::on(&path))?
                 };
                 let st = st.ok_or_else(|| CliError::on(&path)(Error::NoNode))?;
-                println!("{}", format::stat(&st));
+                outln!("{}", format::stat(&st));
             }
             Command::GetAcl { stat, path } => {
                 check_path(&path, false)?;
@@ -592,9 +704,9 @@ impl Shell {
                     .get_acl(&path)
                     .await
                     .map_err(CliError::on(&path))?;
-                println!("{}", format::acl(&acl));
+                outln!("{}", format::acl(&acl));
                 if stat {
-                    println!("{}", format::stat(&st));
+                    outln!("{}", format::stat(&st));
                 }
             }
             Command::SetAcl {
@@ -623,7 +735,7 @@ impl Shell {
                     }
                 }
                 if stat && let Some(st) = last {
-                    println!("{}", format::stat(&st));
+                    outln!("{}", format::stat(&st));
                 }
             }
             Command::Addauth { scheme, auth } => {
@@ -635,7 +747,7 @@ impl Shell {
             Command::Sync { path } => {
                 check_path(&path, false)?;
                 match self.client()?.sync(&path).await {
-                    Ok(()) => println!("Sync is OK"),
+                    Ok(()) => outln!("Sync is OK"),
                     Err(e) => {
                         return Err(CliError::Message(format!(
                             "Sync has failed. rc={}",
@@ -644,20 +756,109 @@ impl Shell {
                     }
                 }
             }
-            Command::Config { stat } => {
-                self.client()?;
-                let root = self
-                    .root
-                    .as_ref()
-                    .ok_or_else(|| CliError::Message("Not connected".into()))?;
-                let (data, st) = root
-                    .get_data("/zookeeper/config")
-                    .await
-                    .map_err(CliError::on("/zookeeper/config"))?;
-                println!("{}", String::from_utf8_lossy(&data));
-                if stat {
-                    println!("{}", format::stat(&st));
+            Command::Config {
+                client: client_only,
+                watch,
+                stat,
+            } => {
+                // The client crate has no getConfig (opcode 104): a read of the node it
+                // returns, at the server's root as getConfig ignores the chroot.
+                let root = self.root()?;
+                let (data, st) = if watch {
+                    let (data, st, w) = root
+                        .get_data_w(CONFIG_NODE)
+                        .await
+                        .map_err(CliError::on(CONFIG_NODE))?;
+                    self.spawn_watch(w);
+                    (data, st)
+                } else {
+                    root.get_data(CONFIG_NODE)
+                        .await
+                        .map_err(CliError::on(CONFIG_NODE))?
+                };
+                let text = String::from_utf8_lossy(&data);
+                if client_only {
+                    outln!("{}", format::client_config(&text));
+                } else {
+                    outln!("{text}");
                 }
+                if stat {
+                    outln!("{}", format::stat(&st));
+                }
+            }
+            Command::Reconfig { args: _ } => {
+                return Err(CliError::Message(
+                    "reconfig is not supported by this CLI yet (the client crate has no \
+                     reconfig request); use zkCli.sh"
+                        .into(),
+                ));
+            }
+            Command::Setquota {
+                count,
+                bytes,
+                count_hard,
+                bytes_hard,
+                path,
+            } => {
+                let chosen: Vec<(quota::Limit, String)> = [
+                    (quota::Limit::Count, count),
+                    (quota::Limit::Bytes, bytes),
+                    (quota::Limit::CountHard, count_hard),
+                    (quota::Limit::BytesHard, bytes_hard),
+                ]
+                .into_iter()
+                .filter_map(|(limit, value)| value.map(|v| (limit, v)))
+                .collect();
+                let [(limit, value)] = chosen.as_slice() else {
+                    return Err(CliError::Usage(usage("setquota")));
+                };
+                check_path(&path, false)?;
+                let absolute = self.absolute(&path);
+                quota::set(self.root()?, &absolute, *limit, value).await?;
+            }
+            Command::Listquota { path } => {
+                check_path(&path, false)?;
+                let absolute = self.absolute(&path);
+                quota::list(self.root()?, &absolute).await?;
+            }
+            Command::Delquota {
+                count,
+                bytes,
+                count_hard,
+                bytes_hard,
+                path,
+            } => {
+                let chosen: Vec<quota::Limit> = [
+                    (quota::Limit::Count, count),
+                    (quota::Limit::Bytes, bytes),
+                    (quota::Limit::CountHard, count_hard),
+                    (quota::Limit::BytesHard, bytes_hard),
+                ]
+                .into_iter()
+                .filter_map(|(limit, set)| set.then_some(limit))
+                .collect();
+                if chosen.len() > 1 {
+                    return Err(CliError::Usage(usage("delquota")));
+                }
+                check_path(&path, false)?;
+                let absolute = self.absolute(&path);
+                quota::delete(self.root()?, &absolute, chosen.first().copied()).await?;
+            }
+            Command::Admin {
+                url,
+                command,
+                params,
+            } => {
+                let base = match url {
+                    Some(url) => url,
+                    None => admin::default_url(&self.server)?,
+                };
+                let url = admin::command_url(&base, &command, &params)?;
+                outln!("{}", admin::admin(url, self.answer_within()).await?);
+            }
+            Command::FourLetterWord { word } => {
+                let answer = admin::four_letter(&self.server, &word, self.answer_within()).await?;
+                outln!("{}", answer.strip_suffix('\n').unwrap_or(&answer));
             }
             Command::GetEphemerals { path } => {
                 let path = path.unwrap_or_else(|| "/".to_owned());
@@ -667,7 +868,7 @@ impl Shell {
                     .get_ephemerals(&path)
                     .await
                     .map_err(CliError::on(&path))?;
-                println!("[{}]", nodes.join(", "));
+                outln!("[{}]", nodes.join(", "));
             }
             Command::GetAllChildrenNumber { path } => {
                 check_path(&path, false)?;
@@ -676,13 +877,13 @@ impl Shell {
                     .get_all_children_number(&path)
                     .await
                     .map_err(CliError::on(&path))?;
-                println!("{n}");
+                outln!("{n}");
             }
             Command::Whoami => {
                 let ids = self.client()?.whoami().await.map_err(CliError::on(""))?;
-                println!("Auth scheme: User");
+                outln!("Auth scheme: User");
                 for id in ids {
-                    println!("{}: {}", id.auth_scheme, id.user);
+                    outln!("{}: {}", id.auth_scheme, id.user);
                 }
             }
             Command::AddWatch { mode, path } => {
@@ -705,7 +906,7 @@ impl Shell {
                         while let Some(event) = events.next().await {
                             // Session changes are printed once, by the session's printer.
                             if !event.is_session_event() && print.load(Ordering::Relaxed) {
-                                println!("\nWATCHER::\n\n{}", format::event(&event));
+                                outln!("\nWATCHER::\n\n{}", format::event(&event));
                             }
                         }
                     });
@@ -740,9 +941,9 @@ impl Shell {
                 self.close().await;
                 return Ok(Flow::Quit);
             }
-            Command::Help => println!("{}", help()),
+            Command::Help => outln!("{}", help()),
             Command::History => return Ok(Flow::History),
-            Command::Version => println!(
+            Command::Version => outln!(
                 "ferrokeeper-cli version {} (speaks ZooKeeper 3.8)",
                 env!("CARGO_PKG_VERSION")
             ),
@@ -761,7 +962,7 @@ impl Shell {
         let client = self.client()?;
         if recursive {
             for node in subtree(client, path).await? {
-                println!("{node}");
+                outln!("{node}");
             }
             return Ok(());
         }
@@ -779,9 +980,9 @@ impl Shell {
                 .map_err(CliError::on(path))?
         };
         children.sort();
-        println!("[{}]", children.join(", "));
+        outln!("[{}]", children.join(", "));
         if stat {
-            println!("{}", format::stat(&st));
+            outln!("{}", format::stat(&st));
         }
         Ok(())
     }
@@ -850,7 +1051,7 @@ impl Shell {
         };
         match created {
             Ok((created, _)) => {
-                println!("Created {created}");
+                outln!("Created {created}");
                 Ok(())
             }
             // zkCli prints the exception, then its own text.
