@@ -236,10 +236,12 @@ fn main() -> ExitCode {
         }
     };
     let code = if args.command.is_empty() {
-        let shell = Shell::new(&args.server, builder, true, timeout);
+        let mut shell = Shell::new(&args.server, builder, true, timeout);
+        shell.secure = args.secure;
         interactive(&runtime, shell)
     } else {
-        let shell = Shell::new(&args.server, builder, false, timeout);
+        let mut shell = Shell::new(&args.server, builder, false, timeout);
+        shell.secure = args.secure;
         runtime.block_on(one_shot(shell, &args.command))
     };
     // A DNS look-up given up on may still block a thread of the runtime: do not wait

@@ -416,6 +416,8 @@ pub struct Shell {
     /// How long connecting keeps trying (zkCli keeps trying for its session timeout):
     /// a server that accepts and closes while it starts is not a failure yet.
     connect_within: std::time::Duration,
+    /// The session uses TLS (--secure): the client port speaks TLS, which `4lw` does not.
+    pub secure: bool,
 }
 
 /// Checks that the hosts of a connect string resolve, within `within`: connecting to a
@@ -469,6 +471,7 @@ impl Shell {
     ) -> Shell {
         Shell {
             connect_within,
+            secure: false,
             server: server.to_owned(),
             builder,
             root: None,
@@ -857,6 +860,12 @@ impl Shell {
                 outln!("{}", admin::admin(url, self.answer_within()).await?);
             }
             Command::FourLetterWord { word } => {
+                if self.secure {
+                    return Err(CliError::Message(
+                        "4lw over TLS is not supported by this CLI yet (it speaks plain TCP)"
+                            .into(),
+                    ));
+                }
                 let answer = admin::four_letter(&self.server, &word, self.answer_within()).await?;
                 outln!("{}", answer.strip_suffix('\n').unwrap_or(&answer));
             }

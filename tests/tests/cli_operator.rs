@@ -420,6 +420,29 @@ fn quotas_match_zkcli_on_zookeeper() {
             out.dump()
         );
     }
+
+    // Through a chroot a quota names the server path: /zookeeper/quota is outside it.
+    let chrooted = format!("{}/fk", zk.connect_string());
+    let out = cli(&chrooted, &["setquota", "-n", "3", "/d"]);
+    assert!(out.status.success(), "{}", out.dump());
+    let out = cli(&chrooted, &["listquota", "/d"]);
+    assert!(out.status.success(), "{}", out.dump());
+    assert!(
+        out.stdout.starts_with(
+            "Output quota for /fk/d count=3,bytes=-1=;byteHardLimit=-1;countHardLimit=-1\n"
+        ),
+        "{}",
+        out.dump()
+    );
+    let out = cli(&chrooted, &["setquota", "-n", "3", "/e/f/g"]);
+    assert!(
+        !out.status.success()
+            && out
+                .stderr
+                .contains("/fk/e/f/g has a parent /fk/e which has a quota"),
+        "{}",
+        out.dump()
+    );
     rt.block_on(client.close()).expect("close");
 }
 
