@@ -1,7 +1,8 @@
 //! Four-letter words: on a fresh connection ZooKeeper reads the first four bytes as a
 //! frame length; if they spell a known command it answers in plain text and closes.
 
-/// A four-letter command ZooKeeper 3.8 knows.
+/// A four-letter command ZooKeeper 3.8 knows, plus ClickHouse Keeper's leadership
+/// commands (`rqld`, `ydld`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum FourLetterWord {
     Conf,
@@ -23,6 +24,11 @@ pub enum FourLetterWord {
     Mntr,
     Isro,
     Hash,
+    /// ClickHouse Keeper's "request leadership": the server asked becomes the leader.
+    Rqld,
+    /// ClickHouse Keeper's "yield leadership": a leader hands over to the most
+    /// caught-up follower.
+    Ydld,
     /// Telnet's interrupt sequence (`0xfff4fffd`); ZooKeeper just closes the connection.
     TelnetClose,
 }
@@ -48,6 +54,8 @@ impl FourLetterWord {
         (FourLetterWord::Mntr, "mntr"),
         (FourLetterWord::Isro, "isro"),
         (FourLetterWord::Hash, "hash"),
+        (FourLetterWord::Rqld, "rqld"),
+        (FourLetterWord::Ydld, "ydld"),
     ];
 
     const TELNET_CLOSE: [u8; 4] = [0xff, 0xf4, 0xff, 0xfd];

@@ -1,6 +1,10 @@
 //! The four-letter-word whitelist (`4lw.commands.whitelist`), resolved as ZooKeeper's
 //! `FourLetterCommands.isEnabled` does: `*` means every known command, `srvr` is always
 //! on (zkServer.sh status needs it) and `isro` is on in read-only mode.
+//!
+//! ClickHouse Keeper's `rqld` and `ydld` move the leadership, so they are enabled only
+//! by name: neither the default (`srvr`) nor `*` (written with ZooKeeper's read-mostly
+//! commands in mind) turns on a command that changes the ensemble.
 
 use std::collections::BTreeSet;
 
@@ -9,6 +13,10 @@ pub const KNOWN_COMMANDS: [&str; 18] = [
     "conf", "cons", "crst", "dirs", "dump", "envi", "gtmk", "ruok", "stmk", "srst", "srvr", "stat",
     "wchc", "wchp", "wchs", "mntr", "isro", "hash",
 ];
+
+/// Commands that change the ensemble (ClickHouse Keeper's leadership requests): known,
+/// but enabled only when listed by name.
+pub const BY_NAME_ONLY: [&str; 2] = ["rqld", "ydld"];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FourLetterWhitelist {
@@ -29,7 +37,7 @@ impl FourLetterWhitelist {
             if word == "*" {
                 enabled.extend(KNOWN_COMMANDS.iter().map(|c| c.to_string()));
             } else if !word.is_empty() {
-                if !KNOWN_COMMANDS.contains(&word) {
+                if !KNOWN_COMMANDS.contains(&word) && !BY_NAME_ONLY.contains(&word) {
                     unknown.push(word.to_owned());
                 }
                 enabled.insert(word.to_owned());
@@ -75,11 +83,16 @@ mod tests {
         let (w, unknown) = FourLetterWhitelist::parse(Some("*"), false);
         assert!(KNOWN_COMMANDS.iter().all(|c| w.is_enabled(c)));
         assert!(unknown.is_empty());
+        // `*` turns on no command that moves the leadership.
+        assert!(BY_NAME_ONLY.iter().all(|c| !w.is_enabled(c)));
         let (w, _) = FourLetterWhitelist::parse(Some(" ruok, stat  mntr,,"), true);
         assert_eq!(
             w.commands().collect::<Vec<_>>(),
             vec!["isro", "mntr", "ruok", "srvr", "stat"]
         );
+        let (w, unknown) = FourLetterWhitelist::parse(Some("*,rqld,ydld"), false);
+        assert!(w.is_enabled("rqld") && w.is_enabled("ydld") && w.is_enabled("mntr"));
+        assert!(unknown.is_empty());
         let (w, unknown) = FourLetterWhitelist::parse(Some("ruok,nope"), false);
         assert!(w.is_enabled("ruok"));
         assert_eq!(unknown, vec!["nope".to_string()]);

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use tokio::sync::watch;
 
-use crate::replication::{FollowerCounts, Replica, Role};
+use crate::replication::{FollowerCounts, Replica, Role, ServerId, TransferError};
 use crate::zab::ZabLink;
 
 #[derive(Clone)]
@@ -53,6 +53,35 @@ impl Backend {
         match self {
             Backend::Raft(r) => r.leadership(),
             Backend::Zab(z) => (z.generation(), None),
+        }
+    }
+
+    /// Hands the Raft leadership to voter `to`, or to the most caught-up voter; see
+    /// [`Replica::transfer_leadership`]. A server following ZooKeeper has no say.
+    pub async fn transfer_leadership(
+        &self,
+        to: Option<ServerId>,
+    ) -> Result<ServerId, TransferError> {
+        match self {
+            Backend::Raft(r) => r.transfer_leadership(to).await,
+            Backend::Zab(_) => Err(TransferError::NotRaft),
+        }
+    }
+
+    /// `rqld`: this server asks to lead.
+    pub async fn request_leadership(&self) -> Result<ServerId, TransferError> {
+        match self {
+            Backend::Raft(r) => r.transfer_leadership(Some(r.id())).await,
+            Backend::Zab(_) => Err(TransferError::NotRaft),
+        }
+    }
+
+    /// `ydld`: if this server leads, it hands leadership to the most caught-up voter
+    /// (`Some(new leader)`); `None` when it does not lead.
+    pub async fn yield_leadership(&self) -> Result<Option<ServerId>, TransferError> {
+        match self {
+            Backend::Raft(r) => r.yield_leadership().await,
+            Backend::Zab(_) => Err(TransferError::NotRaft),
         }
     }
 }

@@ -282,7 +282,39 @@ fn text_for(shared: &Shared, word: FourLetterWord, asker: &str) -> String {
             .load(Ordering::Relaxed)
             .to_string(),
         FourLetterWord::Hash => String::new(),
-        FourLetterWord::TelnetClose => String::new(),
+        // Answered by `leadership` (they wait for the hand-over).
+        FourLetterWord::TelnetClose | FourLetterWord::Rqld | FourLetterWord::Ydld => String::new(),
+    }
+}
+
+/// `rqld` and `ydld`, answered with ClickHouse Keeper's sentences. Keeper answers as soon
+/// as the request is sent; we answer once the hand-over is done (or failed, bounded by
+/// about twice the election timeout), so "Sent" means the leadership moved. A failure
+/// adds the reason on a second line. As in Keeper, `rqld` on the leader and `ydld` on a
+/// non-leader succeed without doing anything.
+async fn leadership(shared: &Shared, word: FourLetterWord) -> String {
+    let backend = shared.backend();
+    let (sent, failed, result) = match word {
+        FourLetterWord::Rqld => (
+            "Sent leadership request to leader.",
+            "Failed to send leadership request to leader.",
+            backend.request_leadership().await.map(Some),
+        ),
+        _ => (
+            "Sent yield leadership request to leader.",
+            "Failed to send yield leadership request to leader.",
+            backend.yield_leadership().await,
+        ),
+    };
+    match result {
+        Ok(leader) => {
+            tracing::info!(command = word.name(), leader = ?leader, "leadership request done");
+            sent.to_owned()
+        }
+        Err(e) => {
+            tracing::warn!(command = word.name(), "leadership request failed: {e}");
+            format!("{failed}\n{e}\n")
+        }
     }
 }
 
@@ -310,7 +342,10 @@ pub async fn answer(
     let name = word.name();
     let text = if shared.settings.four_letter_whitelist.is_enabled(name) {
         tracing::debug!(command = name, "four-letter word");
-        text_for(shared, word, &peer.to_string())
+        match word {
+            FourLetterWord::Rqld | FourLetterWord::Ydld => leadership(shared, word).await,
+            _ => text_for(shared, word, &peer.to_string()),
+        }
     } else {
         format!("{name} is not executed because it is not in the whitelist.\n")
     };

@@ -14,6 +14,7 @@ mod role;
 mod snapshot_file;
 mod state_machine;
 mod tickets;
+mod transfer;
 mod types;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -32,6 +33,7 @@ pub use durable_log::{DurableLogStore, LogOptions, LogStoreError, SyncMode};
 pub use peer_client::PeerAddr;
 pub use role::{FollowerCounts, Role};
 pub use state_machine::{Applier, SnapshotWriter};
+pub use transfer::{ServerId, TransferError};
 pub use types::ApplyOutcome;
 
 use crate::proposal::Proposal;
@@ -44,6 +46,7 @@ use peer_server::PeerService;
 use peer_wire::{PeerRequest, PeerResponse};
 use state_machine::{SnapshotOptions, StateMachine};
 use tickets::Tickets;
+use transfer::Transfers;
 use types::{Raft, TypeConfig};
 
 /// What the replication layer needs from the rest of the server.
@@ -149,7 +152,15 @@ struct Inner {
     read_index_conn: tokio::sync::Mutex<Option<PeerConn>>,
     /// How long to wait for a leader or a peer's answer.
     patience: Duration,
+    /// Leadership hand-overs asked of this server.
+    transfers: Transfers,
     stop: CancellationToken,
+}
+
+/// How long a leadership transfer may take before it is reported failed: twice the
+/// longest election timeout, and at least 2 s on a loaded machine.
+fn transfer_patience(config: &openraft::Config) -> Duration {
+    Duration::from_millis(2 * config.election_timeout_max).max(Duration::from_secs(2))
 }
 
 /// Timing from tickTime: heartbeats every tenth of a tick (at most 100 ms), elections
@@ -228,7 +239,7 @@ impl Replica {
             me: id,
             addrs: peer_addrs.clone(),
         };
-        let raft = Raft::new(id, config, network, log, state_machine)
+        let raft = Raft::new(id, config.clone(), network, log, state_machine)
             .await
             .map_err(|e| start(&e))?;
         // Opening the log, loading the snapshot and openraft's start-up together.
@@ -238,6 +249,16 @@ impl Replica {
         let quorum_timeout = tick * u32::try_from(options.sync_limit_ticks.max(2)).unwrap_or(2);
         let (lost, _) = watch::channel(0u64);
         let initialized = raft.is_initialized().await.map_err(|e| start(&e))?;
+        let transfers = Transfers {
+            me: id,
+            raft: raft.clone(),
+            observers: options
+                .ensemble
+                .as_ref()
+                .map(|e| e.observers.clone())
+                .unwrap_or_default(),
+            patience: transfer_patience(&config),
+        };
 
         let Some(ensemble) = options.ensemble.clone() else {
             if !initialized {
@@ -266,6 +287,7 @@ impl Replica {
                     lost,
                     read_index_conn: tokio::sync::Mutex::new(None),
                     patience: quorum_timeout,
+                    transfers,
                     stop,
                 }),
             });
@@ -305,6 +327,7 @@ impl Replica {
                 tls: ensemble.tls.clone(),
                 peer_addrs: peer_addrs.clone(),
                 sasl: ensemble.sasl.clone(),
+                transfers: transfers.clone(),
             },
             listener,
             stop.clone(),
@@ -359,6 +382,7 @@ impl Replica {
                 lost,
                 read_index_conn: tokio::sync::Mutex::new(None),
                 patience: quorum_timeout,
+                transfers,
                 stop,
             }),
         })
@@ -381,6 +405,20 @@ impl Replica {
         let metrics = self.inner.raft.metrics();
         let metrics = metrics.borrow_watched();
         (metrics.current_term, metrics.current_leader)
+    }
+
+    /// This server's id (`myid`).
+    pub fn id(&self) -> ServerId {
+        self.inner.me
+    }
+
+    /// `ydld`: if this server leads, hands leadership to the most caught-up voter and
+    /// returns it; `None` when this server is not the leader (nothing to yield).
+    pub async fn yield_leadership(&self) -> Result<Option<ServerId>, TransferError> {
+        match self.inner.transfers.hand_over(None).await {
+            Err(TransferError::NotLeader { .. }) => Ok(None),
+            result => result.map(Some),
+        }
     }
 
     pub fn is_ensemble(&self) -> bool {
@@ -487,6 +525,52 @@ impl Replica {
             .await
             .map_err(|e| unavailable(&e))?;
         Ok(())
+    }
+
+    /// Hands leadership to voter `to`, or (`None`) to the most caught-up voter other
+    /// than the leader, and returns the new leader's id once this server sees it lead.
+    ///
+    /// `to` must be a voter: an observer (learner) or an id outside the ensemble is
+    /// refused before anything happens. On a follower the request is forwarded to the
+    /// leader over the quorum port. Fails after about twice the election timeout if
+    /// the target has not taken over (the old leader then stays deposed: the voters
+    /// elect someone after their election timeout). While the hand-over runs, the old
+    /// leader accepts no writes; its clients' pending writes end as after any leader
+    /// change (connection loss), and their sessions stay.
+    pub async fn transfer_leadership(
+        &self,
+        to: Option<ServerId>,
+    ) -> Result<ServerId, TransferError> {
+        let inner = &self.inner;
+        let transfers = &inner.transfers;
+        if let Some(to) = to {
+            transfers.check(to)?;
+        }
+        let leader = inner.raft.metrics().borrow_watched().current_leader;
+        match leader {
+            None => Err(TransferError::NoLeader),
+            Some(leader) if leader == inner.me => transfers.hand_over(to).await,
+            Some(leader) => {
+                let unreachable = |why: String| TransferError::Unreachable { leader, why };
+                let addr = inner
+                    .ensemble
+                    .as_ref()
+                    .and_then(|e| e.peer_addrs.get(&leader))
+                    .ok_or_else(|| unreachable("not in this server's configuration".into()))?;
+                let mut conn = PeerConn::new(inner.me, leader, addr.clone());
+                // The leader answers once the target leads, within its own bound.
+                let wait = transfers.patience + inner.patience;
+                let target = match conn
+                    .call(&PeerRequest::TransferLeadership { to }, wait)
+                    .await
+                    .map_err(|e| unreachable(e.to_string()))?
+                {
+                    PeerResponse::TransferLeadership(result) => result?,
+                    other => return Err(unreachable(format!("unexpected answer {other:?}"))),
+                };
+                transfers.await_leader(target).await
+            }
+        }
     }
 
     /// Tells every peer that a client resumed `session` here (best effort).

@@ -10,7 +10,8 @@ use openraft::alias::{SnapshotOf, VoteOf};
 use openraft::error::{RPCError, ReplicationClosed, StreamingError, Unreachable};
 use openraft::network::{RPCOption, RaftNetworkFactory, v2::RaftNetworkV2};
 use openraft::raft::{
-    AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, VoteRequest, VoteResponse,
+    AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, TransferLeaderRequest,
+    TransferLeaderResponse, VoteRequest, VoteResponse,
 };
 use openraft::{AnyError, BasicNode};
 
@@ -112,6 +113,23 @@ impl RaftNetworkV2<TypeConfig> for PeerClient {
         {
             PeerResponse::Vote(Ok(response)) => Ok(response),
             PeerResponse::Vote(Err(e)) => Err(RPCError::Unreachable(unreachable(e))),
+            other => Err(RPCError::Unreachable(unexpected(other))),
+        }
+    }
+
+    /// Without this the voters would learn of a hand-over only when the old leader's
+    /// lease ran out, costing the election timeout the transfer is meant to avoid.
+    async fn transfer_leader(
+        &mut self,
+        req: TransferLeaderRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<TransferLeaderResponse<TypeConfig>, RPCError<TypeConfig>> {
+        match self
+            .call(&PeerRequest::TransferLeader(req), option.hard_ttl())
+            .await?
+        {
+            PeerResponse::TransferLeader(Ok(response)) => Ok(response),
+            PeerResponse::TransferLeader(Err(e)) => Err(RPCError::Unreachable(unreachable(e))),
             other => Err(RPCError::Unreachable(unexpected(other))),
         }
     }

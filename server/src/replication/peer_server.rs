@@ -33,6 +33,8 @@ pub struct PeerService {
     pub peer_addrs: Arc<std::collections::BTreeMap<u64, super::PeerAddr>>,
     /// `quorum.auth.enableSasl`: peers may (or must) authenticate.
     pub sasl: Option<Arc<crate::config::QuorumSasl>>,
+    /// Leadership transfers a follower forwards here.
+    pub transfers: super::transfer::Transfers,
 }
 
 /// How long a peer connection may stay silent before it is dropped.
@@ -332,6 +334,15 @@ async fn handle(
         PeerRequest::SessionMoved { session } => {
             service.hooks.session_moved(session);
             PeerResponse::Ack
+        }
+        PeerRequest::TransferLeader(rpc) => PeerResponse::TransferLeader(
+            raft.handle_transfer_leader(rpc)
+                .await
+                .map_err(|e| e.to_string()),
+        ),
+        PeerRequest::TransferLeadership { to } => {
+            tracing::info!(from, to = ?to, "a follower asks to move leadership");
+            PeerResponse::TransferLeadership(service.transfers.hand_over(to).await)
         }
         // Answered by the connection loop, before any request reaches here.
         PeerRequest::Sasl(_) => PeerResponse::Sasl(Err(SaslRefused::Failed)),

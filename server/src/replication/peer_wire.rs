@@ -1,5 +1,7 @@
 //! What servers say to each other on the quorum port: openraft's RPCs and
-//! ferrokeeper's own (forwarded writes, session activity, read-index, session moves).
+//! ferrokeeper's own (forwarded writes, session activity, read-index, session moves,
+//! leadership transfers asked of a follower). New kinds go at the end of each enum: postcard
+//! numbers variants by position.
 //!
 //! A connection starts with a [`Hello`] naming both ends, then carries strictly
 //! alternating requests and responses, each one length-prefixed postcard frame. One
@@ -9,7 +11,8 @@
 use futures::{SinkExt, StreamExt};
 use openraft::alias::{SnapshotMetaOf, VoteOf};
 use openraft::raft::{
-    AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, VoteRequest, VoteResponse,
+    AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, TransferLeaderRequest,
+    TransferLeaderResponse, VoteRequest, VoteResponse,
 };
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -60,6 +63,13 @@ pub enum PeerRequest {
     /// Quorum SASL (DIGEST-MD5): the connecting server's next token, right after the
     /// Hello (the first one empty).
     Sasl(Vec<u8>),
+    /// openraft's leadership hand-over from the current leader to the voters.
+    TransferLeader(TransferLeaderRequest<TypeConfig>),
+    /// An operator asked the sender (a follower) to move leadership to `to`, or to the
+    /// most caught-up voter; the leader answers once the target leads.
+    TransferLeadership {
+        to: Option<u64>,
+    },
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -78,6 +88,9 @@ pub enum PeerResponse {
     /// The accepting server's next SASL token (`done`: it has authenticated the
     /// connecting one and this is its proof of knowing the password too), or why not.
     Sasl(Result<SaslReply, SaslRefused>),
+    TransferLeader(Result<TransferLeaderResponse<TypeConfig>, String>),
+    /// The new leader's id, or why leadership did not move.
+    TransferLeadership(Result<u64, super::transfer::TransferError>),
 }
 
 /// Why the accepting server did not go on with a SASL exchange.
