@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::collections::{BTreeMap, BTreeSet};
 
 use ferrokeeper_server::config::{
-    ConfRuntime, Config, ConfigError, HostPort, PeerType, QuorumServer,
+    ConfRuntime, Config, ConfigError, HostPort, LogFormat, PeerType, QuorumServer,
 };
 use std::sync::Arc;
 
@@ -20,18 +20,26 @@ use ferrokeeper_server::zab::ObserverSettings;
 use tracing_subscriber::EnvFilter;
 
 fn init_logging(level: Option<&str>) {
+    init_logging_as(level, LogFormat::Text);
+}
+
+/// Sets up the log on stderr. The filter: `RUST_LOG` wins, then `level` (`--log-level`,
+/// else `zookeeper.root.logger`'s level), then info; openraft's own info lines are
+/// consensus chatter an operator does not need. `Json`: one object per line with
+/// `timestamp`, `level`, `message`, the event's fields and `target`.
+fn init_logging_as(level: Option<&str>, format: LogFormat) {
     use std::io::IsTerminal;
-    // RUST_LOG wins, then --log-level, then info; openraft's own info lines are
-    // consensus chatter an operator does not need.
     let default = format!("{},openraft=warn", level.unwrap_or("info"));
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(&default))
         .unwrap_or_else(|_| EnvFilter::new("info"));
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
+        LogFormat::Json => builder.json().flatten_event(true).with_ansi(false).init(),
+    }
 }
 
 async fn resolve(address: &HostPort) -> Result<SocketAddr, String> {
@@ -426,7 +434,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    init_logging(config.log_level.as_deref());
+    init_logging_as(config.log_level.as_deref(), config.log_format);
     config.log_diagnostics();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

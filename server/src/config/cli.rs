@@ -92,6 +92,10 @@ pub struct Cli {
     /// Log level or tracing filter (error, warn, info, debug, trace; e.g. "info,ferrokeeper=debug")
     #[arg(long, value_name = "LEVEL")]
     pub log_level: Option<String>,
+
+    /// Log line format [env: FERROKEEPER_LOG_FORMAT; default: text]
+    #[arg(long, value_name = "FORMAT", value_enum)]
+    pub log_format: Option<super::logging::LogFormat>,
 }
 
 impl Cli {

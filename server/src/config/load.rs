@@ -11,6 +11,7 @@ use super::dynamic_file;
 use super::error::{ConfigError, Origin};
 use super::host_port::HostPort;
 use super::jvm_args;
+use super::logging;
 use super::model::{
     Autopurge, Config, DEFAULT_CLIENT_PORT, DEFAULT_DATA_DIR, DEFAULT_TICK_TIME, Diagnostic,
     MetricsProvider,
@@ -33,7 +34,8 @@ impl Config {
     ///
     /// `args` must NOT include the program name: pass `std::env::args().skip(1)`.
     /// `env` looks up environment variables (`|k| std::env::var(k).ok()` in `main`);
-    /// only `SERVER_JVMFLAGS` and `JVMFLAGS` are read.
+    /// only `SERVER_JVMFLAGS`, `JVMFLAGS`, `ZOO_LOG4J_PROP` and `FERROKEEPER_LOG_FORMAT`
+    /// are read.
     ///
     /// `--help`, `--version` and usage errors come back as `ConfigError::Cli`; `main`
     /// should call `.exit()` on the inner clap error to print it with clap's exit code.
@@ -57,6 +59,11 @@ impl Config {
         // As in ZooKeeper, the JVM's -D properties exist first and zoo.cfg's keys are
         // applied over them (QuorumPeerConfig calls System.setProperty while parsing),
         // so a key written in the file wins over the same -D property.
+        // zkServer.sh passes ZOO_LOG4J_PROP as -Dzookeeper.root.logger; a -D wins.
+        if let Some(value) = env(logging::ROOT_LOGGER_ENV) {
+            let origin = Origin::Env(logging::ROOT_LOGGER_ENV.to_owned());
+            props.set(logging::ROOT_LOGGER, &value, origin, logging::ROOT_LOGGER);
+        }
         for p in filtered.props {
             props.set(&p.name, &p.value, p.origin, &p.name);
         }
@@ -70,7 +77,14 @@ impl Config {
                 .into_iter()
                 .map(|(level, message)| Diagnostic { level, message }),
         );
-        finish(config_file, draft, props, &cli, diagnostics)
+        let root_level = logging::root_logger(&props, &mut diagnostics)?;
+        let log_format = logging::format(cli.log_format, env(logging::FORMAT_ENV))?;
+        let mut config = finish(config_file, draft, props, &cli, diagnostics)?;
+        if config.log_level.is_none() {
+            config.log_level = root_level.map(str::to_owned);
+        }
+        config.log_format = log_format;
+        Ok(config)
     }
 }
 
@@ -525,6 +539,7 @@ fn finish(
         metrics,
         system_properties: props,
         log_level: cli.log_level.clone(),
+        log_format: super::logging::LogFormat::Text,
         diagnostics,
     };
     check_quorum(&config, &d, &whole)?;

@@ -15,6 +15,7 @@ mod host_port;
 mod java;
 mod jvm_args;
 mod load;
+mod logging;
 mod metrics;
 mod model;
 mod myid;
@@ -32,6 +33,7 @@ pub use conf_4lw::ConfRuntime;
 pub use error::{ConfigError, Origin};
 pub use four_letter::{FourLetterWhitelist, KNOWN_COMMANDS};
 pub use host_port::HostPort;
+pub use logging::LogFormat;
 pub use metrics::{MetricsEndpoint, PROMETHEUS_PROVIDER};
 pub use model::{
     AdminServer, Autopurge, Config, Containers, DEFAULT_CLIENT_PORT, DEFAULT_DATA_DIR,

@@ -126,8 +126,11 @@ pub struct Config {
     /// Every system property: zoo.cfg keys ZooKeeper does not parse itself (as
     /// `zookeeper.<key>`), then `-D` options from the environment and command line.
     pub system_properties: SystemProperties,
-    /// `--log-level`, for main to configure tracing.
+    /// `--log-level`, else the level of `zookeeper.root.logger`, for main to configure
+    /// tracing (`RUST_LOG` wins over both).
     pub log_level: Option<String>,
+    /// `--log-format`, else `FERROKEEPER_LOG_FORMAT`.
+    pub log_format: super::logging::LogFormat,
     /// Warnings and notes found while loading; logged by `log_diagnostics` once
     /// logging is set up (which itself depends on this config).
     pub diagnostics: Vec<Diagnostic>,

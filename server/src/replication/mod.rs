@@ -674,6 +674,7 @@ impl RoleMonitor {
         let mut ticker = tokio::time::interval(Duration::from_millis(20));
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut seen_leader: Option<(u64, Option<u64>)> = None;
+        let mut seen_members: Option<Members> = None;
         loop {
             tokio::select! {
                 _ = ticker.tick() => {}
@@ -686,15 +687,16 @@ impl RoleMonitor {
                     // Entries not yet committed may be dropped by a new leader.
                     self.lost.send_modify(|n| *n += 1);
                 }
-                tracing::info!(
-                    term = metrics.current_term,
-                    leader = ?metrics.current_leader,
-                    "leadership changed"
-                );
+                log_leadership(self.me, &metrics);
                 if metrics.current_leader == Some(self.me) {
                     self.hooks.became_leader();
                 }
                 seen_leader = Some(leadership);
+            }
+            let members = Members::of(&metrics);
+            if seen_members.as_ref() != Some(&members) {
+                members.log_changes_from(seen_members.as_ref());
+                seen_members = Some(members);
             }
             // Until every configured observer is a learner (an attempt can fail, e.g.
             // while the first membership is not committed yet).
@@ -780,6 +782,56 @@ impl RoleMonitor {
                     tracing::warn!(observer, "cannot add the observer: {e}");
                 }
             });
+        }
+    }
+}
+
+/// One line per change of leadership as this server sees it: an election won, or the
+/// leader it now follows, with the term.
+fn log_leadership(me: u64, metrics: &openraft::RaftMetrics<TypeConfig>) {
+    let term = metrics.current_term;
+    match metrics.current_leader {
+        Some(leader) if leader == me => {
+            tracing::info!(term, leader, "became leader (election won)");
+        }
+        Some(leader) => tracing::info!(term, leader, "following leader {leader}"),
+        None => tracing::info!(term, "no leader (an election is under way)"),
+    }
+}
+
+/// The Raft membership: voters, and learners (observers).
+#[derive(Debug, PartialEq, Eq)]
+struct Members {
+    voters: BTreeSet<u64>,
+    learners: BTreeSet<u64>,
+}
+
+impl Members {
+    fn of(metrics: &openraft::RaftMetrics<TypeConfig>) -> Self {
+        let membership = metrics.membership_config.membership();
+        Members {
+            voters: membership.voter_ids().collect(),
+            learners: membership.learner_ids().collect(),
+        }
+    }
+
+    /// The whole membership the first time, then one line per member added or removed.
+    fn log_changes_from(&self, before: Option<&Members>) {
+        let Some(before) = before else {
+            tracing::info!(voters = ?self.voters, learners = ?self.learners, "membership");
+            return;
+        };
+        let changes = [
+            (&self.voters, &before.voters, "voter"),
+            (&self.learners, &before.learners, "learner"),
+        ];
+        for (now, then, kind) in changes {
+            for member in now.difference(then) {
+                tracing::info!(member, kind, "member joined: {kind} {member} added");
+            }
+            for member in then.difference(now) {
+                tracing::info!(member, kind, "member left: {kind} {member} removed");
+            }
         }
     }
 }

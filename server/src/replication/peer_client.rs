@@ -79,54 +79,60 @@ impl PeerConn {
         self.target
     }
 
-    async fn connect(&mut self) -> Result<&mut PeerFramed, CallError> {
-        if self.stream.is_none() {
-            let fail = |why: String| CallError::Connect {
-                target: self.target,
-                addr: self.addr.addr.clone(),
-                why,
-            };
-            let open = async {
-                let stream = TcpStream::connect(&self.addr.addr)
-                    .await
-                    .map_err(|e| fail(e.to_string()))?;
-                let _ = stream.set_nodelay(true);
-                let stream: Box<dyn PeerIo> = match &self.addr.tls {
-                    Some(tls) if tls.connects_with_tls() => {
-                        let name =
-                            rustls::pki_types::ServerName::try_from(self.addr.host().to_owned())
-                                .map_err(|e| fail(format!("not a host name for TLS: {e}")))?;
-                        let stream = tls
-                            .connector()
-                            .connect(name, stream)
-                            .await
-                            .map_err(|e| fail(format!("TLS handshake: {e}")))?;
-                        Box::new(stream)
-                    }
-                    _ => Box::new(stream),
-                };
-                Ok(stream)
-            };
-            let stream = tokio::time::timeout(CONNECT_TIMEOUT, open)
-                .await
-                .map_err(|_| fail("timed out".into()))??;
-            let mut framed = peer_wire::framed(stream);
-            let hello = Hello {
-                protocol: peer_wire::PROTOCOL.to_owned(),
-                from: self.me,
-                to: self.target,
-            };
-            peer_wire::send(&mut framed, &hello)
+    /// Opens a connection: TCP, TLS if configured, the Hello, quorum SASL if configured.
+    async fn open(&self) -> Result<PeerFramed, CallError> {
+        let fail = |why: String| CallError::Connect {
+            target: self.target,
+            addr: self.addr.addr.clone(),
+            why,
+        };
+        let open = async {
+            let stream = TcpStream::connect(&self.addr.addr)
                 .await
                 .map_err(|e| fail(e.to_string()))?;
-            if let Some(sasl) = &self.addr.sasl {
-                let exchange = authenticate(&mut framed, sasl);
-                tokio::time::timeout(CONNECT_TIMEOUT, exchange)
-                    .await
-                    .map_err(|_| fail("quorum SASL timed out".into()))?
-                    .map_err(|why| fail(format!("quorum SASL: {why}")))?;
-            }
-            self.stream = Some(framed);
+            let _ = stream.set_nodelay(true);
+            let stream: Box<dyn PeerIo> = match &self.addr.tls {
+                Some(tls) if tls.connects_with_tls() => {
+                    let name = rustls::pki_types::ServerName::try_from(self.addr.host().to_owned())
+                        .map_err(|e| fail(format!("not a host name for TLS: {e}")))?;
+                    let stream = tls
+                        .connector()
+                        .connect(name, stream)
+                        .await
+                        .map_err(|e| fail(format!("TLS handshake: {e}")))?;
+                    Box::new(stream)
+                }
+                _ => Box::new(stream),
+            };
+            Ok(stream)
+        };
+        let stream = tokio::time::timeout(CONNECT_TIMEOUT, open)
+            .await
+            .map_err(|_| fail("timed out".into()))??;
+        let mut framed = peer_wire::framed(stream);
+        let hello = Hello {
+            protocol: peer_wire::PROTOCOL.to_owned(),
+            from: self.me,
+            to: self.target,
+        };
+        peer_wire::send(&mut framed, &hello)
+            .await
+            .map_err(|e| fail(e.to_string()))?;
+        if let Some(sasl) = &self.addr.sasl {
+            let exchange = authenticate(&mut framed, sasl);
+            tokio::time::timeout(CONNECT_TIMEOUT, exchange)
+                .await
+                .map_err(|_| fail("quorum SASL timed out".into()))?
+                .map_err(|why| fail(format!("quorum SASL: {why}")))?;
+        }
+        Ok(framed)
+    }
+
+    async fn connect(&mut self) -> Result<&mut PeerFramed, CallError> {
+        if self.stream.is_none() {
+            let opened = self.open().await;
+            links::record(self.me, self.target, &self.addr.addr, opened.as_ref().err());
+            self.stream = Some(opened?);
         }
         // Just set when it was empty.
         self.stream.as_mut().ok_or_else(|| CallError::Connect {
@@ -159,6 +165,35 @@ impl PeerConn {
             self.stream = None;
         }
         result
+    }
+}
+
+/// Whether this server can reach each peer, so the log says when a peer connection
+/// comes up or goes down once per change, not per connection or request (each purpose
+/// has its own connection to a peer). Keyed by (this server, peer): tests may run
+/// several servers in one process.
+mod links {
+    use std::collections::BTreeMap;
+    use std::sync::Mutex;
+
+    use super::CallError;
+
+    static UP: Mutex<BTreeMap<(u64, u64), bool>> = Mutex::new(BTreeMap::new());
+
+    /// Notes the outcome of opening a connection to `peer`; logs a change.
+    pub fn record(me: u64, peer: u64, addr: &str, failed: Option<&CallError>) {
+        let up = failed.is_none();
+        let changed = {
+            let mut links = UP.lock().unwrap_or_else(|p| p.into_inner());
+            links.insert((me, peer), up) != Some(up)
+        };
+        if !changed {
+            return;
+        }
+        match failed {
+            None => tracing::info!(peer, addr, "peer connection up"),
+            Some(e) => tracing::info!(peer, addr, "peer connection down: {e}"),
+        }
     }
 }
 

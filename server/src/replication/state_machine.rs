@@ -129,10 +129,11 @@ impl StateMachine {
         }
     }
 
-    /// Writes the snapshot file (off the async threads) and prunes old ones.
-    async fn persist(&self, meta: &SnapshotMetaOf<TypeConfig>, state: &[u8]) -> io::Result<()> {
+    /// Writes the snapshot file (off the async threads) and prunes old ones; returns
+    /// the file's payload size (0 without a directory).
+    async fn persist(&self, meta: &SnapshotMetaOf<TypeConfig>, state: &[u8]) -> io::Result<usize> {
         let Some(dir) = self.options.dir.clone() else {
-            return Ok(());
+            return Ok(0);
         };
         let index = meta.last_log_id.map_or(0, |id| id.index);
         let payload = postcard::to_allocvec(&SnapshotPayload {
@@ -141,6 +142,7 @@ impl StateMachine {
         })
         .map_err(invalid)?;
         let retain = self.options.retain;
+        let bytes = payload.len();
         tokio::task::spawn_blocking(move || {
             snapshot_file::write(&dir, index, &payload)?;
             snapshot_file::retain(&dir, retain)
@@ -148,8 +150,8 @@ impl StateMachine {
         .await
         .map_err(io::Error::other)?
         .map_err(io::Error::other)?;
-        tracing::info!(index, "snapshot written");
-        Ok(())
+        tracing::debug!(index, bytes, "snapshot written");
+        Ok(bytes)
     }
 }
 
@@ -176,11 +178,18 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
         let data = tokio::task::spawn_blocking(writer)
             .await
             .map_err(io::Error::other)??;
-        self.persist(&snapshot_meta, &data).await?;
+        let file_bytes = self.persist(&snapshot_meta, &data).await?;
         crate::metrics::global()
             .snapshottime
             .observe_duration(started.elapsed());
         crate::metrics::record_snapshot(zxid, std::time::SystemTime::now());
+        // One line per snapshot, for operators: how big and how long (copy, encode, fsync).
+        tracing::info!(
+            index = snapshot_meta.last_log_id.map_or(0, |id| id.index),
+            bytes = file_bytes.max(data.len()),
+            duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            "snapshot taken"
+        );
         self.meta.lock().await.current = Some(self.current(&snapshot_meta, data.clone()));
         Ok(SnapshotOf::<TypeConfig, Cursor<Vec<u8>>> {
             meta: snapshot_meta,

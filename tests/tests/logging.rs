@@ -1,0 +1,83 @@
+//! The log an operator reads: `--log-format json` gives one JSON object per stderr line
+//! (the harness still finds the "listening on" message inside it), and ZooKeeper's
+//! `zookeeper.root.logger` sets the level or, naming an appender we cannot honour,
+//! stops start-up naming the setting.
+
+use std::io::Read;
+use std::time::{Duration, Instant};
+
+use ferrokeeper_tests::{Ferrokeeper, ferrokeeper_command};
+
+#[test]
+fn json_log_lines_parse_with_level_and_message() {
+    let server = Ferrokeeper::start(&["--log-format", "json"]);
+    let text = server.log().tail(10_000);
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert!(!lines.is_empty(), "no log lines");
+    for line in &lines {
+        let value: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        assert!(value["level"].is_string(), "no level: {line}");
+        assert!(value["message"].is_string(), "no message: {line}");
+    }
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("ferrokeeper listening on ")),
+        "{text}"
+    );
+}
+
+/// Runs the binary until it exits (bounded); returns (exit code, stderr).
+fn run_to_exit(args: &[&str]) -> (Option<i32>, String) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut child = ferrokeeper_command()
+        .args(["--client-port-address", "127.0.0.1", "--client-port", "0"])
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args(args)
+        .spawn()
+        .expect("spawn");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("ferrokeeper did not stop within 30 s");
+        }
+        // A child process has no exit event to await here: poll.
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut stderr = String::new();
+    if let Some(mut pipe) = child.stderr.take() {
+        let _ = pipe.read_to_string(&mut stderr);
+    }
+    (status.code(), stderr)
+}
+
+#[test]
+fn root_logger_appenders_we_cannot_honour_stop_start_up() {
+    let (code, stderr) = run_to_exit(&["-Dzookeeper.root.logger=INFO,SYSLOG"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("zookeeper.root.logger") && stderr.contains("SYSLOG"),
+        "{stderr}"
+    );
+    let (code, stderr) = run_to_exit(&["-Dzookeeper.root.logger=LOUD,CONSOLE"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("zookeeper.root.logger"), "{stderr}");
+}
+
+#[test]
+fn root_logger_rollingfile_logs_to_stderr_with_a_warning() {
+    let server = Ferrokeeper::start(&["-Dzookeeper.root.logger=INFO,ROLLINGFILE"]);
+    let text = server.log().tail(10_000);
+    assert!(
+        text.lines()
+            .any(|l| l.contains("WARN") && l.contains("ROLLINGFILE") && l.contains("stderr")),
+        "{text}"
+    );
+}
