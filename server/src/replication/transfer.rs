@@ -29,7 +29,7 @@ pub enum TransferError {
     Unknown(ServerId),
     #[error("server {0} is an observer (a non-voting learner) and cannot lead")]
     NotVoter(ServerId),
-    #[error("there is no other voter to hand leadership to")]
+    #[error("there is no other voter to hand leadership to (or none has caught up)")]
     NoCandidate,
     #[error("this server follows a ZooKeeper ensemble; its leader is ZooKeeper's")]
     NotRaft,
@@ -73,7 +73,9 @@ pub fn check_target(
 }
 
 /// The voter other than `me` with the highest matched log index in the leader's
-/// replication metrics (the lowest id among equals, so the choice is stable).
+/// replication metrics (the lowest id among equals, so the choice is stable). A voter
+/// that has matched nothing yet (down since this leader's election) is never chosen:
+/// handing over to it would only depose the leader until the next election.
 pub fn most_caught_up(
     me: ServerId,
     voters: &BTreeSet<ServerId>,
@@ -82,7 +84,7 @@ pub fn most_caught_up(
     voters
         .iter()
         .filter(|v| **v != me)
-        .map(|v| (matched.get(v).copied().flatten(), *v))
+        .filter_map(|v| Some((matched.get(v).copied().flatten()?, *v)))
         // Highest index first; on a tie the lower id wins (Reverse on the id).
         .max_by_key(|(index, id)| (*index, std::cmp::Reverse(*id)))
         .map(|(_, id)| id)
@@ -240,11 +242,13 @@ mod tests {
         let matched = BTreeMap::from([(1, Some(50)), (2, Some(40)), (3, Some(45)), (4, Some(99))]);
         // 4 is a learner (not among the voters) even though it is furthest ahead.
         assert_eq!(most_caught_up(1, &voters, &matched), Some(3));
-        // Ties go to the lower id; a voter with nothing matched comes last.
+        // Ties go to the lower id; a voter with nothing matched is never chosen.
         let tied = BTreeMap::from([(2, Some(40)), (3, Some(40))]);
         assert_eq!(most_caught_up(1, &voters, &tied), Some(2));
         let none = BTreeMap::from([(2, None), (3, Some(1))]);
         assert_eq!(most_caught_up(1, &voters, &none), Some(3));
+        let all_down = BTreeMap::from([(2, None)]);
+        assert_eq!(most_caught_up(1, &voters, &all_down), None);
         // The leader alone: nobody to hand over to.
         assert_eq!(most_caught_up(1, &set(&[1]), &matched), None);
     }
