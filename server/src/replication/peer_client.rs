@@ -65,6 +65,9 @@ pub struct PeerConn {
 /// this only matters for a black-holed one.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// A call at least this patient whose connect did not finish says the peer is down.
+const LINK_DOWN_AFTER: Duration = Duration::from_millis(500);
+
 impl PeerConn {
     pub fn new(me: u64, target: u64, addr: PeerAddr) -> Self {
         PeerConn {
@@ -150,6 +153,7 @@ impl PeerConn {
         ttl: Duration,
     ) -> Result<PeerResponse, CallError> {
         let target = self.target;
+        let connecting = self.stream.is_none();
         let result = tokio::time::timeout(ttl, async {
             let stream = self.connect().await?;
             peer_wire::send(stream, request)
@@ -161,6 +165,15 @@ impl PeerConn {
         })
         .await
         .unwrap_or(Err(CallError::Timeout { target, after: ttl }));
+        // A black-holed peer never refuses: a connect still pending when a patient call
+        // gives up counts as the link being down (short RPC deadlines prove nothing).
+        if let Err(e @ CallError::Timeout { .. }) = &result
+            && connecting
+            && self.stream.is_none()
+            && ttl >= LINK_DOWN_AFTER
+        {
+            links::record(self.me, target, &self.addr.addr, Some(e));
+        }
         if result.is_err() {
             self.stream = None;
         }
