@@ -207,6 +207,7 @@ fn json_response(status: StatusCode, body: &Map<String, Value>) -> Response {
 /// `GET <commandURL>`: links to every command, as ZooKeeper's Jetty server lists them.
 async fn list_commands(State(state): State<AdminState>) -> Html<String> {
     let mut names: Vec<&str> = COMMANDS.iter().map(|c| c.names[0]).collect();
+    names.push(LEADERSHIP_COMMAND);
     names.sort_unstable();
     Html(
         names
@@ -233,6 +234,9 @@ async fn run_command(
             body.insert("error".into(), error);
             json_response(status, &body)
         };
+    if name == LEADERSHIP_COMMAND {
+        return transfer_leadership(&state, &headers, peer, &params).await;
+    }
     let Some(command) = commands::find(&name) else {
         return respond(
             &name,
@@ -265,6 +269,48 @@ async fn run_command(
         params: &params,
     };
     respond(primary, StatusCode::OK, (command.run)(&call))
+}
+
+/// ferrokeeper's own command (not ZooKeeper's): hand the leadership to voter `to`, or
+/// without `to` to the most caught-up voter, before maintenance. Needs ALL on `/`.
+pub const LEADERSHIP_COMMAND: &str = "transfer_leadership";
+
+async fn transfer_leadership(
+    state: &AdminState,
+    headers: &HeaderMap,
+    peer: SocketAddr,
+    params: &HashMap<String, String>,
+) -> Response {
+    let answer = |status: StatusCode, fields: Map<String, Value>, error: Value| {
+        let mut body = fields;
+        body.insert("command".into(), LEADERSHIP_COMMAND.into());
+        body.insert("error".into(), error);
+        json_response(status, &body)
+    };
+    if let Err(refused) = auth::require_admin(&state.shared, headers, peer.ip()) {
+        tracing::warn!(%peer, "leadership transfer refused: {}", refused.message);
+        return answer(refused.status, Map::new(), refused.message.into());
+    }
+    let to = match params.get("to").map(|v| v.parse::<u64>()) {
+        None => None,
+        Some(Ok(id)) => Some(id),
+        Some(Err(_)) => {
+            return answer(
+                StatusCode::OK,
+                Map::new(),
+                "to must be a server id (the N of server.N)".into(),
+            );
+        }
+    };
+    tracing::info!(%peer, ?to, "admin command: transfer_leadership");
+    match state.shared.backend().transfer_leadership(to).await {
+        Ok(leader) => {
+            let mut fields = Map::new();
+            fields.insert("leader_id".into(), leader.into());
+            answer(StatusCode::OK, fields, Value::Null)
+        }
+        Err(e) => answer(StatusCode::OK, Map::new(), e.to_string().into()),
+    }
 }
 
 /// Readiness: 200 while this server serves clients (standalone, or in touch with a
