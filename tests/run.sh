@@ -50,9 +50,9 @@ if [ "$(python3 -c 'import kazoo.version; print(kazoo.version.__version__)' 2>/d
 fi
 # kazoo's own test harness (tests/tests/kazoo_own_suite.rs) needs pytest, and pyjks and
 # pyOpenSSL to make its key stores. prometheus-client's parser reads /metrics
-# (tests/tests/admin_server.rs).
+# (tests/tests/admin_server.rs); PyYAML parses packaging/k8s (tests/tests/packaging.rs).
 for pinned in "pure-sasl==0.6.2" "pytest==8.3.4" "pyjks==20.0.0" "pyOpenSSL==24.3.0" \
-  "prometheus-client==0.21.1"; do
+  "prometheus-client==0.21.1" "PyYAML==6.0.3"; do
   name=${pinned%%==*}
   if [ "$(python3 -c "import importlib.metadata as m; print(m.version('$name'))" 2>/dev/null)" != "${pinned##*==}" ]; then
     log "installing $pinned (pip)"

@@ -135,6 +135,16 @@ need_binary() {
     [ -n "$FK" ] && [ -x "$FK" ] || die "Error: ferrokeeper binary not found (set FERROKEEPER_BIN, put it beside $0, or on PATH)"
 }
 
+# Whether a process runs. An exited child nobody has reaped yet (a zombie, e.g. where
+# the container's init does not reap) still answers kill -0, so /proc decides.
+alive() {
+    kill -0 "$1" 2>/dev/null || return 1
+    if [ -r "/proc/$1/stat" ]; then
+        [ "$(sed -e 's/.*) //' "/proc/$1/stat" | cut -c1)" != Z ] || return 1
+    fi
+    return 0
+}
+
 # The pid in the pid file if that process runs and is a ferrokeeper; empty otherwise.
 # /proc tells what a pid runs; where there is no /proc, liveness alone decides.
 running_pid() {
@@ -142,7 +152,7 @@ running_pid() {
     local pid
     pid="$(tr -d '[:space:]' < "$ZOOPIDFILE")"
     case "$pid" in '' | *[!0-9]*) return 0 ;; esac
-    kill -0 "$pid" 2>/dev/null || return 0
+    alive "$pid" || return 0
     if [ -r "/proc/$pid/cmdline" ]; then
         tr '\0' '\n' < "/proc/$pid/cmdline" | head -n 1 | grep -q ferrokeeper || return 0
     fi
@@ -168,15 +178,13 @@ start)
     # reason is in the .out file). Still starting after 5 s (an ensemble member
     # waiting for a quorum) counts as started, as ZooKeeper's liveness check does.
     for _ in $(seq 1 50); do
-        if ! kill -0 "$pid" 2>/dev/null; then
-            break
-        fi
+        alive "$pid" || break
         if grep -q "ferrokeeper listening on" "$_ZOO_DAEMON_OUT" 2>/dev/null; then
             break
         fi
         sleep 0.1
     done
-    if kill -0 "$pid" 2>/dev/null; then
+    if alive "$pid"; then
         echo STARTED
     else
         rm -f "$ZOOPIDFILE"
@@ -213,10 +221,10 @@ stop)
         # ferrokeeper stops cleanly on SIGTERM; wait for it so that a following
         # start finds the ports and the data directory free.
         for _ in $(seq 1 600); do
-            kill -0 "$pid" 2>/dev/null || break
+            alive "$pid" || break
             sleep 0.1
         done
-        if kill -0 "$pid" 2>/dev/null; then
+        if alive "$pid"; then
             echo "FAILED TO STOP: process $pid still runs after 60 s"
             exit 1
         fi
