@@ -126,9 +126,6 @@ else
     mkdir -p "$(dirname "$ZOOPIDFILE")" || die "Error: cannot create the directory of ZOOPIDFILE $ZOOPIDFILE"
 fi
 
-if [ ! -w "$ZOO_LOG_DIR" ]; then
-    mkdir -p "$ZOO_LOG_DIR" || die "Error: cannot create ZOO_LOG_DIR $ZOO_LOG_DIR"
-fi
 _ZOO_DAEMON_OUT="$ZOO_LOG_DIR/zookeeper-$USER-server-$HOSTNAME.out"
 
 need_binary() {
@@ -162,6 +159,11 @@ running_pid() {
 case $1 in
 start)
     need_binary
+    # Only start writes there (ZooKeeper creates it for every command; status must
+    # also work where it cannot be created, e.g. on a read-only container image).
+    if [ ! -w "$ZOO_LOG_DIR" ]; then
+        mkdir -p "$ZOO_LOG_DIR" || die "Error: cannot create ZOO_LOG_DIR $ZOO_LOG_DIR"
+    fi
     echo -n "Starting zookeeper ... "
     pid="$(running_pid)"
     if [ -n "$pid" ]; then

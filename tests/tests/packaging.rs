@@ -455,6 +455,31 @@ fn entrypoint_config_starts_a_real_ferrokeeper() {
             Some(mode) => {
                 assert_eq!(mode, "Mode: standalone");
                 assert_eq!(read(&d.path("data/myid")), "1\n");
+                // zkServer.sh status finds the client port as ZooKeeper's script
+                // does when zoo.cfg has no clientPort: from myid's server.N line.
+                let out = process::run(
+                    Command::new("bash")
+                        .arg(wrapper())
+                        .arg("status")
+                        .env_clear()
+                        .env("PATH", "/usr/bin:/bin")
+                        .env("ZOOCFGDIR", &conf)
+                        .env("ZOO_LOG_DIR", "/nonexistent/never-created"),
+                    None,
+                    "zkServer.sh status",
+                    SCRIPT_LIMIT,
+                );
+                assert_eq!(out.status.code(), Some(0), "{}", out.dump());
+                assert_eq!(
+                    lines(&out.stdout),
+                    vec![
+                        format!(
+                            "Client port found: {port}. Client address: 127.0.0.1. \
+                             Client SSL: false."
+                        ),
+                        "Mode: standalone".to_owned()
+                    ]
+                );
                 return;
             }
             None => {
