@@ -868,6 +868,106 @@ fn zkserver_sh_failures_are_reported() {
     assert!(out.stderr.contains("Usage: "), "{}", out.dump());
 }
 
+#[test]
+fn zkserver_sh_status_reports_leader_and_followers() {
+    let mut failures = Vec::new();
+    for _ in 0..3 {
+        // Three members on one host, each with its own conf, data and log dirs.
+        let mut members: Vec<WrapperDir> = (0..3).map(|_| WrapperDir::new()).collect();
+        let mut ports: Vec<u16> = members.iter().map(|m| m.port).collect();
+        while ports.len() < 9 {
+            let p = free_port();
+            if !ports.contains(&p) {
+                ports.push(p);
+            }
+        }
+        let mut distinct = ports.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        if distinct.len() != ports.len() {
+            continue;
+        }
+        let servers: String = (0..3)
+            .map(|i| {
+                format!(
+                    "server.{}=127.0.0.1:{}:{}\n",
+                    i + 1,
+                    ports[3 + i],
+                    ports[6 + i]
+                )
+            })
+            .collect();
+        for (i, m) in members.iter_mut().enumerate() {
+            std::fs::create_dir_all(m.path("data")).expect("data");
+            std::fs::write(m.path("data/myid"), format!("{}\n", i + 1)).expect("myid");
+            std::fs::write(
+                m.path("conf/zoo.cfg"),
+                format!(
+                    "tickTime=500\ninitLimit=10\nsyncLimit=5\ndataDir={}\nclientPort={}\n\
+                     clientPortAddress=127.0.0.1\nadmin.enableServer=false\n{servers}",
+                    m.path("data").display(),
+                    m.port
+                ),
+            )
+            .expect("zoo.cfg");
+        }
+        let started: Vec<Finished> = members.iter().map(|m| m.run(&["start"])).collect();
+        if let Some(bad) = started.iter().find(|o| !o.status.success()) {
+            failures.push(bad.dump());
+            continue;
+        }
+        // The ensemble elects a leader; every member's status then names its role.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let modes = loop {
+            let outs: Vec<Finished> = members.iter().map(|m| m.run(&["status"])).collect();
+            let mut modes: Vec<String> = outs
+                .iter()
+                .filter(|o| o.status.success())
+                .filter_map(|o| o.stdout.lines().last().map(str::to_owned))
+                .collect();
+            modes.sort();
+            if modes == ["Mode: follower", "Mode: follower", "Mode: leader"] {
+                break Some(outs);
+            }
+            if Instant::now() > deadline {
+                failures.push(
+                    outs.iter()
+                        .map(Finished::dump)
+                        .collect::<Vec<_>>()
+                        .join("\n"),
+                );
+                break None;
+            }
+            // Polling interval while the members elect (there is no event to wait on).
+            std::thread::sleep(Duration::from_millis(200));
+        };
+        let Some(outs) = modes else { continue };
+        for (m, out) in members.iter().zip(&outs) {
+            assert_eq!(
+                lines(&out.stdout)[0],
+                format!(
+                    "Client port found: {}. Client address: 127.0.0.1. Client SSL: false.",
+                    m.port
+                )
+            );
+        }
+        for m in &members {
+            let out = m.run(&["stop"]);
+            assert_eq!(
+                out.stdout,
+                "Stopping zookeeper ... STOPPED\n",
+                "{}",
+                out.dump()
+            );
+        }
+        return;
+    }
+    panic!(
+        "no ensemble reported a leader and two followers:\n{}",
+        failures.join("\n---\n")
+    );
+}
+
 /// Debian's ZooKeeper start script, the reference for `status`.
 const ZK_SERVER_SH: &str = "/usr/share/zookeeper/bin/zkServer.sh";
 
