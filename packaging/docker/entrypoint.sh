@@ -77,7 +77,11 @@ fi
 # Every ZOO_* variable must be one of this style's; anything else would be ignored.
 known=" ${SHARED[*]} "
 if [ "$style" = official ]; then known+="${OFFICIAL_ONLY[*]} "; else known+="${BITNAMI_ONLY[*]} "; fi
+# Kubernetes injects service links for a Service named "zoo" (ZOO_SERVICE_HOST,
+# ZOO_PORT=tcp://..., ZOO_PORT_2181_TCP_ADDR, ...): those are not settings.
+service_link='^ZOO_(SERVICE_HOST|SERVICE_PORT(_[A-Z0-9_]+)?|PORT|PORT_[0-9]+_(TCP|UDP|SCTP)(_[A-Z]+)?)$'
 for name in $(compgen -e); do
+    [[ "$name" =~ $service_link ]] && continue
     case "$name" in
     ZOO_*)
         [[ "$known" == *" $name "* ]] || die "$name is not supported by ferrokeeper's entrypoint ($style image variables; see packaging/README.md)"

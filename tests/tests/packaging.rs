@@ -175,6 +175,11 @@ fn official_image_variables_write_what_the_official_entrypoint_writes() {
         ("ZOO_CONF_DIR", conf.as_str()),
         ("ZOO_DATA_DIR", data.as_str()),
         ("ZOO_DATA_LOG_DIR", log.as_str()),
+        // Kubernetes' service links for a Service named "zoo": not settings, ignored.
+        ("ZOO_SERVICE_HOST", "10.0.0.7"),
+        ("ZOO_SERVICE_PORT_CLIENT", "2181"),
+        ("ZOO_PORT", "tcp://10.0.0.7:2181"),
+        ("ZOO_PORT_2181_TCP_ADDR", "10.0.0.7"),
     ];
     let cfg = format!(
         "dataDir={data}\ndataLogDir={log}\ntickTime=2000\ninitLimit=5\nsyncLimit=2\n\
