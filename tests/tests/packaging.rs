@@ -1094,11 +1094,8 @@ fn k8s_manifests_parse_and_each_member_gets_its_zoo_cfg() {
     assert_eq!(sts["spec"]["serviceName"], headless["metadata"]["name"]);
     let name = sts["metadata"]["name"].as_str().expect("name").to_owned();
     let container = &sts["spec"]["template"]["spec"]["containers"][0];
-    for probe in ["livenessProbe", "readinessProbe"] {
-        assert_eq!(
-            container[probe]["httpGet"]["path"], "/commands/ruok",
-            "{probe}"
-        );
+    for (probe, path) in [("livenessProbe", "/live"), ("readinessProbe", "/ready")] {
+        assert_eq!(container[probe]["httpGet"]["path"], path, "{probe}");
         assert_eq!(container[probe]["httpGet"]["port"], "admin", "{probe}");
     }
     assert!(
