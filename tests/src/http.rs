@@ -5,15 +5,25 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
-/// A response: status code, `Content-Type`, body.
+/// A response: status code, `Content-Type`, the other headers (names lower-cased), body.
 #[derive(Debug, Clone)]
 pub struct Reply {
     pub status: u16,
     pub content_type: String,
+    pub headers: Vec<(String, String)>,
+    /// The body as text (lossy); `bytes` has it exactly.
     pub body: String,
+    pub bytes: Vec<u8>,
 }
 
 impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
     }
@@ -40,50 +50,69 @@ pub fn try_get(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> Result
         .map_err(|e| e.to_string())?;
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw).map_err(|e| e.to_string())?;
-    let text = String::from_utf8_lossy(&raw);
-    let (head, body) = text
-        .split_once("\r\n\r\n")
-        .ok_or_else(|| format!("no header end in {text:?}"))?;
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| format!("no header end in {:?}", String::from_utf8_lossy(&raw)))?;
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let body = &raw[split + 4..];
     let status = head
         .lines()
         .next()
         .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|s| s.parse().ok())
         .ok_or_else(|| format!("no status line in {head:?}"))?;
-    let content_type = head
+    let headers: Vec<(String, String)> = head
         .lines()
-        .find_map(|l| {
+        .skip(1)
+        .filter_map(|l| {
             let (k, v) = l.split_once(':')?;
-            k.eq_ignore_ascii_case("content-type")
-                .then(|| v.trim().to_owned())
+            Some((k.trim().to_ascii_lowercase(), v.trim().to_owned()))
         })
-        .unwrap_or_default();
-    let chunked = head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked");
-    let body = if chunked {
+        .collect();
+    let value = |name: &str| {
+        headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    let content_type = value("content-type").unwrap_or_default();
+    let chunked = value("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked"));
+    let bytes = if chunked {
         dechunk(body)?
     } else {
-        body.to_owned()
+        body.to_vec()
     };
     Ok(Reply {
         status,
         content_type,
-        body,
+        headers,
+        body: String::from_utf8_lossy(&bytes).into_owned(),
+        bytes,
     })
 }
 
-/// Joins a chunked body (Jetty sends large command answers chunked).
-fn dechunk(mut body: &str) -> Result<String, String> {
-    let mut out = String::new();
+/// Joins a chunked body (Jetty and hyper send bodies of unknown length chunked).
+fn dechunk(mut body: &[u8]) -> Result<Vec<u8>, String> {
+    let mut out = Vec::new();
     loop {
-        let (size, rest) = body.split_once("\r\n").ok_or("truncated chunk size")?;
-        let size = usize::from_str_radix(size.trim(), 16).map_err(|e| e.to_string())?;
+        let line_end = body
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .ok_or("truncated chunk size")?;
+        let size_text = String::from_utf8_lossy(&body[..line_end]);
+        let size_text = size_text
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_owned();
+        let size = usize::from_str_radix(&size_text, 16).map_err(|e| e.to_string())?;
+        let rest = &body[line_end + 2..];
         if size == 0 {
             return Ok(out);
         }
-        let chunk = rest.get(..size).ok_or("truncated chunk")?;
-        out.push_str(chunk);
+        out.extend_from_slice(rest.get(..size).ok_or("truncated chunk")?);
         body = rest.get(size + 2..).ok_or("truncated chunk end")?;
     }
 }

@@ -203,10 +203,11 @@ fn every_command_answers_with_zookeepers_keys_and_types() {
         "missing: {:?}",
         zk_names.difference(&fk_names)
     );
+    // ZooKeeper 3.9's snapshot command, and ferrokeeper's own.
     assert_eq!(
         only_ours,
-        ["transfer_leadership"],
-        "ferrokeeper's own commands"
+        ["snapshot", "transfer_leadership"],
+        "commands ZooKeeper 3.8 lacks"
     );
 
     let mut report = Vec::new();
@@ -711,5 +712,88 @@ fn readiness_follows_the_quorum() {
     assert_eq!(
         v["error"],
         "This ZooKeeper instance is not currently serving requests"
+    );
+}
+
+#[test]
+fn snapshot_streams_zookeepers_format_that_import_and_zookeeper_load() {
+    use ferrokeeper_tests::znode_tree::{assert_same_tree, dump_tree, srvr_zxid};
+    let src = Ferrokeeper::start(&[]);
+    let admin = src.admin_addr();
+    let _client = workload(src.addr());
+    let tree = dump_tree(src.addr(), &[]);
+
+    // ALL on / first, as every guarded command.
+    let r = http::get(admin, "/commands/snapshot", &[]);
+    assert_eq!(r.status, 401, "{r:?}");
+    let snap = http::get(
+        admin,
+        "/commands/snapshot?streaming=true",
+        &[("Authorization", "ip")],
+    );
+    assert_eq!(snap.status, 200, "{}", snap.body);
+    let zxid = snap
+        .header("last_zxid")
+        .expect("last_zxid header")
+        .to_owned();
+    let size: usize = snap
+        .header("snapshot_size")
+        .and_then(|v| v.parse().ok())
+        .expect("snapshot_size header");
+    assert_eq!(snap.bytes.len(), size, "the whole snapshot is streamed");
+    assert_eq!(zxid, format!("0x{:x}", srvr_zxid(src.addr())));
+    // ZooKeeper's rate limit: one snapshot per interval (5 minutes by default).
+    let again = http::get(admin, "/commands/snapshot", &[("Authorization", "ip")]);
+    assert_eq!(again.status, 429, "{again:?}");
+    // Restore is refused with a reason, after the permission check.
+    let r = http::get(admin, "/commands/restore", &[]);
+    assert_eq!(r.status, 401, "{r:?}");
+    let r = http::get(admin, "/commands/restore", &[("Authorization", "ip")]);
+    assert_eq!(r.status, 501, "{r:?}");
+
+    // The stream is a ZooKeeper snapshot file: `ferrokeeper import` restores it into a
+    // fresh server, and a real ZooKeeper 3.8 loads it; both serve the source's tree.
+    let zk_dir = tempfile::tempdir().expect("dir");
+    let version2 = zk_dir.path().join("version-2");
+    std::fs::create_dir_all(&version2).expect("version-2");
+    let name = format!("snapshot.{}", zxid.trim_start_matches("0x"));
+    std::fs::write(version2.join(&name), &snap.bytes).expect("write snapshot");
+
+    let zk = RealZooKeeper::start(&[("dataDir", zk_dir.path().to_str().expect("utf-8"))], &[]);
+    assert_same_tree(
+        "ZooKeeper on the snapshot",
+        &tree,
+        &dump_tree(zk.addr(), &[]),
+    );
+    drop(zk);
+
+    let fresh = tempfile::tempdir().expect("dir");
+    let data = fresh.path().join("data");
+    let cfg = fresh.path().join("zoo.cfg");
+    std::fs::write(
+        &cfg,
+        format!("dataDir={}\nclientPort=2181\n", data.display()),
+    )
+    .expect("zoo.cfg");
+    let copy = tempfile::tempdir().expect("dir");
+    std::fs::create_dir_all(copy.path().join("version-2")).expect("version-2");
+    std::fs::write(copy.path().join("version-2").join(&name), &snap.bytes).expect("copy");
+    let out = ferrokeeper_tests::process::run(
+        ferrokeeper_tests::ferrokeeper_command()
+            .arg("import")
+            .arg("--zk-data-dir")
+            .arg(copy.path())
+            .arg("--config")
+            .arg(&cfg),
+        None,
+        "ferrokeeper import",
+        Duration::from_secs(120),
+    );
+    assert!(out.status.success(), "import failed: {}", out.stderr);
+    let restored = Ferrokeeper::start_in(&data, &[]);
+    assert_same_tree(
+        "ferrokeeper restored from the snapshot",
+        &tree,
+        &dump_tree(restored.addr(), &[]),
     );
 }

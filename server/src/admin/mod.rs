@@ -7,6 +7,7 @@ mod auth;
 mod commands;
 mod context;
 mod prometheus;
+mod snapshot;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -36,6 +37,10 @@ pub struct AdminSettings {
     pub command_url: String,
     /// `admin.idleTimeout`: a connection that sends no request for this long is closed.
     pub idle_timeout: Duration,
+    /// `admin.snapshot.enabled`.
+    pub snapshot_enabled: bool,
+    /// `admin.rateLimiterIntervalInMS`: at most one snapshot per interval.
+    pub snapshot_interval: Duration,
 }
 
 /// Binds `host:port`; the error names `setting`.
@@ -78,6 +83,8 @@ impl Endpoints {
                     idle_timeout: Duration::from_millis(u64::from(
                         config.admin.idle_timeout_ms.max(1),
                     )),
+                    snapshot_enabled: config.admin.snapshot_enabled,
+                    snapshot_interval: Duration::from_millis(config.admin.rate_limit_interval_ms),
                 },
                 Arc::new(AdminContext::from_config(config)),
             ))
@@ -115,6 +122,8 @@ struct AdminState {
     shared: Arc<Shared>,
     ctx: Arc<AdminContext>,
     command_url: String,
+    snapshot_enabled: bool,
+    snapshots: Arc<snapshot::RateLimiter>,
 }
 
 /// Serves the AdminServer on `listener` until the server shuts down.
@@ -129,6 +138,8 @@ pub async fn serve_admin(
         shared: shared.clone(),
         ctx,
         command_url: base.clone(),
+        snapshot_enabled: settings.snapshot_enabled,
+        snapshots: Arc::new(snapshot::RateLimiter::new(settings.snapshot_interval)),
     };
     let mut router = Router::new()
         .route("/ready", get(ready))
@@ -208,6 +219,7 @@ fn json_response(status: StatusCode, body: &Map<String, Value>) -> Response {
 async fn list_commands(State(state): State<AdminState>) -> Html<String> {
     let mut names: Vec<&str> = COMMANDS.iter().map(|c| c.names[0]).collect();
     names.push(LEADERSHIP_COMMAND);
+    names.push(SNAPSHOT_NAMES[0]);
     names.sort_unstable();
     Html(
         names
@@ -236,6 +248,9 @@ async fn run_command(
         };
     if name == LEADERSHIP_COMMAND {
         return transfer_leadership(&state, &headers, peer, &params).await;
+    }
+    if SNAPSHOT_NAMES.contains(&name.as_str()) || RESTORE_NAMES.contains(&name.as_str()) {
+        return snapshot_or_restore(&state, &name, &headers, peer, &params).await;
     }
     let Some(command) = commands::find(&name) else {
         return respond(
@@ -311,6 +326,66 @@ async fn transfer_leadership(
         }
         Err(e) => answer(StatusCode::OK, Map::new(), e.to_string().into()),
     }
+}
+
+/// ZooKeeper 3.9's `snapshot` and `restore` commands with their aliases.
+const SNAPSHOT_NAMES: [&str; 2] = ["snapshot", "snap"];
+const RESTORE_NAMES: [&str; 2] = ["restore", "rest"];
+
+async fn snapshot_or_restore(
+    state: &AdminState,
+    name: &str,
+    headers: &HeaderMap,
+    peer: SocketAddr,
+    params: &HashMap<String, String>,
+) -> Response {
+    let primary = if SNAPSHOT_NAMES.contains(&name) {
+        "snapshot"
+    } else {
+        "restore"
+    };
+    let json = |status: StatusCode, error: Option<String>| {
+        let mut body = Map::new();
+        body.insert("command".into(), primary.into());
+        body.insert("error".into(), error.map_or(Value::Null, Value::String));
+        json_response(status, &body)
+    };
+    // Permissions before anything else (CVE-2025-58457).
+    if let Err(refused) = auth::require_admin(&state.shared, headers, peer.ip()) {
+        tracing::warn!(command = primary, %peer, "admin command refused: {}", refused.message);
+        return json(refused.status, Some(refused.message.into()));
+    }
+    if primary == "restore" {
+        // Replacing one member's state behind the Raft log's back would make it diverge
+        // from its ensemble; a restore must go through the log, which is not built yet.
+        return json(
+            StatusCode::NOT_IMPLEMENTED,
+            Some(
+                "restore is not supported by ferrokeeper yet; restore a snapshot offline with \
+                 `ferrokeeper import` into a fresh data directory"
+                    .into(),
+            ),
+        );
+    }
+    if !state.shared.backend().role().borrow().serving() {
+        return json(
+            StatusCode::OK,
+            Some("This ZooKeeper instance is not currently serving requests".into()),
+        );
+    }
+    // ZooKeeper streams unless told `streaming=false`.
+    let streaming = params
+        .get("streaming")
+        .is_none_or(|v| !v.eq_ignore_ascii_case("false"));
+    tracing::info!(%peer, streaming, "admin command: snapshot");
+    snapshot::answer(
+        &state.shared,
+        state.snapshot_enabled,
+        &state.snapshots,
+        streaming,
+        json,
+    )
+    .await
 }
 
 /// Readiness: 200 while this server serves clients (standalone, or in touch with a

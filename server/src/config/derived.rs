@@ -91,6 +91,12 @@ pub fn derive(props: &SystemProperties) -> Result<Derived, ConfigError> {
             "zookeeper.admin.idleTimeout",
             props.long("zookeeper.admin.idleTimeout", 30000)?,
         )?,
+        snapshot_enabled: props.boolean("zookeeper.admin.snapshot.enabled", true)?,
+        rate_limit_interval_ms: u64::from(non_negative::<u32>(
+            props,
+            "zookeeper.admin.rateLimiterIntervalInMS",
+            props.long("zookeeper.admin.rateLimiterIntervalInMS", 300_000)?,
+        )?),
     };
 
     // ZooKeeperServer.getSnapCount: values below 2 are raised to 2.
@@ -173,7 +179,9 @@ mod tests {
                 address: "0.0.0.0".into(),
                 port: 8080,
                 command_url: "/commands".into(),
-                idle_timeout_ms: 30000
+                idle_timeout_ms: 30000,
+                snapshot_enabled: true,
+                rate_limit_interval_ms: 300_000,
             }
         );
         assert_eq!(d.snap_count, 100_000);

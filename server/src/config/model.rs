@@ -151,6 +151,10 @@ pub struct AdminServer {
     pub port: u16,
     pub command_url: String,
     pub idle_timeout_ms: u32,
+    /// `zookeeper.admin.snapshot.enabled` (3.9): the `snapshot` command may run.
+    pub snapshot_enabled: bool,
+    /// `zookeeper.admin.rateLimiterIntervalInMS` (3.9): at most one snapshot per interval.
+    pub rate_limit_interval_ms: u64,
 }
 
 /// Container node reaping (`znode.container.*` system properties).

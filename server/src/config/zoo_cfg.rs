@@ -74,13 +74,16 @@ const BARE_PROPERTIES: [&str; 5] = [
 
 /// `zookeeper.*` properties ferrokeeper interprets; zoo.cfg keys mapping to them are
 /// expected and not warned about.
-pub const INTERPRETED_PROPERTIES: [&str; 17] = [
+pub const INTERPRETED_PROPERTIES: [&str; 20] = [
     "zookeeper.4lw.commands.whitelist",
     "zookeeper.admin.enableServer",
     "zookeeper.admin.serverAddress",
     "zookeeper.admin.serverPort",
     "zookeeper.admin.commandURL",
     "zookeeper.admin.idleTimeout",
+    "zookeeper.admin.snapshot.enabled",
+    "zookeeper.admin.restore.enabled",
+    "zookeeper.admin.rateLimiterIntervalInMS",
     "zookeeper.snapCount",
     "zookeeper.snapSizeLimitInKb",
     "zookeeper.forceSync",
