@@ -38,6 +38,8 @@ struct Member {
     client: SocketAddr,
     /// Where the leader listens for its learners (followers do not listen there).
     quorum: SocketAddr,
+    /// The AdminServer, when `extra_cfg` turns it on (`admin.enableServer=true`).
+    admin: Option<SocketAddr>,
     dir: PathBuf,
     child: Option<Child>,
 }
@@ -93,7 +95,9 @@ pub fn pick_port() -> u16 {
 impl RealZooKeeperEnsemble {
     /// Starts `n` members with `tickTime=tick_ms` (`initLimit=10`, `syncLimit=5`) and
     /// `extra_cfg` appended to every `zoo.cfg` (overriding the defaults); returns once one
-    /// member is leader and all others are followers answering `srvr`.
+    /// member is leader and all others are followers answering `srvr`. With
+    /// `admin.enableServer=true` among them, each member's AdminServer gets its own port
+    /// on 127.0.0.1 ([`RealZooKeeperEnsemble::admin_addr`]).
     pub fn start(n: usize, tick_ms: u64, extra_cfg: &[(&str, &str)]) -> RealZooKeeperEnsemble {
         assert!(n >= 1, "an ensemble has at least one member");
         if let Some(why) = missing() {
@@ -134,8 +138,10 @@ impl RealZooKeeperEnsemble {
                 )
             })
             .collect();
+        let admin = extra_cfg.contains(&("admin.enableServer", "true"));
         let mut members = Vec::new();
         for (i, [quorum, _, client]) in ports.iter().enumerate() {
+            let admin_port = admin.then(pick_port);
             let dir = root.path().join(format!("member{i}"));
             let data = dir.join("data");
             std::fs::create_dir_all(&data).expect("data dir");
@@ -153,6 +159,10 @@ impl RealZooKeeperEnsemble {
                 lines.retain(|(k, _)| k != key);
                 lines.push(((*key).to_owned(), (*value).to_owned()));
             }
+            if let Some(port) = admin_port {
+                lines.push(("admin.serverAddress".to_owned(), "127.0.0.1".to_owned()));
+                lines.push(("admin.serverPort".to_owned(), port.to_string()));
+            }
             let mut text: String = lines.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
             for server in &servers {
                 text.push_str(server);
@@ -162,6 +172,7 @@ impl RealZooKeeperEnsemble {
             members.push(Member {
                 client: SocketAddr::from(([127, 0, 0, 1], *client)),
                 quorum: SocketAddr::from(([127, 0, 0, 1], *quorum)),
+                admin: admin_port.map(|p| SocketAddr::from(([127, 0, 0, 1], p))),
                 dir,
                 child: None,
             });
@@ -259,6 +270,11 @@ impl RealZooKeeperEnsemble {
     /// The quorum address of `member` (its `server.N` line's first port).
     pub fn quorum_addr(&self, member: usize) -> SocketAddr {
         self.members[member].quorum
+    }
+
+    /// The AdminServer of `member`, if the ensemble was started with it.
+    pub fn admin_addr(&self, member: usize) -> Option<SocketAddr> {
+        self.members[member].admin
     }
 
     /// The pid of a running member.

@@ -296,6 +296,12 @@ fn metric_names(key: &str) -> Vec<String> {
     ] {
         if let Some(rest) = key.strip_prefix(prefix) {
             names.push(rest.to_owned());
+            // Per-member summaries carry the member's id: avg_1_learner_handler_qp_size.
+            if let Some((id, name)) = rest.split_once('_')
+                && id.chars().all(|c| c.is_ascii_digit())
+            {
+                names.push(name.to_owned());
+            }
             for suffix in ["read_per_namespace", "write_per_namespace"] {
                 if rest.ends_with(suffix) {
                     names.push(suffix.to_owned());
@@ -355,10 +361,13 @@ fn monitor_has_zookeepers_metric_names() {
     // Every name in the ZooKeeper-only list is a name ZooKeeper has (no stale entries).
     let zk_names: BTreeSet<String> = z.keys().flat_map(|k| metric_names(k)).collect();
     // The proposal sizes are a leader's gauges, absent from a standalone server.
+    // (The ensemble test checks them on a ZooKeeper leader.)
     let leader_only = [
         "last_proposal_size",
         "max_proposal_size",
         "min_proposal_size",
+        "learner_handler_qp_size",
+        "learner_handler_qp_time_ms",
     ];
     let stale: Vec<&&str> = zookeeper_only
         .iter()
@@ -795,5 +804,100 @@ fn snapshot_streams_zookeepers_format_that_import_and_zookeeper_load() {
         "ferrokeeper restored from the snapshot",
         &tree,
         &dump_tree(restored.addr(), &[]),
+    );
+}
+
+/// The commands whose answers depend on a member's part in an ensemble, compared on a
+/// leader and a follower of a 3-server ZooKeeper 3.8 ensemble and of a ferrokeeper one.
+#[test]
+fn ensemble_commands_answer_with_zookeepers_keys_and_types() {
+    use ferrokeeper_tests::cluster::{ClusterOptions, FerrokeeperEnsemble};
+    use ferrokeeper_tests::ensemble::Ensemble;
+    use ferrokeeper_tests::zk_ensemble::RealZooKeeperEnsemble;
+
+    let zk = RealZooKeeperEnsemble::start(3, 500, &[("admin.enableServer", "true")]);
+    let fk = FerrokeeperEnsemble::start(ClusterOptions::new(3));
+    let zk_leader = zk.leader().expect("a ZooKeeper leader");
+    let fk_leader = fk.wait_leader(Duration::from_secs(30));
+    let zk_admin = |m: usize| zk.admin_addr(m).expect("admin address");
+    let fk_admin = |m: usize| {
+        fk.log(m)
+            .address_after(ferrokeeper_tests::ADMIN_LISTENING)
+            .expect("admin address")
+    };
+    for m in 0..3 {
+        wait_for_http(zk_admin(m));
+    }
+    let _zk_client = workload(zk.client_addr(zk_leader));
+    let _fk_client = workload(fk.client_addr(fk_leader));
+
+    let mut report = Vec::new();
+    for (role, z, f) in [
+        ("leader", zk_leader, fk_leader),
+        ("follower", (zk_leader + 1) % 3, (fk_leader + 1) % 3),
+    ] {
+        for name in [
+            "leader",
+            "voting_view",
+            "zabstate",
+            "observers",
+            "server_stats",
+            "stats",
+            "configuration",
+            "dump",
+            "watch_summary",
+            "is_read_only",
+            "last_snapshot",
+            "connections",
+        ] {
+            let zv = command(zk_admin(z), name);
+            let fv = command(fk_admin(f), name);
+            let mut diffs = Vec::new();
+            differences(&format!("{role} {name}"), &zv, &fv, &mut diffs);
+            if !diffs.is_empty() {
+                report.push(diffs.join("\n  "));
+            }
+        }
+        // monitor: ZooKeeper's names on this role are served or accounted for; ours
+        // beyond them are only 3.9's quorum_size.
+        let zv = command(zk_admin(z), "monitor");
+        let fv = command(fk_admin(f), "monitor");
+        let (zv, fv) = (zv.as_object().expect("map"), fv.as_object().expect("map"));
+        let zookeeper_only: BTreeSet<&str> = ferrokeeper_server::metrics::ZOOKEEPER_ONLY
+            .iter()
+            .flat_map(|(_, names)| names.iter().copied())
+            .collect();
+        for (key, value) in zv {
+            match fv.get(key) {
+                Some(ours) if kind(ours) != kind(value) => report.push(format!(
+                    "{role} monitor.{key}: ZooKeeper {value}, ferrokeeper {ours}"
+                )),
+                Some(_) => {}
+                None if metric_names(key)
+                    .iter()
+                    .any(|n| zookeeper_only.contains(n.as_str())) => {}
+                None => report.push(format!("{role} monitor.{key}: missing in ferrokeeper")),
+            }
+        }
+        for key in fv.keys().filter(|k| !zv.contains_key(*k)) {
+            if key != "quorum_size" {
+                report.push(format!("{role} monitor.{key}: only in ferrokeeper"));
+            }
+        }
+        // Figures that say who leads agree with the role.
+        let lead = command(fk_admin(f), "leader");
+        assert_eq!(lead["is_leader"], role == "leader", "{lead}");
+        assert_eq!(lead["leader_id"], fk_leader as i64 + 1, "{lead}");
+        let zab = command(fk_admin(f), "zabstate");
+        assert_eq!(
+            (zab["voting"].as_bool(), zab["zabstate"].as_str()),
+            (Some(true), Some("broadcast")),
+            "{zab}"
+        );
+    }
+    assert!(
+        report.is_empty(),
+        "differences from a ZooKeeper 3.8 ensemble:\n  {}",
+        report.join("\n  ")
     );
 }

@@ -209,6 +209,9 @@ pub const ZOOKEEPER_ONLY: &[(&str, &[&str])] = &[
             "commit_propagation_latency",
             "quorum_ack_latency",
             "learner_proposal_received_count",
+            // Per learner (named after its id) on the leader: its Zab handler's queue.
+            "learner_handler_qp_size",
+            "learner_handler_qp_time_ms",
             "learner_commit_received_count",
             "follower_sync_time",
             "observer_sync_time",

@@ -200,6 +200,17 @@ fn gauge(name: &'static str, help: &'static str, value: Value) -> Gauge {
     }
 }
 
+/// A quorum member's `peer_state` as ZooKeeper reports it: its state, then its Zab phase
+/// (serving is Zab's broadcast phase).
+fn peer_state(role: Role) -> &'static str {
+    match role {
+        Role::Leader => "leading - broadcast",
+        Role::Follower => "following - broadcast",
+        Role::Observer => "observing - broadcast",
+        Role::Standalone | Role::NotServing => "looking",
+    }
+}
+
 pub fn report(shared: &Shared) -> Report {
     let s = state_figures(shared);
     let stats = &shared.core.stats;
@@ -207,10 +218,14 @@ pub fn report(shared: &Shared) -> Report {
     let role = *backend.role().borrow();
     let latency = stats.latency();
     let sizes = stats.response_sizes();
-    let header = vec![
+    let facts = backend.raft_facts();
+    let mut header = vec![
         ("version", Value::Text(version_with_build())),
         ("server_state", Value::Text(role.mode().to_owned())),
     ];
+    if facts.as_ref().is_some_and(|f| f.voters.is_some()) {
+        header.push(("peer_state", Value::Text(peer_state(role).to_owned())));
+    }
     let zk = |name: &'static str, value: Value| gauge(name, name, value);
     let mut gauges = vec![
         zk("avg_latency", Value::Float(latency.avg)),
@@ -280,7 +295,6 @@ pub fn report(shared: &Shared) -> Report {
             ));
         }
     }
-    let facts = backend.raft_facts();
     if let Some(voters) = facts.as_ref().and_then(|f| f.voters)
         && role.serving()
     {
