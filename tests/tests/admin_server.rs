@@ -901,3 +901,21 @@ fn ensemble_commands_answer_with_zookeepers_keys_and_types() {
         report.join("\n  ")
     );
 }
+
+#[test]
+fn admin_idle_timeout_closes_quiet_connections() {
+    use std::io::Read;
+    let dir = tempfile::tempdir().expect("dir");
+    let fk = Ferrokeeper::start(&["-Dzookeeper.admin.idleTimeout=300"]);
+    let _ = dir;
+    let mut quiet = std::net::TcpStream::connect(fk.admin_addr()).expect("connect");
+    // Bounded wait: the server must close it long before this read gives up.
+    quiet
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    let mut buf = [0u8; 16];
+    let n = quiet
+        .read(&mut buf)
+        .expect("the server closes, not the read timeout");
+    assert_eq!(n, 0, "closed without an answer");
+}

@@ -305,6 +305,38 @@ async fn tls_with_client_certificate(s: &Secured) {
         s.what,
         ids(&c).await
     );
+    if let Server::Ferrokeeper(server) = &s.server {
+        // The AdminServer lists the TLS session apart and counts it as mutual TLS.
+        let plain = bounded("plain connect", builder().connect(&s.plain))
+            .await
+            .expect("plain connect");
+        let admin = server.admin_addr();
+        let cons = tokio::task::spawn_blocking(move || {
+            (
+                ferrokeeper_tests::http::get(admin, "/commands/connections", &[]).json(),
+                ferrokeeper_tests::http::get(admin, "/commands/server_stats", &[]).json(),
+            )
+        })
+        .await
+        .expect("admin");
+        let count = |key: &str| cons.0[key].as_array().map_or(0, Vec::len);
+        assert_eq!(
+            (count("connections"), count("secure_connections")),
+            (1, 1),
+            "{}",
+            cons.0
+        );
+        let stats = &cons.1["server_stats"];
+        assert_eq!(
+            (
+                stats["non_mtlslocal_conn_count"].as_u64(),
+                stats["non_mtlsremote_conn_count"].as_u64()
+            ),
+            (Some(1), Some(0)),
+            "only the plain loopback session lacks a client certificate: {stats}"
+        );
+        plain.close().await.expect("close");
+    }
     c.close().await.expect("close");
 
     let anonymous = bounded("plain connect", builder().connect(&s.plain))

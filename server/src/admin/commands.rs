@@ -153,18 +153,25 @@ fn connection_json(c: &crate::core::ConnInfo, full: bool) -> Value {
     Value::Object(m)
 }
 
-fn connections(call: &Call) -> Outcome {
-    let conns: Vec<Value> = call
+/// Plain and TLS connections, each listed as `full` or brief.
+fn connection_lists(call: &Call, full: bool) -> (Value, Value) {
+    let (secure, plain): (Vec<_>, Vec<_>) = call
         .shared
         .core
         .connections()
-        .iter()
-        .map(|c| connection_json(c, true))
-        .collect();
-    // TLS connections are listed with the others: the core does not tell them apart.
+        .into_iter()
+        .partition(|c| c.transport.tls);
+    let list = |conns: Vec<crate::core::ConnInfo>| {
+        Value::Array(conns.iter().map(|c| connection_json(c, full)).collect())
+    };
+    (list(plain), list(secure))
+}
+
+fn connections(call: &Call) -> Outcome {
+    let (plain, secure) = connection_lists(call, true);
     Ok(map(vec![
-        ("connections", conns.into()),
-        ("secure_connections", Value::Array(Vec::new())),
+        ("connections", plain),
+        ("secure_connections", secure),
     ]))
 }
 
@@ -378,10 +385,9 @@ fn server_stats_fields(call: &Call) -> Map<String, Value> {
             stats.auth_failed.load(Ordering::Relaxed).into(),
         ),
     ]);
-    // ZooKeeper counts connections that did not authenticate with a client
-    // certificate; ferrokeeper does not tell them apart yet.
-    inner.insert("non_mtlsremote_conn_count".into(), 0.into());
-    inner.insert("non_mtlslocal_conn_count".into(), 0.into());
+    let (remote, local) = monitor::non_mtls_counts(shared);
+    inner.insert("non_mtlsremote_conn_count".into(), remote.into());
+    inner.insert("non_mtlslocal_conn_count".into(), local.into());
     let mut out = map(vec![
         ("version", monitor::version_with_build().into()),
         ("read_only", false.into()),
@@ -406,15 +412,9 @@ fn server_stats(call: &Call) -> Outcome {
 
 fn stats(call: &Call) -> Outcome {
     let mut out = server_stats_fields(call);
-    let conns: Vec<Value> = call
-        .shared
-        .core
-        .connections()
-        .iter()
-        .map(|c| connection_json(c, false))
-        .collect();
-    out.insert("connections".into(), conns.into());
-    out.insert("secure_connections".into(), Value::Array(Vec::new()));
+    let (plain, secure) = connection_lists(call, false);
+    out.insert("connections".into(), plain);
+    out.insert("secure_connections".into(), secure);
     Ok(out)
 }
 

@@ -99,7 +99,13 @@ mod tests {
         let session = 0x42;
         for conn in [1, 2] {
             let (outbox, _rx) = crate::core::outbox(crate::core::Limits::for_max_frame(1 << 20));
-            core.attach(conn, session, outbox, "peer".into(), Vec::new());
+            core.attach(
+                conn,
+                session,
+                outbox,
+                ("127.0.0.1:1".parse().expect("addr"), Default::default()),
+                Vec::new(),
+            );
         }
         core.expect_forwarded(1, session, 7, vec![OpCode::Create]);
         core.expect_forwarded(1, session, 8, vec![OpCode::Check]);

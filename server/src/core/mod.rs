@@ -39,6 +39,15 @@ pub use reads::ReadContext;
 pub use stats::{Latency, Stats};
 pub use throttle::Throttle;
 
+/// How a connection reached the server (`cons` lists TLS connections apart; ZooKeeper
+/// counts connections without a client certificate, `non_mtls_*_conn_count`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Transport {
+    pub tls: bool,
+    /// The client presented a certificate (mutual TLS).
+    pub client_certificate: bool,
+}
+
 /// What the server knows of a live connection.
 struct ConnEntry {
     outbox: Outbox,
@@ -48,6 +57,9 @@ struct ConnEntry {
     /// Counts this connection's writes submitted to the log.
     submitted: u64,
     peer: String,
+    /// The peer's address is a loopback one (ZooKeeper's "local" connections).
+    local: bool,
+    transport: Transport,
     established_ms: i64,
     /// The connection's authenticated ids, for filtering watch events by READ.
     auth: Vec<ferrokeeper_protocol::Id>,
@@ -102,6 +114,8 @@ pub struct ConnInfo {
     pub session: i64,
     pub timeout_ms: i32,
     pub peer: String,
+    pub local: bool,
+    pub transport: Transport,
     pub established_ms: i64,
     pub received: u64,
     pub sent: u64,
@@ -276,7 +290,7 @@ impl Core {
         conn: ConnId,
         session: i64,
         outbox: Outbox,
-        peer: String,
+        (peer, transport): (std::net::SocketAddr, Transport),
         auth: Vec<Id>,
     ) -> watch::Receiver<u64> {
         let (applied, rx) = watch::channel(0);
@@ -303,7 +317,9 @@ impl Core {
                 session,
                 applied,
                 submitted: 0,
-                peer,
+                peer: peer.to_string(),
+                local: peer.ip().is_loopback(),
+                transport,
                 established_ms: now_ms(),
                 auth,
                 // The handshake counts as one packet each way, as in ZooKeeper.
@@ -455,6 +471,8 @@ impl Core {
                 session: e.session,
                 timeout_ms: session_timeout(&inner.zk, e.session).unwrap_or(0),
                 peer: e.peer.clone(),
+                local: e.local,
+                transport: e.transport,
                 established_ms: e.established_ms,
                 received: e.stats.received,
                 sent: e.stats.sent,

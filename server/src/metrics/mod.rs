@@ -252,8 +252,6 @@ pub const ZOOKEEPER_ONLY: &[(&str, &[&str])] = &[
             "outstanding_tls_handshake",
             "tls_handshake_exceeded",
             "insecure_admin_count",
-            "non_mtls_local_conn_count",
-            "non_mtls_remote_conn_count",
             "watch_bytes",
             // Summaries per top-level path, named after it (e.g. avg_app_read_per_namespace).
             "read_per_namespace",

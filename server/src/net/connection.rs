@@ -61,14 +61,15 @@ pub type BoxRead = std::pin::Pin<Box<dyn tokio::io::AsyncRead + Send>>;
 pub type BoxWrite = std::pin::Pin<Box<dyn tokio::io::AsyncWrite + Send>>;
 
 /// Serves one accepted connection until it closes. `first` holds the four bytes
-/// already read (not a four-letter word): the handshake frame's length. `tls_ids` are
-/// the ids the client's certificate gave (x509, perhaps super).
+/// already read (not a four-letter word): the handshake frame's length. `tls_ids`: `None`
+/// in plain text, else the ids the client's certificate gave over TLS (x509, perhaps
+/// super; none without a certificate).
 pub async fn serve(
     shared: Arc<Shared>,
     (mut read_half, write_half): (BoxRead, BoxWrite),
     peer: SocketAddr,
     first: [u8; 4],
-    tls_ids: Vec<Id>,
+    tls_ids: Option<Vec<Id>>,
 ) {
     let conn = shared.core.next_conn_id();
     let span = tracing::debug_span!("conn", id = conn, %peer);
@@ -77,7 +78,11 @@ pub async fn serve(
         scheme: "ip".into(),
         id: peer.ip().to_string(),
     }];
-    for id in tls_ids {
+    let transport = crate::core::Transport {
+        tls: tls_ids.is_some(),
+        client_certificate: tls_ids.as_ref().is_some_and(|ids| !ids.is_empty()),
+    };
+    for id in tls_ids.into_iter().flatten() {
         super::auth::add_id(&mut ids, id);
     }
 
@@ -91,7 +96,7 @@ pub async fn serve(
                 FramedRead::new(read_half, FrameCodec::new(shared.settings.max_frame_len));
             let outcome = run(
                 &shared,
-                (conn, peer, &ids),
+                (conn, peer, &ids, transport),
                 request,
                 &mut frames,
                 outbox,
@@ -246,7 +251,7 @@ fn send_frame(outbox: &Outbox, frame: &impl ferrokeeper_protocol::EncodeFrame) {
 }
 
 /// This connection: its id, its client's address, and the ids it starts with.
-type Client<'a> = (ConnId, SocketAddr, &'a [Id]);
+type Client<'a> = (ConnId, SocketAddr, &'a [Id], crate::core::Transport);
 
 async fn run(
     shared: &Arc<Shared>,
@@ -311,7 +316,7 @@ async fn run(
 /// Negotiates or resumes the session; sends the ConnectResponse.
 async fn handshake(
     shared: &Arc<Shared>,
-    (conn, peer, ids): Client<'_>,
+    (conn, peer, ids, transport): Client<'_>,
     request: ConnectRequest,
     outbox: &Outbox,
 ) -> Result<Session, Closed> {
@@ -397,7 +402,7 @@ async fn handshake(
         conn,
         session_id,
         outbox.clone(),
-        peer.to_string(),
+        (peer, transport),
         auth.clone(),
     );
     send_frame(

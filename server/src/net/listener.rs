@@ -176,13 +176,7 @@ async fn accept_one(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr, po
     };
     let Some(tls) = tls else {
         let (reader, writer) = stream.into_split();
-        serve_stream(
-            shared,
-            (Box::pin(reader), Box::pin(writer)),
-            peer,
-            Vec::new(),
-        )
-        .await;
+        serve_stream(shared, (Box::pin(reader), Box::pin(writer)), peer, None).await;
         return;
     };
     let handshake = tokio::time::timeout(limit, tls.acceptor().accept(stream));
@@ -211,7 +205,13 @@ async fn accept_one(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr, po
         }
     };
     let (reader, writer) = tokio::io::split(stream);
-    serve_stream(shared, (Box::pin(reader), Box::pin(writer)), peer, ids).await;
+    serve_stream(
+        shared,
+        (Box::pin(reader), Box::pin(writer)),
+        peer,
+        Some(ids),
+    )
+    .await;
 }
 
 /// Tells a four-letter word from a session by the first four bytes and serves it.
@@ -219,7 +219,7 @@ async fn serve_stream(
     shared: Arc<Shared>,
     (mut reader, writer): (BoxRead, BoxWrite),
     peer: SocketAddr,
-    tls_ids: Vec<Id>,
+    tls_ids: Option<Vec<Id>>,
 ) {
     let mut first = [0u8; 4];
     let limit = Duration::from_millis(shared.settings.max_session_timeout_ms.max(1000) as u64);

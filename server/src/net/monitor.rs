@@ -148,6 +148,16 @@ impl Report {
     }
 }
 
+/// Connections without a client certificate (plain, or TLS without one), from remote
+/// and from loopback addresses: ZooKeeper's `non_mtls_remote_conn_count` and
+/// `non_mtls_local_conn_count`.
+pub fn non_mtls_counts(shared: &Shared) -> (usize, usize) {
+    let conns = shared.core.connections();
+    let non_mtls = conns.iter().filter(|c| !c.transport.client_certificate);
+    let local = non_mtls.clone().filter(|c| c.local).count();
+    (non_mtls.count() - local, local)
+}
+
 /// Open and maximum file descriptors of this process (Linux `/proc`), as ZooKeeper
 /// reports them from its OS bean.
 pub fn file_descriptors() -> Option<(usize, u64)> {
@@ -269,6 +279,9 @@ pub fn report(shared: &Shared) -> Report {
             Value::unsigned(stats.auth_failed.load(Ordering::Relaxed)),
         ),
     ];
+    let (remote, local) = non_mtls_counts(shared);
+    gauges.push(zk("non_mtls_remote_conn_count", Value::count(remote)));
+    gauges.push(zk("non_mtls_local_conn_count", Value::count(local)));
     if let Some((open, max)) = file_descriptors() {
         gauges.push(zk("open_file_descriptor_count", Value::count(open)));
         gauges.push(zk("max_file_descriptor_count", Value::unsigned(max)));
