@@ -133,6 +133,9 @@ fn last_snapshot_slot() -> &'static std::sync::Mutex<Option<(i64, i64)>> {
 /// `fsync_threshold_exceed_count` (in `srvr`, not a metric).
 pub static FSYNC_OVER_THRESHOLD: AtomicU64 = AtomicU64::new(0);
 
+/// A follower's writes queued for, or on their way to, the leader (`ferrokeeper_forward_queue_depth`).
+pub static FORWARD_QUEUE_DEPTH: AtomicU64 = AtomicU64::new(0);
+
 /// The process's metrics.
 pub fn global() -> &'static ServerMetrics {
     static METRICS: OnceLock<ServerMetrics> = OnceLock::new();

@@ -363,6 +363,11 @@ pub fn report(shared: &Shared) -> Report {
         }
     }
     own.push(gauge(
+        "ferrokeeper_forward_queue_depth",
+        "Writes a follower has queued for, or sent to and not yet handed to, the leader",
+        Value::unsigned(metrics::FORWARD_QUEUE_DEPTH.load(Ordering::Relaxed)),
+    ));
+    own.push(gauge(
         "ferrokeeper_log_bytes",
         "Bytes of Raft log segments on disk",
         Value::unsigned(dir_bytes(&shared.settings.log_dir)),

@@ -41,7 +41,11 @@ impl ForwarderTask {
                     Err(_) => break,
                 }
             }
-            if let Err(why) = self.deliver(&mut conn, batch).await {
+            let sent = batch.len() as u64;
+            let delivered = self.deliver(&mut conn, batch).await;
+            crate::metrics::FORWARD_QUEUE_DEPTH
+                .fetch_sub(sent, std::sync::atomic::Ordering::Relaxed);
+            if let Err(why) = delivered {
                 tracing::warn!("writes could not reach a leader: {why}");
                 self.lost.send_modify(|n| *n += 1);
             }

@@ -601,9 +601,11 @@ impl Replica {
             Some(forward)
                 if inner.raft.metrics().borrow_watched().current_leader != Some(inner.me) =>
             {
-                forward
-                    .send(proposal)
-                    .map_err(|_| ReplicationError::Unavailable("the forwarder has stopped".into()))
+                crate::metrics::FORWARD_QUEUE_DEPTH.fetch_add(1, Ordering::Relaxed);
+                forward.send(proposal).map_err(|_| {
+                    crate::metrics::FORWARD_QUEUE_DEPTH.fetch_sub(1, Ordering::Relaxed);
+                    ReplicationError::Unavailable("the forwarder has stopped".into())
+                })
             }
             _ => {
                 crate::metrics::count(|m| &m.proposal_count);
