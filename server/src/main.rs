@@ -100,6 +100,7 @@ async fn ensemble(config: &Config) -> Result<Option<Ensemble>, String> {
         listen,
         tls,
         sasl,
+        priorities: config.priorities.clone(),
     }))
 }
 
@@ -236,6 +237,7 @@ async fn promoted_ensemble(config: &Config) -> Result<Option<Ensemble>, String> 
         listen,
         tls,
         sasl,
+        priorities: config.priorities.clone(),
     }))
 }
 

@@ -287,3 +287,34 @@ fn leadership_words_need_naming_in_the_whitelist_and_a_standalone_server_keeps_l
         "{answer:?}"
     );
 }
+
+/// `ferrokeeper.priority.<id>` (ClickHouse Keeper's server priority): the member with the
+/// highest priority leads whenever it is up and caught up, whoever wins an election.
+#[test]
+fn the_member_with_the_highest_priority_leads_when_it_can() {
+    let mut options = ClusterOptions::new(3);
+    options
+        .extra
+        .push(("ferrokeeper.priority.3".to_owned(), "5".to_owned()));
+    let mut cluster = FerrokeeperEnsemble::start(options);
+    let leads = |cluster: &FerrokeeperEnsemble, member: usize| {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while cluster.mode(member).as_deref() != Some("leader") {
+            assert!(
+                Instant::now() < deadline,
+                "server.{} (the highest priority) does not lead: modes {:?}",
+                member + 1,
+                (0..3).map(|m| cluster.mode(m)).collect::<Vec<_>>()
+            );
+            // Polling srvr: there is no event to wait on from outside the processes.
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    leads(&cluster, 2);
+    // Without it, another member leads; back and caught up, it leads again.
+    cluster.kill9(2);
+    let other = cluster.wait_leader(Duration::from_secs(30));
+    assert_ne!(other, 2);
+    cluster.restart(2);
+    leads(&cluster, 2);
+}

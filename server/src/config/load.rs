@@ -409,6 +409,21 @@ fn finish(
     if client_address.is_none() && secure_client_address.is_none() {
         warn("no clientPort is configured: this server accepts no client connections".to_owned());
     }
+    // A priority must name a voter: anything else would be silently meaningless.
+    for (id, (_, at)) in &d.priorities {
+        let voter = servers
+            .get(id)
+            .is_some_and(|s| s.peer_type == PeerType::Participant);
+        if !voter {
+            return Err(ConfigError::invalid(
+                at,
+                &format!("ferrokeeper.priority.{id}"),
+                format!("server.{id} is not a voting member of this ensemble"),
+            ));
+        }
+    }
+    let priorities: std::collections::BTreeMap<u64, u32> =
+        d.priorities.iter().map(|(id, (p, _))| (*id, *p)).collect();
     let follow_zookeeper = d.follow_zookeeper.is_some();
     let follow_ensemble = d
         .follow_ensemble
@@ -513,6 +528,7 @@ fn finish(
         standalone_enabled,
         follow_zookeeper,
         follow_ensemble,
+        priorities,
         reconfig_enabled: d.reconfig_enabled.as_ref().is_some_and(|(v, _)| *v),
         dynamic_config_file,
         config_version,

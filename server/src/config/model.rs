@@ -95,6 +95,8 @@ pub struct Config {
     /// `ferrokeeper.ensemble`: the ids of the ferrokeeper servers that follow ZooKeeper
     /// together and form a Raft ensemble when promoted; empty: this server alone.
     pub follow_ensemble: Vec<u64>,
+    /// `ferrokeeper.priority.<id>`: leadership preference by server id (unlisted: 1).
+    pub priorities: BTreeMap<u64, u32>,
     pub reconfig_enabled: bool,
     /// Membership file used instead of `server.N` lines in zoo.cfg, if set.
     pub dynamic_config_file: Option<PathBuf>,

@@ -52,6 +52,9 @@ pub struct Draft {
     /// `ferrokeeper.ensemble=4,5,6`: the ferrokeeper servers (among the observers) that
     /// follow together and form an ensemble when promoted.
     pub follow_ensemble: Val<Vec<u64>>,
+    /// `ferrokeeper.priority.<id>`: leadership preference per server (ClickHouse
+    /// Keeper's server priority).
+    pub priorities: BTreeMap<u64, (u32, Origin)>,
     pub metrics_class_name: Val<String>,
     pub metrics_properties: BTreeMap<String, String>,
     /// Where each `metricsProvider.<name>` was set.
@@ -368,6 +371,27 @@ fn apply_entry(
                     )
                 })?;
             set(&mut d.follow_ensemble, ids, at);
+        }
+        _ if key.starts_with("ferrokeeper.priority.") => {
+            let id = key
+                .strip_prefix("ferrokeeper.priority.")
+                .and_then(|id| id.parse::<u64>().ok());
+            let priority = value.trim().parse::<u32>().ok();
+            match (id, priority) {
+                (Some(id), Some(priority)) => {
+                    d.priorities.insert(id, (priority, at.clone()));
+                }
+                _ => {
+                    return Err(ConfigError::invalid(
+                        at,
+                        key,
+                        format!(
+                            "{value:?}: the form is ferrokeeper.priority.<server id>=<priority, \
+                             a whole number; 0 never leads while another voter can>"
+                        ),
+                    ));
+                }
+            }
         }
         _ => apply_other(d, props, key, value, at, has_dynamic_file)?,
     }

@@ -10,6 +10,7 @@ pub mod offline;
 mod peer_client;
 mod peer_server;
 mod peer_wire;
+mod priority;
 mod role;
 mod snapshot_file;
 mod state_machine;
@@ -74,6 +75,8 @@ pub struct Ensemble {
     pub tls: Option<Arc<crate::tls::peer::PeerTls>>,
     /// `quorum.auth.enableSasl`: peers authenticate with DIGEST-MD5.
     pub sasl: Option<Arc<crate::config::QuorumSasl>>,
+    /// `ferrokeeper.priority.<id>`: leadership preference (unlisted voters: 1).
+    pub priorities: BTreeMap<u64, u32>,
 }
 
 /// Raft's state as the metrics report it; plain numbers, so no openraft type leaves
@@ -371,7 +374,9 @@ impl Replica {
             tick / 2,
             stop.clone(),
         ));
-        Ok(Replica {
+        let priorities = ensemble.priorities.clone();
+        let voters = ensemble.voters.clone();
+        let replica = Replica {
             inner: Arc::new(Inner {
                 me: id,
                 raft,
@@ -383,9 +388,17 @@ impl Replica {
                 read_index_conn: tokio::sync::Mutex::new(None),
                 patience: quorum_timeout,
                 transfers,
-                stop,
+                stop: stop.clone(),
             }),
-        })
+        };
+        if !priorities.is_empty() {
+            tokio::spawn(priority::prefer(
+                replica.clone(),
+                priority::Priorities::new(priorities, voters),
+                stop,
+            ));
+        }
+        Ok(replica)
     }
 
     /// This server's role; changes are announced on the receiver.

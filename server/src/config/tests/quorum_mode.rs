@@ -280,3 +280,26 @@ fn a_group_of_followers_names_its_members_among_the_observers() {
         );
     }
 }
+
+#[test]
+fn priorities_name_voters() {
+    let body = format!("{THREE}ferrokeeper.priority.2=5\nferrokeeper.priority.1=0\n");
+    let (_dir, p) = with_myid("priorities", &body, Some("1\n"));
+    let c = load(&[&p], &[]).expect("loads");
+    assert_eq!(c.priorities, [(1, 0), (2, 5)].into());
+
+    // An observer or an unknown id cannot lead: naming it would mean nothing.
+    for (line, id) in [
+        ("ferrokeeper.priority.3=2", 3),
+        ("ferrokeeper.priority.9=2", 9),
+    ] {
+        let body = format!("{THREE}{line}\n");
+        let (_dir, p) = with_myid("priorities-bad", &body, Some("1\n"));
+        let e = err_text(load(&[&p], &[]));
+        assert!(e.contains(&format!("ferrokeeper.priority.{id}")), "{e}");
+        assert!(e.contains("not a voting member"), "{e}");
+    }
+    let body = format!("{THREE}ferrokeeper.priority.2=high\n");
+    let (_dir, p) = with_myid("priorities-text", &body, Some("1\n"));
+    assert!(err_text(load(&[&p], &[])).contains("ferrokeeper.priority.2"));
+}
