@@ -145,6 +145,29 @@ pub fn ferrokeeper_binary() -> PathBuf {
     bin
 }
 
+/// The `ferrokeeper-cli` binary beside the `ferrokeeper` one, refused when older than
+/// its sources (a test build does not rebuild another package's binary).
+pub fn cli_binary() -> PathBuf {
+    let bin = ferrokeeper_binary().with_file_name("ferrokeeper-cli");
+    assert!(
+        bin.exists(),
+        "{} not found: build it first (cargo build -p ferrokeeper-cli)",
+        bin.display()
+    );
+    let built = modified(&bin);
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    for dir in ["cli/src", "client/src", "protocol/src"] {
+        if let Some(newer) = newest_file(&workspace.join(dir)).filter(|(t, _)| Some(*t) > built) {
+            panic!(
+                "{} is older than {}: rebuild it (cargo build -p ferrokeeper-cli)",
+                bin.display(),
+                newer.1.display()
+            );
+        }
+    }
+    bin
+}
+
 fn modified(path: &Path) -> Option<std::time::SystemTime> {
     std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }

@@ -161,3 +161,21 @@ impl RawClient {
         &mut self.stream
     }
 }
+
+/// The error code of the last reply of `frames` (0: success).
+pub fn err_of(frames: &[ferrokeeper_protocol::ReplyFrame]) -> i32 {
+    frames.last().expect("a reply").header.err
+}
+
+/// Creates `path` with data `v`, an open ACL and `flags`; returns the error code.
+pub fn create(client: &mut RawClient, path: &str, flags: i32) -> std::io::Result<i32> {
+    let frames = client.call(ferrokeeper_protocol::Request::Create(
+        ferrokeeper_protocol::CreateRequest {
+            path: path.into(),
+            data: Some(bytes::Bytes::from_static(b"v")),
+            acl: ferrokeeper_protocol::perms::open_acl_unsafe(),
+            flags,
+        },
+    ))?;
+    Ok(err_of(&frames))
+}

@@ -8,12 +8,13 @@
 //! `zookeeper` package (server jar and zkCli.sh) and `libservlet-api-java` (AdminServer).
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use ferrokeeper_client::Client;
 use ferrokeeper_tests::Ferrokeeper;
+use ferrokeeper_tests::cli_binary;
 use ferrokeeper_tests::process::{Finished, require, run};
 use ferrokeeper_tests::zookeeper::{RealZooKeeper, SERVLET_API_JAR};
 
@@ -22,48 +23,6 @@ const MARKER: &str = "Node does not exist: /__step_";
 const CLI_LIMIT: Duration = Duration::from_secs(60);
 /// A shell's exit code for a process killed by SIGPIPE (128 + 13).
 const SIGPIPE_EXIT: i32 = 141;
-
-fn modified(path: &Path) -> Option<std::time::SystemTime> {
-    std::fs::metadata(path).and_then(|m| m.modified()).ok()
-}
-
-fn newer_file(dir: &Path, than: std::time::SystemTime) -> Option<PathBuf> {
-    for entry in std::fs::read_dir(dir).ok()?.flatten() {
-        let path = entry.path();
-        let found = if path.is_dir() {
-            newer_file(&path, than)
-        } else {
-            modified(&path).filter(|t| *t > than).map(|_| path)
-        };
-        if found.is_some() {
-            return found;
-        }
-    }
-    None
-}
-
-/// The `ferrokeeper-cli` binary beside the `ferrokeeper` one, refused when older than
-/// its sources (a test build does not rebuild another package's binary).
-fn cli_binary() -> PathBuf {
-    let bin = ferrokeeper_tests::ferrokeeper_binary().with_file_name("ferrokeeper-cli");
-    assert!(
-        bin.exists(),
-        "{} not found: build it first (cargo build -p ferrokeeper-cli)",
-        bin.display()
-    );
-    let built = modified(&bin).expect("binary's time");
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    for dir in ["cli/src", "client/src", "protocol/src"] {
-        if let Some(newer) = newer_file(&workspace.join(dir), built) {
-            panic!(
-                "{} is older than {}: rebuild it (cargo build -p ferrokeeper-cli)",
-                bin.display(),
-                newer.display()
-            );
-        }
-    }
-    bin
-}
 
 /// One-shot `ferrokeeper-cli --server <server> <args...>`.
 fn cli(server: &str, args: &[&str]) -> Finished {

@@ -12,13 +12,13 @@
 //! build -p ferrokeeper-cli`, which `tests/run.sh` does).
 
 use std::future::Future;
-use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use ferrokeeper_client::tls::{TlsConfig, TlsConfigBuilder};
 use ferrokeeper_client::{Acl, Client, ClientBuilder, CreateMode, Error, Id, SessionState, perms};
 use ferrokeeper_tests::Ferrokeeper;
+use ferrokeeper_tests::cli_binary;
 use ferrokeeper_tests::pki::{CLIENT_SUBJECT, PASSWORD, Pki};
 use ferrokeeper_tests::process::{Finished, run};
 use ferrokeeper_tests::proxy::FaultProxy;
@@ -568,48 +568,6 @@ async fn client_scenarios(s: &Secured) {
     tls_refuses_bad_server_certificates(s).await;
     sasl_digest_md5(s).await;
     sasl_over_tls(s).await;
-}
-
-fn modified(path: &Path) -> Option<std::time::SystemTime> {
-    std::fs::metadata(path).and_then(|m| m.modified()).ok()
-}
-
-/// The newest file below `dir`, if newer than `than`.
-fn newer_file(dir: &Path, than: std::time::SystemTime) -> Option<PathBuf> {
-    for entry in std::fs::read_dir(dir).ok()?.flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            if let Some(found) = newer_file(&path, than) {
-                return Some(found);
-            }
-        } else if modified(&path).is_some_and(|t| t > than) {
-            return Some(path);
-        }
-    }
-    None
-}
-
-/// The `ferrokeeper-cli` binary beside the `ferrokeeper` one, refused when older than
-/// its sources (a test build does not rebuild another package's binary).
-fn cli_binary() -> PathBuf {
-    let bin = ferrokeeper_tests::ferrokeeper_binary().with_file_name("ferrokeeper-cli");
-    assert!(
-        bin.exists(),
-        "{} not found: build it first (cargo build -p ferrokeeper-cli)",
-        bin.display()
-    );
-    let built = modified(&bin).expect("binary's time");
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    for dir in ["cli/src", "client/src", "protocol/src"] {
-        if let Some(newer) = newer_file(&workspace.join(dir), built) {
-            panic!(
-                "{} is older than {}: rebuild it (cargo build -p ferrokeeper-cli)",
-                bin.display(),
-                newer.display()
-            );
-        }
-    }
-    bin
 }
 
 /// One-shot `ferrokeeper-cli --server <server> <options> <command>`.

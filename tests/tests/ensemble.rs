@@ -13,12 +13,12 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use ferrokeeper_protocol::{
-    CreateRequest, EventType, ExistsRequest, GetChildrenRequest, GetDataRequest, Request, Response,
-    SetDataRequest, SetWatches2, SyncRequest, perms,
+    EventType, ExistsRequest, GetChildrenRequest, GetDataRequest, Request, Response,
+    SetDataRequest, SetWatches2, SyncRequest,
 };
 use ferrokeeper_tests::cluster::{ClusterOptions, FerrokeeperEnsemble, try_four_letter};
 use ferrokeeper_tests::ensemble::Ensemble;
-use ferrokeeper_tests::raw::RawClient;
+use ferrokeeper_tests::raw::{RawClient, create, err_of};
 
 const EPHEMERAL: i32 = 1;
 
@@ -60,20 +60,6 @@ fn resume(
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-}
-
-fn err_of(frames: &[ferrokeeper_protocol::ReplyFrame]) -> i32 {
-    frames.last().expect("a reply").header.err
-}
-
-fn create(client: &mut RawClient, path: &str, flags: i32) -> std::io::Result<i32> {
-    let frames = client.call(Request::Create(CreateRequest {
-        path: path.into(),
-        data: Some(Bytes::from_static(b"v")),
-        acl: perms::open_acl_unsafe(),
-        flags,
-    }))?;
-    Ok(err_of(&frames))
 }
 
 fn exists(client: &mut RawClient, path: &str) -> Option<ferrokeeper_protocol::Stat> {

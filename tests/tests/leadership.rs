@@ -11,14 +11,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use ferrokeeper_protocol::{
-    CreateRequest, ExistsRequest, GetChildrenRequest, Request, Response, SyncRequest, perms,
-};
+use ferrokeeper_protocol::{ExistsRequest, GetChildrenRequest, Request, Response, SyncRequest};
 use ferrokeeper_tests::Ferrokeeper;
 use ferrokeeper_tests::cluster::{ClusterOptions, FerrokeeperEnsemble, try_four_letter};
 use ferrokeeper_tests::ensemble::Ensemble;
-use ferrokeeper_tests::raw::RawClient;
+use ferrokeeper_tests::raw::{RawClient, create, err_of};
 
 const EPHEMERAL: i32 = 1;
 const SENT: &str = "Sent leadership request to leader.";
@@ -26,20 +23,6 @@ const FAILED: &str = "Failed to send leadership request to leader.";
 const YIELD_SENT: &str = "Sent yield leadership request to leader.";
 /// Generous: a transfer takes about one round trip plus an election on an idle machine.
 const BOUND: Duration = Duration::from_secs(10);
-
-fn err_of(frames: &[ferrokeeper_protocol::ReplyFrame]) -> i32 {
-    frames.last().expect("a reply").header.err
-}
-
-fn create(client: &mut RawClient, path: &str, flags: i32) -> std::io::Result<i32> {
-    let frames = client.call(Request::Create(CreateRequest {
-        path: path.into(),
-        data: Some(Bytes::from_static(b"v")),
-        acl: perms::open_acl_unsafe(),
-        flags,
-    }))?;
-    Ok(err_of(&frames))
-}
 
 /// A session writing `/acked/<n>` one at a time; when its connection goes it resumes
 /// on whichever member takes it, and asserts the session was not expired.
