@@ -262,3 +262,31 @@ pub fn compile_c_client(name: &str, dir: &Path) -> PathBuf {
     }
     bin
 }
+
+/// Waits for `child` to exit, killing it (and failing the test) after `limit`; returns
+/// its exit code and what it wrote to its piped stderr.
+pub fn exit_and_stderr(
+    child: &mut std::process::Child,
+    limit: Duration,
+    what: &str,
+) -> (Option<i32>, String) {
+    let deadline = std::time::Instant::now() + limit;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what} did not exit within {limit:?}");
+        }
+        // std has no wait with a deadline: poll the child's exit.
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut stderr = String::new();
+    if let Some(mut pipe) = child.stderr.take() {
+        use std::io::Read;
+        let _ = pipe.read_to_string(&mut stderr);
+    }
+    (status.code(), stderr)
+}

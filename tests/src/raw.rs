@@ -179,3 +179,19 @@ pub fn create(client: &mut RawClient, path: &str, flags: i32) -> std::io::Result
     ))?;
     Ok(err_of(&frames))
 }
+
+/// The Stat of `path`, or `None` if it does not exist (no watch).
+pub fn exists(client: &mut RawClient, path: &str) -> Option<ferrokeeper_protocol::Stat> {
+    let frames = client
+        .call(ferrokeeper_protocol::Request::Exists(
+            ferrokeeper_protocol::ExistsRequest {
+                path: path.into(),
+                watch: false,
+            },
+        ))
+        .expect("exists");
+    match &frames.last().expect("reply").response {
+        ferrokeeper_protocol::Response::Stat(stat) => Some(stat.clone()),
+        _ => None,
+    }
+}

@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ferrokeeper_client::Client;
 use ferrokeeper_tests::Ferrokeeper;
@@ -48,25 +48,11 @@ fn with_closed_stdout(args: &[&str]) -> (Option<i32>, String) {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn ferrokeeper-cli");
-    let deadline = Instant::now() + CLI_LIMIT;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("ferrokeeper-cli {args:?} did not exit within {CLI_LIMIT:?}");
-        }
-        // Polling the child's exit (std has no wait with a deadline).
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let mut stderr = String::new();
-    if let Some(mut pipe) = child.stderr.take() {
-        use std::io::Read;
-        pipe.read_to_string(&mut stderr).expect("read stderr");
-    }
-    (status.code(), stderr)
+    ferrokeeper_tests::process::exit_and_stderr(
+        &mut child,
+        CLI_LIMIT,
+        &format!("ferrokeeper-cli {args:?}"),
+    )
 }
 
 #[test]

@@ -13,12 +13,12 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use ferrokeeper_protocol::{
-    EventType, ExistsRequest, GetChildrenRequest, GetDataRequest, Request, Response,
-    SetDataRequest, SetWatches2, SyncRequest,
+    EventType, GetChildrenRequest, GetDataRequest, Request, Response, SetDataRequest, SetWatches2,
+    SyncRequest,
 };
 use ferrokeeper_tests::cluster::{ClusterOptions, FerrokeeperEnsemble, try_four_letter};
 use ferrokeeper_tests::ensemble::Ensemble;
-use ferrokeeper_tests::raw::{RawClient, create, err_of};
+use ferrokeeper_tests::raw::{RawClient, create, err_of, exists};
 
 const EPHEMERAL: i32 = 1;
 
@@ -59,19 +59,6 @@ fn resume(
             "no server took the session back within {within:?}"
         );
         std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn exists(client: &mut RawClient, path: &str) -> Option<ferrokeeper_protocol::Stat> {
-    let frames = client
-        .call(Request::Exists(ExistsRequest {
-            path: path.into(),
-            watch: false,
-        }))
-        .expect("exists");
-    match &frames.last().expect("reply").response {
-        Response::Stat(stat) => Some(stat.clone()),
-        _ => None,
     }
 }
 

@@ -11,11 +11,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use ferrokeeper_protocol::{ExistsRequest, GetChildrenRequest, Request, Response, SyncRequest};
+use ferrokeeper_protocol::{GetChildrenRequest, Request, Response, SyncRequest};
 use ferrokeeper_tests::Ferrokeeper;
 use ferrokeeper_tests::cluster::{ClusterOptions, FerrokeeperEnsemble, try_four_letter};
 use ferrokeeper_tests::ensemble::Ensemble;
-use ferrokeeper_tests::raw::{RawClient, create, err_of};
+use ferrokeeper_tests::raw::{RawClient, create, err_of, exists};
 
 const EPHEMERAL: i32 = 1;
 const SENT: &str = "Sent leadership request to leader.";
@@ -92,19 +92,6 @@ fn wait_until(what: &str, within: Duration, mut done: impl FnMut() -> bool) -> D
         );
         // The servers are other processes: poll their four-letter words.
         std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn exists(client: &mut RawClient, path: &str) -> Option<ferrokeeper_protocol::Stat> {
-    let frames = client
-        .call(Request::Exists(ExistsRequest {
-            path: path.into(),
-            watch: false,
-        }))
-        .expect("exists");
-    match &frames.last().expect("reply").response {
-        Response::Stat(stat) => Some(stat.clone()),
-        _ => None,
     }
 }
 

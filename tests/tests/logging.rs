@@ -3,8 +3,7 @@
 //! `zookeeper.root.logger` sets the level or, naming an appender we cannot honour,
 //! stops start-up naming the setting.
 
-use std::io::Read;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ferrokeeper_tests::{Ferrokeeper, ferrokeeper_command};
 
@@ -44,24 +43,7 @@ fn run_to_exit(args: &[&str]) -> (Option<i32>, String) {
         .args(args)
         .spawn()
         .expect("spawn");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("ferrokeeper did not stop within 30 s");
-        }
-        // A child process has no exit event to await here: poll.
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let mut stderr = String::new();
-    if let Some(mut pipe) = child.stderr.take() {
-        let _ = pipe.read_to_string(&mut stderr);
-    }
-    (status.code(), stderr)
+    ferrokeeper_tests::process::exit_and_stderr(&mut child, Duration::from_secs(30), "ferrokeeper")
 }
 
 #[test]
