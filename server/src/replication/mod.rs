@@ -58,7 +58,8 @@ pub trait PeerHooks: Send + Sync + 'static {
     fn take_touched_sessions(&self) -> Vec<i64>;
     /// A client resumed `session` on another server: drop its connections here.
     fn session_moved(&self, session: i64);
-    /// This server just became the leader: give every session a fresh timeout.
+    /// This server just became the leader, or starts serving as leader again after it
+    /// lost its quorum: give every session a fresh timeout.
     fn became_leader(&self);
 }
 
@@ -719,8 +720,18 @@ impl RoleMonitor {
                 self.add_observers(&metrics);
             }
             let role = self.role_now(&metrics);
-            if *self.role.borrow() != role {
+            let was = *self.role.borrow();
+            if was != role {
                 tracing::info!(mode = role.mode(), "serving state changed");
+                // A leader that lost its quorum stays openraft's leader (same term) and
+                // may regain it without an election; while it did not serve, no client
+                // could reach a serving server, so the deadlines it kept are void. As
+                // in ZooKeeper (a leader without a quorum stops leading and the next
+                // one starts every session afresh), refresh every session before the
+                // role that lets the expiry loop run is published.
+                if role.is_leader() && !was.is_leader() {
+                    self.hooks.became_leader();
+                }
                 self.role.send_replace(role);
             }
         }
