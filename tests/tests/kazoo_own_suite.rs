@@ -30,12 +30,13 @@ fn free_port_block() -> u16 {
     panic!("no block of five free ports");
 }
 
-#[test]
-fn sasl_and_tls_tests_pass() {
-    require_python(
-        "kazoo, puresasl, pytest, jks, OpenSSL",
-        "kazoo pure-sasl pytest pyjks pyOpenSSL",
-    );
+/// `python3 -m pytest` over kazoo's own tests, its harness starting ferrokeeper (one
+/// server) through the `java` shim; `options` go before the test names.
+fn pytest_kazoo(
+    options: &[&str],
+    tests: &[&str],
+    what: &str,
+) -> ferrokeeper_tests::process::Finished {
     // The harness looks for zookeeper-*.jar to build a class path the shim ignores.
     let home = tempfile::tempdir().expect("temp dir");
     std::fs::write(home.path().join("zookeeper-3.8.0.jar"), b"").expect("jar");
@@ -44,14 +45,12 @@ fn sasl_and_tls_tests_pass() {
         clients_dir().join("java_shim").display(),
         std::env::var("PATH").unwrap_or_default()
     );
-    let out = run(
+    run(
         Command::new("python3")
             .args(["-m", "pytest", "-v", "-p", "no:cacheprovider"])
             .args(["-W", "ignore::DeprecationWarning", "--pyargs"])
-            .args([
-                "kazoo.tests.test_sasl",
-                "kazoo.tests.test_client::TestSSLClient",
-            ])
+            .args(options)
+            .args(tests)
             .current_dir(home.path())
             .env("PATH", path)
             .env("FERROKEEPER_BIN", ferrokeeper_binary())
@@ -60,8 +59,94 @@ fn sasl_and_tls_tests_pass() {
             .env("ZOOKEEPER_CLUSTER_SIZE", "1")
             .env("ZOOKEEPER_PORT_OFFSET", free_port_block().to_string()),
         None,
-        "kazoo's test_sasl and TestSSLClient",
+        what,
         Duration::from_secs(300),
+    )
+}
+
+/// Whether python3 can import `module` (kazoo's eventlet and gevent tests skip
+/// themselves without it).
+fn python_has(module: &str) -> bool {
+    Command::new("timeout")
+        .args(["30", "python3", "-c", &format!("import {module}")])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// kazoo's test_request_queuing_session_{recovered,expired}: SIGTERM the only server,
+/// expect SUSPENDED within 5 s, queue a create, restart the server on the same dataDir,
+/// expect the create to complete on the resumed session (or SessionExpired after a
+/// mangled password). The harness warns when the server exits non-zero on SIGTERM;
+/// that counts as a failure here.
+#[test]
+fn request_queuing_tests_pass() {
+    require_python(
+        "kazoo, pytest, jks, OpenSSL",
+        "kazoo pytest pyjks pyOpenSSL",
+    );
+    let mut classes = vec![("kazoo.tests.test_client::TestClient", "TestClient")];
+    if python_has("eventlet") {
+        classes.push((
+            "kazoo.tests.test_eventlet_handler::TestEventletClient",
+            "TestEventletClient",
+        ));
+    } else {
+        eprintln!("eventlet is not installed: its variants are not run");
+    }
+    if python_has("gevent") {
+        classes.push((
+            "kazoo.tests.test_gevent_handler::TestGeventClient",
+            "TestGeventClient",
+        ));
+    } else {
+        eprintln!("gevent is not installed: its variants are not run");
+    }
+    let tests: Vec<String> = classes
+        .iter()
+        .flat_map(|(module, _)| {
+            ["recovered", "expired"]
+                .map(|end| format!("{module}::test_request_queuing_session_{end}"))
+        })
+        .collect();
+    let args: Vec<&str> = tests.iter().map(String::as_str).collect();
+    // -rA: a summary line per test ("PASSED path::Class::test"); log_cli: the
+    // harness's own warnings (a server that exits non-zero) on stdout.
+    let options = ["-rA", "-o", "log_cli=true", "-o", "log_cli_level=WARNING"];
+    let out = pytest_kazoo(&options, &args, "kazoo's test_request_queuing_*");
+    for (_, class) in &classes {
+        for end in ["recovered", "expired"] {
+            let test = format!("{class}::test_request_queuing_session_{end}");
+            assert!(
+                out.stdout
+                    .lines()
+                    .any(|l| l.starts_with("PASSED ") && l.ends_with(&test)),
+                "{class}::test_request_queuing_session_{end} did not pass:\n{}",
+                out.dump()
+            );
+        }
+    }
+    assert!(
+        !out.stdout.contains("non-zero return code"),
+        "the server exited non-zero on SIGTERM:\n{}",
+        out.dump()
+    );
+}
+
+#[test]
+fn sasl_and_tls_tests_pass() {
+    require_python(
+        "kazoo, puresasl, pytest, jks, OpenSSL",
+        "kazoo pure-sasl pytest pyjks pyOpenSSL",
+    );
+    let out = pytest_kazoo(
+        &[],
+        &[
+            "kazoo.tests.test_sasl",
+            "kazoo.tests.test_client::TestSSLClient",
+        ],
+        "kazoo's test_sasl and TestSSLClient",
     );
     let passed: Vec<&str> = out
         .stdout

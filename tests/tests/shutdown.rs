@@ -52,3 +52,59 @@ fn sigterm_answers_submitted_writes_then_closes_and_exits_zero() {
     let mut rest = Vec::new();
     assert_eq!(client.stream().read_to_end(&mut rest).expect("eof"), 0);
 }
+
+/// kazoo's test_request_queuing_*: SIGTERM the only server while a client holds an idle
+/// session; the client must see its connection closed at once (kazoo then reports
+/// SUSPENDED, its test allows 5 s), the process must exit 0 (kazoo's harness warns
+/// otherwise), and a server restarted on the same data dir must take the session back.
+#[test]
+fn sigterm_closes_idle_sessions_at_once_exits_zero_and_sessions_resume() {
+    let data = tempfile::tempdir().expect("temp dir");
+    let mut server = Ferrokeeper::start_in(data.path(), &[]);
+    let addr = server.addr();
+    let (mut client, _) = RawClient::connect(addr, 30_000, None).expect("connect");
+    let (mut other, _) = RawClient::connect(addr, 30_000, None).expect("connect");
+    // One session with a write behind it, one without.
+    assert_eq!(
+        ferrokeeper_tests::raw::create(&mut other, "/before", 0).ok(),
+        Some(0)
+    );
+    let session = (client.session_id, client.passwd.clone());
+
+    let started = std::time::Instant::now();
+    // Watch for the close from another thread while the process is stopped.
+    let watcher = std::thread::spawn(move || {
+        let closed = client.closed_by_server(Duration::from_secs(20));
+        (closed, started.elapsed())
+    });
+    let status = server.terminate(Duration::from_secs(20));
+    let exited_after = started.elapsed();
+    let (closed, closed_after) = watcher.join().expect("watcher");
+    eprintln!(
+        "SIGTERM: connection closed after {closed_after:?}, process exited after {exited_after:?} with {status:?}"
+    );
+    assert!(status.success(), "exit status {status:?} after SIGTERM");
+    assert!(closed, "the server did not close the idle connection");
+    assert!(
+        closed_after < Duration::from_secs(5),
+        "the idle connection was closed only after {closed_after:?}"
+    );
+    assert!(
+        exited_after < Duration::from_secs(5),
+        "the process took {exited_after:?} to exit"
+    );
+    assert!(other.closed_by_server(Duration::from_secs(5)));
+
+    // The session survives the restart (its timeout starts afresh).
+    let mut server = Ferrokeeper::start_in(data.path(), &[]);
+    let (mut resumed, reply) =
+        RawClient::connect(server.addr(), 30_000, Some(session.clone())).expect("reconnect");
+    assert_eq!(reply.session_id, session.0, "session not resumed");
+    assert!(ferrokeeper_tests::raw::exists(&mut resumed, "/before").is_some());
+    assert_eq!(
+        ferrokeeper_tests::raw::create(&mut resumed, "/after", 0).ok(),
+        Some(0)
+    );
+    let status = server.terminate(Duration::from_secs(20));
+    assert!(status.success(), "exit status {status:?} after SIGTERM");
+}
