@@ -303,6 +303,9 @@ fn peer_tls(config: &Config) -> Result<Option<Arc<PeerTls>>, String> {
 }
 
 async fn run(config: Config) -> Result<(), String> {
+    // Listened for from here on: a SIGTERM during start-up (replaying a long log, say)
+    // stops the server cleanly once it is up instead of killing it half-started.
+    let mut signals = StopSignals::listen();
     let observer = if config.follow_zookeeper {
         Some(observer_settings(&config)?)
     } else {
@@ -394,31 +397,67 @@ async fn run(config: Config) -> Result<(), String> {
     }
     tracing::info!(data_dir = %config.data_dir.display(), "ferrokeeper listening on {} ({mode})", server.local_addr());
 
-    wait_for_signal().await;
+    signals.wait().await;
     tracing::info!("shutting down");
     server.stop().await;
     Ok(())
 }
 
-async fn wait_for_signal() {
+/// SIGTERM and SIGINT, the stop requests. Once listened for, they no longer kill the
+/// process (their default action); one that arrived before [`StopSignals::wait`] makes
+/// it return at once.
+struct StopSignals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = tokio::signal::ctrl_c() => {}
+    term: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    int: Option<tokio::signal::unix::Signal>,
+}
+
+impl StopSignals {
+    fn listen() -> StopSignals {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let listen = |kind: SignalKind, name: &str| match signal(kind) {
+                Ok(signal) => Some(signal),
+                Err(e) => {
+                    tracing::warn!("cannot listen for {name}: {e}");
+                    None
                 }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
+            };
+            StopSignals {
+                term: listen(SignalKind::terminate(), "SIGTERM"),
+                int: listen(SignalKind::interrupt(), "SIGINT"),
             }
         }
+        #[cfg(not(unix))]
+        StopSignals {}
     }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
+
+    async fn wait(&mut self) {
+        #[cfg(unix)]
+        {
+            async fn next(signal: &mut Option<tokio::signal::unix::Signal>) {
+                match signal {
+                    Some(signal) => {
+                        signal.recv().await;
+                    }
+                    None => std::future::pending().await,
+                }
+            }
+            if self.term.is_none() && self.int.is_none() {
+                let _ = tokio::signal::ctrl_c().await;
+                return;
+            }
+            tokio::select! {
+                () = next(&mut self.term) => {}
+                () = next(&mut self.int) => {}
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
 

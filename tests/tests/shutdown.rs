@@ -108,3 +108,57 @@ fn sigterm_closes_idle_sessions_at_once_exits_zero_and_sessions_resume() {
     let status = server.terminate(Duration::from_secs(20));
     assert!(status.success(), "exit status {status:?} after SIGTERM");
 }
+
+/// SIGTERM while the server is still starting (here: once its Raft log is open, before
+/// it listens, when the timing allows) stops it cleanly once it is up, exit status 0,
+/// instead of killing it (status 143), which kazoo's harness reports when it stops a
+/// server right after starting it.
+#[test]
+fn sigterm_during_start_up_stops_cleanly() {
+    use std::io::BufRead;
+    let data = tempfile::tempdir().expect("temp dir");
+    let mut child = ferrokeeper_tests::ferrokeeper_command()
+        .args(["--client-port-address", "127.0.0.1", "--client-port", "0"])
+        .arg("--data-dir")
+        .arg(data.path())
+        .spawn()
+        .expect("spawn ferrokeeper");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut lines = Vec::new();
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if line.contains("raft log opened") {
+                let _ = tx.send(());
+            }
+            lines.push(line);
+        }
+        lines
+    });
+    let opened = rx.recv_timeout(Duration::from_secs(30));
+    let pid = child.id().to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break Some(status);
+        }
+        if std::time::Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let log = reader.join().expect("log reader").join("\n");
+    assert!(opened.is_ok(), "the server never opened its log:\n{log}");
+    assert!(killed.is_ok_and(|s| s.success()), "kill -TERM failed");
+    let status = status.unwrap_or_else(|| panic!("no exit within 20 s of SIGTERM:\n{log}"));
+    assert!(status.success(), "exit status {status:?}:\n{log}");
+    assert!(log.contains("shutting down"), "no clean stop:\n{log}");
+}
