@@ -385,11 +385,22 @@ async fn run(config: Config) -> Result<(), String> {
     if observer.is_some() {
         server_settings.promoted_ensemble = promoted_ensemble(&config).await?;
     }
-    let server = match observer {
-        Some(observer) => Server::start_following(server_settings, observer, conf_text).await,
-        None => Server::start(server_settings, conf_text).await,
-    }
-    .map_err(|e| e.to_string())?;
+    let starting = async {
+        match observer {
+            Some(observer) => Server::start_following(server_settings, observer, conf_text).await,
+            None => Server::start(server_settings, conf_text).await,
+        }
+    };
+    // A stop request while starting (a member waiting for its ensemble, say) ends the
+    // start-up: nothing has been served or acknowledged yet, and what is on disk is
+    // durable, so leaving now loses nothing.
+    let server = tokio::select! {
+        started = starting => started.map_err(|e| e.to_string())?,
+        () = signals.wait() => {
+            tracing::info!("stop requested while starting; exiting");
+            return Ok(());
+        }
+    };
     endpoints.serve(&server.shared());
     // The TLS line first: tests (and scripts) take "listening on" as "ready".
     if let Some(secure) = server.secure_addr() {

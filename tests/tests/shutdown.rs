@@ -160,5 +160,9 @@ fn sigterm_during_start_up_stops_cleanly() {
     assert!(killed.is_ok_and(|s| s.success()), "kill -TERM failed");
     let status = status.unwrap_or_else(|| panic!("no exit within 20 s of SIGTERM:\n{log}"));
     assert!(status.success(), "exit status {status:?}:\n{log}");
-    assert!(log.contains("shutting down"), "no clean stop:\n{log}");
+    // Either start-up was cut short, or it had finished and the server stopped as usual.
+    assert!(
+        log.contains("stop requested while starting") || log.contains("shutting down"),
+        "no clean stop:\n{log}"
+    );
 }
