@@ -74,6 +74,11 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 log "cargo build (the binaries the integration tests start)"
 cargo build --workspace --bins --locked
 
+# The publishable crates package and build from their packaged sources alone (cargo
+# packages them together, so cli finds client and protocol before any is published).
+log "cargo package (protocol, client, cli)"
+cargo package --locked -p ferrokeeper-protocol -p ferrokeeper-client -p ferrokeeper-cli
+
 log "fuzz target builds"
 cargo build --manifest-path protocol/fuzz/Cargo.toml --locked
 

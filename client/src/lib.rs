@@ -226,3 +226,8 @@ pub use multi::{MultiError, MultiReader, MultiWriter, OpResult, ReadResult};
 pub use session_state::{SessionState, StateStream};
 pub use shared::SessionInfo;
 pub use watch::{PersistentWatch, Watch, WatchedEvent};
+
+/// The README's examples, compiled with the doctests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
