@@ -9,7 +9,7 @@
 //! runtime (`default-jre-headless`, which `zookeeper` already depends on).
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -95,11 +95,13 @@ pub(crate) fn java_command(props: &[(&str, &str)]) -> Command {
     cmd
 }
 
-/// A port the kernel just handed out on 127.0.0.1 (closed again, so it can race; the caller
-/// retries when ZooKeeper cannot bind it).
+/// A free loopback port below the kernel's ephemeral range where there is room: no
+/// kernel-chosen port (an outgoing connection, another test server's port 0) can take
+/// it while the server using it restarts, where a client reconnecting to it would
+/// reach another test's server. Closed again, so it can still race with another
+/// process; callers retry when ZooKeeper cannot bind it.
 pub fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    listener.local_addr().expect("local addr").port()
+    crate::zk_ensemble::pick_port()
 }
 
 /// Sends a four-letter word; `None` if the server is not answering yet.
