@@ -148,7 +148,19 @@ pub fn derive(props: &SystemProperties) -> Result<Derived, ConfigError> {
         super_digest: props.string("zookeeper.DigestAuthenticationProvider.superDigest"),
         extended_types_enabled: props.boolean("zookeeper.extendedTypesEnabled", false)?,
         read_only_mode_enabled,
-        enforce_quota: props.boolean("zookeeper.enforceQuota", false)?,
+        enforce_quota: {
+            let enforce = props.boolean("zookeeper.enforceQuota", false)?;
+            if enforce {
+                // Accepting it would let writes past hard limits the operator set.
+                return Err(props.refuse(
+                    "zookeeper.enforceQuota",
+                    "quota enforcement is not implemented by ferrokeeper yet (quota nodes \
+                     are kept but usage is not counted); remove the setting or set it false"
+                        .to_owned(),
+                ));
+            }
+            enforce
+        },
         containers,
         jute_max_buffer: non_negative(props, "jute.maxbuffer", i64::from(jute))?,
         multi_address_enabled: props.boolean("zookeeper.multiAddress.enabled", false)?,
@@ -223,11 +235,15 @@ mod tests {
             ("zookeeper.snapCount", "1"),
             ("zookeeper.forceSync", "no"),
             ("zookeeper.maxCnxns", "-3"),
-            ("zookeeper.enforceQuota", "true"),
         ])
         .expect("valid");
         assert_eq!(d.super_digest.as_deref(), Some("super:abc="));
-        assert!(d.extended_types_enabled && d.read_only_mode_enabled && d.enforce_quota);
+        assert!(d.extended_types_enabled && d.read_only_mode_enabled && !d.enforce_quota);
+        let refused = with(&[("zookeeper.enforceQuota", "true")]).expect_err("not honoured");
+        assert!(
+            refused.to_string().contains("zookeeper.enforceQuota"),
+            "{refused}"
+        );
         assert_eq!(d.containers.check_interval_ms, 1000);
         assert_eq!(d.containers.max_per_minute, 5);
         assert_eq!(d.containers.max_never_used_interval_ms, 20000);
