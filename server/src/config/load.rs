@@ -409,18 +409,6 @@ fn finish(
     if client_address.is_none() && secure_client_address.is_none() {
         warn("no clientPort is configured: this server accepts no client connections".to_owned());
     }
-    // Answering "Reconfig is disabled" where the configuration enables it would ignore
-    // the setting: refuse it until dynamic reconfiguration exists.
-    if let Some((true, at)) = &d.reconfig_enabled {
-        return Err(ConfigError::invalid(
-            at,
-            "reconfigEnabled",
-            "dynamic reconfiguration is not implemented by ferrokeeper yet; remove the \
-             setting or set it false (membership changes need a restart with new server.N \
-             lines)"
-                .to_owned(),
-        ));
-    }
     // A priority must name a voter: anything else would be silently meaningless.
     for (id, (_, at)) in &d.priorities {
         let voter = servers
@@ -541,7 +529,7 @@ fn finish(
         follow_zookeeper,
         follow_ensemble,
         priorities,
-        reconfig_enabled: false,
+        reconfig_enabled: d.reconfig_enabled.as_ref().is_some_and(|(v, _)| *v),
         dynamic_config_file,
         config_version,
         election_alg: 3,

@@ -30,7 +30,7 @@ fn reads_every_supported_key() {
          admin.serverPort=8081\n\
          admin.commandURL=/cmds\n\
          standaloneEnabled=true\n\
-         reconfigEnabled=false\n\
+         reconfigEnabled=true\n\
          snapCount=5000\n\
          forceSync=no\n\
          preAllocSize=1024\n\
@@ -63,7 +63,7 @@ fn reads_every_supported_key() {
     assert_eq!(c.admin.address, "127.0.0.1");
     assert_eq!(c.admin.port, 8081);
     assert_eq!(c.admin.command_url, "/cmds");
-    assert!(!c.reconfig_enabled);
+    assert!(c.reconfig_enabled);
     assert_eq!(c.snap_count, 5000);
     assert!(!c.force_sync);
     assert_eq!(c.pre_alloc_size_kb, 1024);
@@ -242,13 +242,7 @@ fn conf_output_standalone_matches_zookeeper() {
 }
 
 #[test]
-fn settings_for_features_not_built_yet_are_refused() {
-    let (_dir, path) = cfg(
-        "reconfig",
-        "dataDir={data}\nclientPort=21810\nreconfigEnabled=true\n",
-    );
-    let e = err_text(load(&[&arg(&path)], &[]));
-    assert!(e.contains("reconfigEnabled") && e.contains(":3:"), "{e}");
+fn quota_enforcement_is_refused_until_it_exists() {
     let (_dir, path) = cfg(
         "quota",
         "dataDir={data}\nclientPort=21810\nenforceQuota=true\n",
