@@ -905,9 +905,7 @@ fn ensemble_commands_answer_with_zookeepers_keys_and_types() {
 #[test]
 fn admin_idle_timeout_closes_quiet_connections() {
     use std::io::Read;
-    let dir = tempfile::tempdir().expect("dir");
     let fk = Ferrokeeper::start(&["-Dzookeeper.admin.idleTimeout=300"]);
-    let _ = dir;
     let mut quiet = std::net::TcpStream::connect(fk.admin_addr()).expect("connect");
     // Bounded wait: the server must close it long before this read gives up.
     quiet
@@ -918,4 +916,35 @@ fn admin_idle_timeout_closes_quiet_connections() {
         .read(&mut buf)
         .expect("the server closes, not the read timeout");
     assert_eq!(n, 0, "closed without an answer");
+}
+
+#[test]
+fn http_connections_are_bounded() {
+    use std::io::Read;
+    let fk = Ferrokeeper::start(&[]);
+    let admin = fk.admin_addr();
+    // Idle connections hold their slots (the idle timeout is 30 s by default).
+    let held: Vec<std::net::TcpStream> = (0..64)
+        .map(|_| std::net::TcpStream::connect(admin).expect("connect"))
+        .collect();
+    // The server takes them in order: once one more is closed at once, all 64 are held.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let mut extra = std::net::TcpStream::connect(admin).expect("connect");
+        extra
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .expect("timeout");
+        let mut buf = [0u8; 16];
+        if extra.read(&mut buf).is_ok_and(|n| n == 0) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "a 65th connection was kept open");
+    }
+    // Freed slots serve again.
+    drop(held);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while http::try_get(admin, "/commands/ruok", &[]).is_err() {
+        assert!(Instant::now() < deadline, "no slot came free");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }

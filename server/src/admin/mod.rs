@@ -169,9 +169,17 @@ pub async fn serve_metrics(listener: TcpListener, shared: Arc<Shared>) {
     serve(listener, router, Duration::from_secs(30), &shared).await;
 }
 
-/// Accepts HTTP/1 connections for `router`; a connection idle for `idle` is closed.
+/// HTTP connections served at once per endpoint. The ports may face the network (as
+/// ZooKeeper's, they bind 0.0.0.0 by default): without a bound, a client opening
+/// connections could grow the server's memory (a task and buffers each). Probes and
+/// scrapers need a handful.
+const MAX_HTTP_CONNECTIONS: usize = 64;
+
+/// Accepts HTTP/1 connections for `router`; a connection idle for `idle` is closed, and
+/// one beyond [`MAX_HTTP_CONNECTIONS`] is closed at once.
 async fn serve(listener: TcpListener, router: Router, idle: Duration, shared: &Shared) {
     let shutdown = shared.shutdown.clone();
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_HTTP_CONNECTIONS));
     loop {
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -184,6 +192,11 @@ async fn serve(listener: TcpListener, router: Router, idle: Duration, shared: &S
             },
             () = shutdown.cancelled() => return,
         };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            // Debug, not warn: a flood must not flood the log too.
+            tracing::debug!(%peer, "too many HTTP connections; closing");
+            continue;
+        };
         let service = TowerToHyperService::new(
             router
                 .clone()
@@ -192,6 +205,7 @@ async fn serve(listener: TcpListener, router: Router, idle: Duration, shared: &S
         );
         let shutdown = shutdown.clone();
         tokio::spawn(async move {
+            let _slot = slot;
             let conn = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
                 // Also bounds the wait for the next request on a kept-alive connection.

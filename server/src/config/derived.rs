@@ -72,6 +72,23 @@ pub fn derive(props: &SystemProperties) -> Result<Derived, ConfigError> {
             ));
         }
     }
+    let command_url = props
+        .string("zookeeper.admin.commandURL")
+        .unwrap_or_else(|| "/commands".to_owned());
+    // The URL becomes a route: it must be a plain path, and not one of the probes'.
+    let plain_path = command_url.starts_with('/')
+        && command_url
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/-_.~".contains(c));
+    if !plain_path || ["/ready", "/live"].contains(&command_url.trim_end_matches('/')) {
+        return Err(props.refuse(
+            "zookeeper.admin.commandURL",
+            format!(
+                "{command_url:?} must be a path starting with / (letters, digits, - _ . ~), \
+                 other than /ready and /live"
+            ),
+        ));
+    }
     let admin = AdminServer {
         // AdminServerFactory: enabled unless the property is "false".
         enabled: props.boolean("zookeeper.admin.enableServer", true)?,
@@ -83,9 +100,7 @@ pub fn derive(props: &SystemProperties) -> Result<Derived, ConfigError> {
             "zookeeper.admin.serverPort",
             props.long("zookeeper.admin.serverPort", 8080)?,
         )?,
-        command_url: props
-            .string("zookeeper.admin.commandURL")
-            .unwrap_or_else(|| "/commands".to_owned()),
+        command_url,
         idle_timeout_ms: non_negative(
             props,
             "zookeeper.admin.idleTimeout",
@@ -239,6 +254,11 @@ mod tests {
         .expect("valid");
         assert_eq!(d.super_digest.as_deref(), Some("super:abc="));
         assert!(d.extended_types_enabled && d.read_only_mode_enabled && !d.enforce_quota);
+        for bad in ["commands", "/cmd/{name}", "/ready"] {
+            let refused =
+                with(&[("zookeeper.admin.commandURL", bad)]).expect_err("not a route we serve");
+            assert!(refused.to_string().contains("commandURL"), "{refused}");
+        }
         let refused = with(&[("zookeeper.enforceQuota", "true")]).expect_err("not honoured");
         assert!(
             refused.to_string().contains("zookeeper.enforceQuota"),
