@@ -155,6 +155,7 @@ fn settings(
             log_dir: config.raft_log_dir(),
             client_port: client_addr.map_or(0, |a| a.port()),
             tls,
+            enforce_quota: config.enforce_quota,
         },
         ensemble,
         sync_limit_ticks: u64::from(config.sync_limit),

@@ -392,10 +392,10 @@ fn quotas_match_zkcli_on_zookeeper() {
 }
 
 #[test]
-fn quota_limits_on_ferrokeeper_match_zookeeper() {
-    // ferrokeeper does not keep quota usage yet (zookeeper_stats stays as the client
-    // wrote it): only the limit nodes and the quota tree's shape are compared, and the
-    // outputs that do not depend on usage.
+fn quotas_on_ferrokeeper_match_zookeeper() {
+    // The same script through ferrokeeper-cli against each server: every output (the
+    // usage listquota prints, the warnings of limits below the usage) and every quota
+    // znode, usage included, must be the same.
     let zk = RealZooKeeper::start(&[], &[]);
     let fk = Ferrokeeper::start(&[]);
     let rt = runtime();
@@ -407,42 +407,30 @@ fn quota_limits_on_ferrokeeper_match_zookeeper() {
             .expect("connect");
         rt.block_on(quota_fixture(&client, "/fk"));
         outputs.push(cli_session(&server, &quota_script("/fk")));
-        let tree = rt.block_on(tree(&client, "/zookeeper/quota/fk"));
-        // Limits with their data; stats by presence only.
-        let limits: BTreeMap<String, String> = tree
-            .into_iter()
-            .map(|(path, data)| {
-                let data = if path.ends_with("/zookeeper_stats") {
-                    String::new()
-                } else {
-                    data
-                };
-                (path, data)
-            })
-            .collect();
-        trees.push(limits);
+        trees.push(rt.block_on(tree(&client, "/zookeeper/quota/fk")));
         rt.block_on(client.close()).expect("close");
     }
     assert_eq!(
         trees[0], trees[1],
         "quota znodes: ZooKeeper, then ferrokeeper"
     );
-    assert!(
-        trees[0].contains_key("/a/zookeeper_limits"),
+    assert_eq!(
+        trees[0].get("/a/zookeeper_stats").map(String::as_str),
+        Some("count=2,bytes=6"),
         "{:?}",
         trees[0]
     );
-    // Warnings of limits below the usage, and listquota's usage line.
-    let usage_free = |cmd: &str| {
-        !["setquota -N 1 ", "setquota -n 2 ", "listquota "]
-            .iter()
-            .any(|prefix| cmd.starts_with(prefix))
-    };
     for ((cmd, on_zk), on_fk) in quota_script("/fk").iter().zip(&outputs[0]).zip(&outputs[1]) {
-        if usage_free(cmd) {
-            assert_eq!(on_zk, on_fk, "`{cmd}`: ZooKeeper, then ferrokeeper");
-        }
+        assert_eq!(on_zk, on_fk, "`{cmd}`: ZooKeeper, then ferrokeeper");
     }
+    assert!(
+        outputs[1]
+            .iter()
+            .flatten()
+            .any(|l| l.starts_with("Output stat for /fk/a count=2,bytes=6")),
+        "{:?}",
+        outputs[1]
+    );
 }
 
 #[test]

@@ -31,14 +31,21 @@ const PROPS: &[(&str, &str)] = &[
 /// Starts both servers with equivalent settings (tickTime 2000, extended types, all 4lw),
 /// in parallel.
 fn start_both() -> (RealZooKeeper, Ferrokeeper) {
-    let zk = std::thread::spawn(|| RealZooKeeper::start(&[("tickTime", "2000")], PROPS));
+    start_both_with(&[])
+}
+
+/// As [`start_both`], with more JVM properties (`-D` flags for ferrokeeper).
+fn start_both_with(extra: &'static [(&'static str, &'static str)]) -> (RealZooKeeper, Ferrokeeper) {
+    let props: Vec<(&str, &str)> = PROPS.iter().chain(extra).copied().collect();
+    let zk_props = props.clone();
+    let zk = std::thread::spawn(move || RealZooKeeper::start(&[("tickTime", "2000")], &zk_props));
     let mut args: Vec<String> = vec![
         "--tick-time".into(),
         "2000".into(),
         "--4lw-whitelist".into(),
         "*".into(),
     ];
-    args.extend(PROPS.iter().map(|(k, v)| format!("-D{k}={v}")));
+    args.extend(props.iter().map(|(k, v)| format!("-D{k}={v}")));
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let fk = Ferrokeeper::start(&args);
     let zk = zk.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
@@ -107,6 +114,36 @@ fn shared_scenario_matches_real_zookeeper() {
         differences.is_empty(),
         "ferrokeeper differs from ZooKeeper 3.8:\n{}",
         report(&differences, "zookeeper", "ferrokeeper")
+    );
+}
+
+#[test]
+fn quota_scenario_matches_real_zookeeper() {
+    let (zk, fk) = start_both_with(&[("zookeeper.enforceQuota", "true")]);
+    let (zt, ft) = run_both(zk.addr(), fk.addr(), "quotas", scenario::quotas);
+    // Usage was counted and a hard limit refused writes, on ZooKeeper itself.
+    let text: Vec<String> = zt.iter().flat_map(|s| s.lines.clone()).collect();
+    assert!(
+        text.iter().any(|l| l.contains("count=3,bytes=10")),
+        "{}",
+        text.join("\n")
+    );
+    assert!(
+        text.iter().any(|l| l.contains("-125(QuotaExceeded)")),
+        "{}",
+        text.join("\n")
+    );
+    let differences = compare(&zt, &ft);
+    assert!(
+        differences.is_empty(),
+        "ferrokeeper's quotas differ from ZooKeeper 3.8's:\n{}",
+        report(&differences, "zookeeper", "ferrokeeper")
+    );
+    // ferrokeeper logs the breaches as ZooKeeper does.
+    assert!(
+        fk.log().count("Quota exceeded: /q/a [current") > 0,
+        "{}",
+        fk.log().tail(30)
     );
 }
 
@@ -181,8 +218,21 @@ fn intended_differences_are_exactly_the_documented_ones() {
                 Contains("err=-121(NoWatcher)"),
             )],
         },
+        Intended {
+            reason: "README: with quotas enforced, each op of a multi is checked against the usage the earlier ops left (ZooKeeper checks all against the usage before the multi)",
+            scenario: scenario::intended_quota_within_multi,
+            steps: vec![
+                (
+                    5,
+                    Contains("Multi[Create"),
+                    Contains("Error(-125(QuotaExceeded))"),
+                ),
+                (6, Contains("count=3,bytes=0"), Contains("count=1,bytes=0")),
+            ],
+        },
     ];
-    let (zk, fk) = start_both();
+    // Quotas enforced on both: only the quota case makes quota nodes.
+    let (zk, fk) = start_both_with(&[("zookeeper.enforceQuota", "true")]);
     let mut failures = Vec::new();
     for (n, case) in cases.iter().enumerate() {
         let name = format!("intended-{n}");

@@ -163,19 +163,7 @@ pub fn derive(props: &SystemProperties) -> Result<Derived, ConfigError> {
         super_digest: props.string("zookeeper.DigestAuthenticationProvider.superDigest"),
         extended_types_enabled: props.boolean("zookeeper.extendedTypesEnabled", false)?,
         read_only_mode_enabled,
-        enforce_quota: {
-            let enforce = props.boolean("zookeeper.enforceQuota", false)?;
-            if enforce {
-                // Accepting it would let writes past hard limits the operator set.
-                return Err(props.refuse(
-                    "zookeeper.enforceQuota",
-                    "quota enforcement is not implemented by ferrokeeper yet (quota nodes \
-                     are kept but usage is not counted); remove the setting or set it false"
-                        .to_owned(),
-                ));
-            }
-            enforce
-        },
+        enforce_quota: props.boolean("zookeeper.enforceQuota", false)?,
         containers,
         jute_max_buffer: non_negative(props, "jute.maxbuffer", i64::from(jute))?,
         multi_address_enabled: props.boolean("zookeeper.multiAddress.enabled", false)?,
@@ -259,11 +247,8 @@ mod tests {
                 with(&[("zookeeper.admin.commandURL", bad)]).expect_err("not a route we serve");
             assert!(refused.to_string().contains("commandURL"), "{refused}");
         }
-        let refused = with(&[("zookeeper.enforceQuota", "true")]).expect_err("not honoured");
-        assert!(
-            refused.to_string().contains("zookeeper.enforceQuota"),
-            "{refused}"
-        );
+        let enforced = with(&[("zookeeper.enforceQuota", "true")]).expect("honoured");
+        assert!(enforced.enforce_quota);
         assert_eq!(d.containers.check_interval_ms, 1000);
         assert_eq!(d.containers.max_per_minute, 5);
         assert_eq!(d.containers.max_never_used_interval_ms, 20000);

@@ -9,6 +9,7 @@
 mod conn_stats;
 mod follow;
 mod outbox;
+mod quota_log;
 mod reads;
 mod stats;
 mod throttle;
@@ -573,6 +574,10 @@ impl Applier for Core {
             .as_ref()
             .filter(|o| o.server == self.server_id && o.incarnation == self.incarnation)
             .map(|o| (o.conn, o.xid, o.kinds()));
+        // The server the client wrote through logs it, as ZooKeeper's leader does.
+        if origin.is_some() {
+            quota_log::log(&applied.quota_breaches);
+        }
         let closed = match &proposal.entry.txn {
             Txn::CloseSession { session_id } => Some(*session_id),
             _ => None,

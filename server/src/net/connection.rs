@@ -540,10 +540,19 @@ async fn handle(
     }
     match classify(frame.request) {
         Action::Write { op, kinds } => {
-            let txn = Txn::Write {
-                session_id: session.id,
-                auth: session.auth.clone(),
-                op,
+            let (session_id, auth) = (session.id, session.auth.clone());
+            let txn = if shared.settings.enforce_quota {
+                Txn::WriteEnforcingQuota {
+                    session_id,
+                    auth,
+                    op,
+                }
+            } else {
+                Txn::Write {
+                    session_id,
+                    auth,
+                    op,
+                }
             };
             submit(shared, session, xid, kinds, txn, payload).await?;
         }

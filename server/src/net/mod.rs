@@ -43,6 +43,9 @@ pub struct NetSettings {
     pub client_port: u16,
     /// The client port's TLS (secure port, port unification), if configured.
     pub tls: Option<Arc<crate::tls::ClientTlsAcceptor>>,
+    /// `zookeeper.enforceQuota`: this server's writes go through the log as
+    /// `Txn::WriteEnforcingQuota`, so hard quota limits refuse them.
+    pub enforce_quota: bool,
 }
 
 /// Renders the `conf` four-letter word from `(snapshot dir bytes, log dir bytes)`.

@@ -5,12 +5,15 @@ use ferrokeeper_protocol::{Acl, EventType};
 
 use super::txn::WatchTrigger;
 use crate::tree::path::split_parent;
-use crate::tree::{DataTree, Undo};
+use crate::tree::{DataTree, QuotaBreach, Undo};
 
 pub(super) struct Changes {
     zxid: i64,
     undo: Vec<Undo>,
     events: Vec<WatchTrigger>,
+    /// Quota limits the entry's writes went over (kept through a rollback: ZooKeeper
+    /// reports them before it knows whether a multi succeeds).
+    breaches: Vec<QuotaBreach>,
 }
 
 impl Changes {
@@ -19,6 +22,7 @@ impl Changes {
             zxid,
             undo: Vec::new(),
             events: Vec::new(),
+            breaches: Vec::new(),
         }
     }
 
@@ -63,8 +67,13 @@ impl Changes {
         self.events.clear();
     }
 
-    pub(super) fn into_events(self) -> Vec<WatchTrigger> {
-        self.events
+    pub(super) fn quota_breached(&mut self, breach: QuotaBreach) {
+        self.breaches.push(breach);
+    }
+
+    /// The watch triggers and the quota breaches.
+    pub(super) fn finish(self) -> (Vec<WatchTrigger>, Vec<QuotaBreach>) {
+        (self.events, self.breaches)
     }
 
     fn parent_event(&mut self, tree: &DataTree, path: &str) {

@@ -11,6 +11,7 @@
 //! 8. sequence suffix appended, then the full path validated → BadArguments
 //! 9. node exists → NodeExists
 //! 10. parent is a session's ephemeral → NoChildrenForEphemerals
+//! 11. with quotas enforced, over a hard limit → QuotaExceeded
 //!
 //! The contract carries the node type in `flags`: the network layer maps create and
 //! create2 with flag 4 to 0 (ZooKeeper makes those plain persistent nodes), and
@@ -64,6 +65,8 @@ impl ZkState {
         if parent_kind.is_session_ephemeral() {
             return Err(ErrorCode::NoChildrenForEphemerals);
         }
+        let bytes = data.as_ref().map_or(0, Bytes::len) as i64;
+        self.check_quota(ctx, &full_path, bytes, 1, changes)?;
         let (stat, undo) = self.tree.create(
             &full_path,
             data.clone(),

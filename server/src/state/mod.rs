@@ -17,6 +17,8 @@ mod zk_txn;
 #[cfg(test)]
 mod model_tests;
 #[cfg(test)]
+mod quota_tests;
+#[cfg(test)]
 mod tests;
 
 use serde::{Deserialize, Serialize};
@@ -106,12 +108,18 @@ impl ZkState {
                 session_id,
                 auth,
                 op,
+            }
+            | Txn::WriteEnforcingQuota {
+                session_id,
+                auth,
+                op,
             } => {
                 let ctx = writes::Ctx {
                     session_id: *session_id,
                     auth,
                     zxid,
                     time: entry.time_ms,
+                    enforce_quota: matches!(entry.txn, Txn::WriteEnforcingQuota { .. }),
                 };
                 self.write(&ctx, op, &mut changes)
             }
@@ -120,10 +128,12 @@ impl ZkState {
                 Err(code) => TxnResult::Error(code),
             },
         };
+        let (events, quota_breaches) = changes.finish();
         Applied {
             zxid,
             result,
-            events: changes.into_events(),
+            events,
+            quota_breaches,
         }
     }
 

@@ -117,33 +117,36 @@ impl Model {
                 MResult::Session
             }
             Txn::DeleteContainer { path } => MResult::Single(self.delete_container(path)),
-            Txn::Write { session_id, op, .. } => match op {
-                WriteOp::Multi(ops) => {
-                    let mut scratch = self.clone();
-                    let mut out = Vec::new();
-                    for (i, op) in ops.iter().enumerate() {
-                        match scratch.op(*session_id, op) {
-                            Ok(created) => out.push(Ok(created)),
-                            Err(code) => {
-                                self.events.clear();
-                                let mut shape = vec![Err(ErrorCode::Ok); i];
-                                shape.push(Err(code));
-                                shape.resize(ops.len(), Err(ErrorCode::RuntimeInconsistency));
-                                return MResult::Multi(shape);
+            // The model has no quotas (generated paths never make one).
+            Txn::Write { session_id, op, .. } | Txn::WriteEnforcingQuota { session_id, op, .. } => {
+                match op {
+                    WriteOp::Multi(ops) => {
+                        let mut scratch = self.clone();
+                        let mut out = Vec::new();
+                        for (i, op) in ops.iter().enumerate() {
+                            match scratch.op(*session_id, op) {
+                                Ok(created) => out.push(Ok(created)),
+                                Err(code) => {
+                                    self.events.clear();
+                                    let mut shape = vec![Err(ErrorCode::Ok); i];
+                                    shape.push(Err(code));
+                                    shape.resize(ops.len(), Err(ErrorCode::RuntimeInconsistency));
+                                    return MResult::Multi(shape);
+                                }
                             }
                         }
+                        *self = scratch;
+                        MResult::Multi(out)
                     }
-                    *self = scratch;
-                    MResult::Multi(out)
-                }
-                op => {
-                    let r = self.op(*session_id, op);
-                    if r.is_err() {
-                        self.events.clear();
+                    op => {
+                        let r = self.op(*session_id, op);
+                        if r.is_err() {
+                            self.events.clear();
+                        }
+                        MResult::Single(r)
                     }
-                    MResult::Single(r)
                 }
-            },
+            }
         }
     }
 

@@ -6,6 +6,8 @@ use bytes::Bytes;
 use ferrokeeper_protocol::{Acl, ErrorCode, EventType, Id, Stat};
 use serde::{Deserialize, Serialize};
 
+use crate::tree::QuotaBreach;
+
 /// One replicated log entry's payload.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entry {
@@ -31,6 +33,15 @@ pub enum Txn {
     /// The container/TTL reaper's delete (ZooKeeper's deleteContainer, opcode 20): fails
     /// with NotEmpty if the node has children, and refuses normal ephemerals.
     DeleteContainer { path: String },
+    /// A client write proposed by a server with `zookeeper.enforceQuota=true`: as
+    /// `Write`, but a create or setData that would go over a quota's hard limit fails
+    /// with QuotaExceeded. Carried by the entry (not a server setting read at apply
+    /// time) so every replica decides alike, as ZooKeeper's leader decides for all.
+    WriteEnforcingQuota {
+        session_id: i64,
+        auth: Vec<Id>,
+        op: WriteOp,
+    },
 }
 
 /// A client write operation, validated only at apply time (so the checks see exactly
@@ -82,6 +93,9 @@ pub struct Applied {
     pub result: TxnResult,
     /// What changed, in order, for the watch registry. Empty when nothing changed.
     pub events: Vec<WatchTrigger>,
+    /// Quota limits a write went over (only checked when quotas are enforced): the
+    /// server logs them as ZooKeeper does.
+    pub quota_breaches: Vec<QuotaBreach>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

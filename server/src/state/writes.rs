@@ -16,6 +16,8 @@ pub(super) struct Ctx<'a> {
     pub auth: &'a [Id],
     pub zxid: i64,
     pub time: i64,
+    /// Hard quota limits refuse creates and setData (`zookeeper.enforceQuota`).
+    pub enforce_quota: bool,
 }
 
 /// One successful op, before it is shaped as a single or a multi result.
@@ -84,6 +86,33 @@ impl ZkState {
         }
     }
 
+    /// `ZooKeeperServer.checkQuota`, where ZooKeeper runs it (after the ACL check of a
+    /// setData, last in a create): only when quotas are enforced; a hard limit refuses,
+    /// a soft one is only reported.
+    pub(super) fn check_quota(
+        &self,
+        ctx: &Ctx<'_>,
+        path: &str,
+        bytes: i64,
+        count: i64,
+        changes: &mut Changes,
+    ) -> Result<(), ErrorCode> {
+        if !ctx.enforce_quota {
+            return Ok(());
+        }
+        match self.tree.check_quota(path, bytes, count) {
+            Ok(None) => Ok(()),
+            Ok(Some(soft)) => {
+                changes.quota_breached(soft);
+                Ok(())
+            }
+            Err((code, hard)) => {
+                changes.quota_breached(hard);
+                Err(code)
+            }
+        }
+    }
+
     pub(super) fn require_session(&self, session_id: i64) -> Result<(), ErrorCode> {
         if self.sessions.contains(session_id) {
             Ok(())
@@ -125,6 +154,9 @@ impl ZkState {
         path::validate(path)?;
         let node = self.tree.node(path).ok_or(ErrorCode::NoNode)?;
         acl::require(node.acl(), perms::WRITE, ctx.auth)?;
+        let growth = data.as_ref().map_or(0, Bytes::len) as i64 - node.data_len() as i64;
+        self.check_quota(ctx, path, growth, 0, changes)?;
+        let node = self.tree.node(path).ok_or(ErrorCode::NoNode)?;
         let new_version = next_version(node.persisted_stat().version, version)?;
         let (stat, undo) =
             self.tree

@@ -45,10 +45,12 @@ impl ZkState {
             }
         };
         self.last_zxid = self.last_zxid.max(h.zxid);
+        let (events, quota_breaches) = changes.finish();
         Ok(Applied {
             zxid: h.zxid,
             result,
-            events: changes.into_events(),
+            events,
+            quota_breaches,
         })
     }
 

@@ -22,6 +22,7 @@ use super::owner::OwnerKind;
 use super::path::{java_len, split_parent};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "StoredTree")]
 pub struct DataTree {
     nodes: OrdMap<String, Node>,
     /// Session id → its ephemeral nodes (ZooKeeper's `ephemerals`).
@@ -32,6 +33,37 @@ pub struct DataTree {
     data_size: i64,
     /// Whether TTL owner values are recognised (`zookeeper.extendedTypesEnabled`).
     extended_types: bool,
+    /// Paths with a quota (ZooKeeper's `pTrie`): derived from the `zookeeper_limits`
+    /// nodes, so not stored; rebuilt when a tree is loaded.
+    #[serde(skip)]
+    quota_roots: OrdSet<String>,
+}
+
+/// A `DataTree` as stored in snapshots: every field but the derived ones, in order.
+#[derive(Deserialize)]
+struct StoredTree {
+    nodes: OrdMap<String, Node>,
+    ephemerals: OrdMap<i64, OrdSet<String>>,
+    containers: OrdSet<String>,
+    ttls: OrdSet<String>,
+    data_size: i64,
+    extended_types: bool,
+}
+
+impl From<StoredTree> for DataTree {
+    fn from(s: StoredTree) -> DataTree {
+        let mut tree = DataTree {
+            nodes: s.nodes,
+            ephemerals: s.ephemerals,
+            containers: s.containers,
+            ttls: s.ttls,
+            data_size: s.data_size,
+            extended_types: s.extended_types,
+            quota_roots: OrdSet::new(),
+        };
+        tree.setup_quota();
+        tree
+    }
 }
 
 /// How to reverse one mutation; a failed multi replays these backwards.
@@ -110,6 +142,7 @@ impl DataTree {
             ttls: OrdSet::new(),
             data_size: 0,
             extended_types,
+            quota_roots: OrdSet::new(),
         };
         // ZooKeeper stores the root under both "" and "/", and counts both.
         tree.data_size = tree
@@ -273,7 +306,9 @@ impl DataTree {
         parent.children.insert(name.to_owned());
         let node = Node::new(data, acl, new_stat(zxid, time, owner));
         let stat = node.client_stat(self.extended_types);
+        let bytes = node.data_len() as i64;
         self.insert_indexed(path, node);
+        self.quota_added(path, bytes, true);
         Ok((stat, undo))
     }
 
@@ -290,6 +325,7 @@ impl DataTree {
             parent.stat.pzxid = zxid;
         }
         let node = self.remove_indexed(path).ok_or(ErrorCode::NoNode)?;
+        self.quota_removed(path, node.data_len() as i64);
         Ok(Undo::Deleted {
             path: path.to_owned(),
             parent: parent_path.to_owned(),
@@ -318,7 +354,9 @@ impl DataTree {
         node.stat.mzxid = zxid;
         node.stat.version = version;
         let stat = node.client_stat(extended);
-        self.data_size += node_size(path, node.data.as_ref()) - old_size;
+        let new_size = node_size(path, node.data.as_ref());
+        self.data_size += new_size - old_size;
+        self.quota_usage_changed(path, new_size - old_size, 0);
         Ok((stat, undo))
     }
 
@@ -348,7 +386,9 @@ impl DataTree {
                 parent_cversion,
                 parent_pzxid,
             } => {
-                self.remove_indexed(&path);
+                if let Some(node) = self.remove_indexed(&path) {
+                    self.quota_removed(&path, node.data_len() as i64);
+                }
                 if let Some(p) = self.nodes.get_mut(&parent) {
                     if let Some((_, name)) = split_parent(&path) {
                         p.children.remove(name);
@@ -369,7 +409,9 @@ impl DataTree {
                     }
                     p.stat.pzxid = parent_pzxid;
                 }
+                let bytes = node.data_len() as i64;
                 self.insert_indexed(&path, *node);
+                self.quota_added(&path, bytes, false);
             }
             Undo::DataSet { path, data, stat } => {
                 if let Some(node) = self.nodes.get_mut(&path) {
@@ -378,6 +420,7 @@ impl DataTree {
                     node.data = data;
                     node.stat = stat;
                     self.data_size += delta;
+                    self.quota_usage_changed(&path, delta, 0);
                 }
             }
             Undo::AclSet {
@@ -458,4 +501,7 @@ fn node_size(path: &str, data: Option<&Bytes>) -> i64 {
     java_len(path) + data.map_or(0, |d| d.len() as i64)
 }
 
+mod quota;
 mod zk_replay;
+
+pub use quota::QuotaBreach;

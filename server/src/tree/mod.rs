@@ -6,11 +6,12 @@ mod data_tree;
 mod node;
 pub mod owner;
 pub mod path;
+pub mod quota;
 
 #[cfg(test)]
 mod tests;
 
-pub use data_tree::DataTree;
 pub(crate) use data_tree::Undo;
+pub use data_tree::{DataTree, QuotaBreach};
 pub use node::Node;
 pub use owner::OwnerKind;

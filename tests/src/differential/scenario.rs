@@ -1268,3 +1268,117 @@ pub fn intended_check_watches_per_connection(r: &mut Runner) {
     r.op_then_closed(b, Request::CloseSession);
     r.op_then_closed(a, Request::CloseSession);
 }
+
+// ---- quotas (run with zookeeper.enforceQuota=true on both servers) ----------------------
+
+/// Creates the quota nodes of `path` as zkCli's `setquota` does (parents, limits, then
+/// stats), so the server counts the subtree when the stats node appears.
+fn set_quota(r: &mut Runner, s: usize, path: &str, limits: &str) {
+    let mut at = String::from("/zookeeper/quota");
+    for part in path.split('/').filter(|p| !p.is_empty()) {
+        at = format!("{at}/{part}");
+        r.op(s, create(&at, "", PERSISTENT));
+    }
+    r.op(
+        s,
+        create(&format!("{at}/zookeeper_limits"), limits, PERSISTENT),
+    );
+    r.op(
+        s,
+        create(
+            &format!("{at}/zookeeper_stats"),
+            "count=0,bytes=0",
+            PERSISTENT,
+        ),
+    );
+}
+
+/// Quota usage and hard limits: the usage a stats node shows after each kind of write
+/// (create, setData, delete, an ephemeral leaving with its session, a failed multi,
+/// the deepest of two quotas), and the writes a hard limit refuses (QuotaExceeded) or a
+/// soft one lets through. No multi that goes over a limit only through its own earlier
+/// ops: ZooKeeper checks each op against the tree before the multi (README: "Intended
+/// differences").
+pub fn quotas(r: &mut Runner) {
+    let a = r.connect();
+    let b = r.connect();
+    r.op(a, create("/q", "", PERSISTENT));
+    r.op(a, create("/q/a", "hello", PERSISTENT));
+    r.op(a, create("/q/a/b", "x", PERSISTENT));
+    r.op(a, create("/q/ab", "not under /q/a", PERSISTENT));
+    set_quota(
+        r,
+        a,
+        "/q/a",
+        "count=-1,bytes=-1=;byteHardLimit=25;countHardLimit=4",
+    );
+    let stats = "/zookeeper/quota/q/a/zookeeper_stats";
+    r.op(a, get(stats, false));
+    r.op(a, create("/q/a/c", "12345", PERSISTENT));
+    r.op(a, get(stats, false));
+    r.op(a, set("/q/a/b", "a longer one", -1));
+    r.op(a, get(stats, false));
+    // Bytes: 5 + 12 + 9 = 26 > 25 is refused; shrinking is always allowed.
+    r.op(a, set("/q/a/c", "123456789", -1));
+    r.op(a, set("/q/a/b", "", -1));
+    r.op(a, get(stats, false));
+    r.op(a, create("/q/a/e", "", EPHEMERAL));
+    r.op(a, get(stats, false));
+    // Count: 4 nodes, the limit.
+    r.op(b, create("/q/a/d", "", PERSISTENT));
+    r.op(b, multi(vec![m_create("/q/a/d", "", PERSISTENT)]));
+    r.op(
+        b,
+        multi(vec![
+            m_set("/q/a", "", -1),
+            m_create("/q/a/d", "", PERSISTENT),
+        ]),
+    );
+    r.op(b, set("/q/a/c", "123456789012345678901234567890", 99));
+    r.op(a, get(stats, false));
+    r.op_then_closed(a, Request::CloseSession);
+    r.op(b, get(stats, false));
+    r.op(b, create("/q/a/d", "", PERSISTENT));
+    r.op(b, get(stats, false));
+    // A failed multi leaves usage alone.
+    r.op(
+        b,
+        multi(vec![
+            m_delete("/q/a/d", -1),
+            m_create("/nosuch/x", "", PERSISTENT),
+        ]),
+    );
+    r.op(b, get(stats, false));
+    // A deeper quota takes its subtree's changes; a soft limit lets writes through.
+    set_quota(r, b, "/q/a/b", "count=1,bytes=-1");
+    r.op(b, get("/zookeeper/quota/q/a/b/zookeeper_stats", false));
+    r.op(b, delete("/q/a/d", -1));
+    r.op(b, create("/q/a/b/x", "", PERSISTENT));
+    r.op(b, create("/q/a/b/y", "", PERSISTENT));
+    r.op(b, get("/zookeeper/quota/q/a/b/zookeeper_stats", false));
+    r.op(b, get(stats, false));
+    // Deleting the limits node ends the quota; the stats node stays as it was.
+    r.op(b, delete("/zookeeper/quota/q/a/zookeeper_limits", -1));
+    r.op(b, create("/q/a/d", "", PERSISTENT));
+    r.op(b, create("/q/a/f", "", PERSISTENT));
+    r.op(b, get(stats, false));
+    r.op_then_closed(b, Request::CloseSession);
+}
+
+/// A multi that goes over a hard count limit only through its own first op
+/// (README: "Intended differences"). Step 5 is the multi: ZooKeeper 3.8 checks each op
+/// against the tree before the multi and lets it through; ferrokeeper refuses it.
+pub fn intended_quota_within_multi(r: &mut Runner) {
+    let a = r.connect(); // 0
+    r.op(a, create("/m", "", PERSISTENT)); // 1
+    set_quota(r, a, "/m", "count=-1,bytes=-1=;countHardLimit=2"); // 2..=4
+    r.op(
+        a,
+        multi(vec![
+            m_create("/m/x", "", PERSISTENT),
+            m_create("/m/y", "", PERSISTENT),
+        ]),
+    ); // 5
+    r.op(a, get("/zookeeper/quota/m/zookeeper_stats", false)); // 6
+    r.op_then_closed(a, Request::CloseSession);
+}

@@ -242,11 +242,11 @@ fn conf_output_standalone_matches_zookeeper() {
 }
 
 #[test]
-fn quota_enforcement_is_refused_until_it_exists() {
+fn quota_enforcement_is_read_from_zoo_cfg() {
     let (_dir, path) = cfg(
         "quota",
         "dataDir={data}\nclientPort=21810\nenforceQuota=true\n",
     );
-    let e = err_text(load(&[&arg(&path)], &[]));
-    assert!(e.contains("enforceQuota"), "{e}");
+    let c = load(&[&arg(&path)], &[]).expect("loads");
+    assert!(c.enforce_quota);
 }

@@ -23,6 +23,7 @@ impl DataTree {
             ttls: OrdSet::new(),
             data_size: 0,
             extended_types,
+            quota_roots: OrdSet::new(),
         }
     }
 
@@ -56,6 +57,7 @@ impl DataTree {
     pub(crate) fn finish_load(&mut self) -> Result<(), String> {
         let root = self.nodes.get("/").ok_or("the snapshot has no root node")?;
         self.data_size += node_size("", root.data.as_ref());
+        self.setup_quota();
         Ok(())
     }
 
@@ -93,7 +95,9 @@ impl DataTree {
         parent.children.insert(name.to_owned());
         let node = Node::new(data, acl, new_stat(zxid, time, owner));
         let stat = node.client_stat(self.extended_types);
+        let bytes = node.data_len() as i64;
         self.insert_indexed(path, node);
+        self.quota_added(path, bytes, true);
         Ok((stat, undo))
     }
 
@@ -108,6 +112,7 @@ impl DataTree {
             parent.stat.pzxid = zxid;
         }
         let node = self.remove_indexed(path).ok_or(ErrorCode::NoNode)?;
+        self.quota_removed(path, node.data_len() as i64);
         Ok(Undo::Deleted {
             path: path.to_owned(),
             parent: parent_path.to_owned(),
