@@ -156,6 +156,7 @@ fn settings(
             client_port: client_addr.map_or(0, |a| a.port()),
             tls,
             enforce_quota: config.enforce_quota,
+            read_only_mode: config.read_only_mode_enabled,
         },
         ensemble,
         sync_limit_ticks: u64::from(config.sync_limit),

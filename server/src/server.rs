@@ -208,6 +208,7 @@ impl Server {
             started: std::time::Instant::now(),
             shutdown: shutdown.clone(),
             per_ip: Default::default(),
+            read_only: Default::default(),
         });
         let connections = TaskTracker::new();
         let mut tasks = JoinSet::new();
@@ -226,6 +227,14 @@ impl Server {
             replica.role(),
             shutdown.clone(),
         ));
+        if settings.net.read_only_mode && settings.ensemble.is_some() {
+            tasks.spawn(serve_read_only_without_quorum(
+                shared.clone(),
+                replica.role(),
+                Duration::from_millis(settings.tick_time_ms.max(2000)),
+                shutdown.clone(),
+            ));
+        }
         tasks.spawn(expire_sessions(
             core.clone(),
             replica.clone(),
@@ -295,6 +304,7 @@ impl Server {
             started: std::time::Instant::now(),
             shutdown: shutdown.clone(),
             per_ip: Default::default(),
+            read_only: Default::default(),
         });
         let connections = TaskTracker::new();
         let mut tasks = JoinSet::new();
@@ -539,12 +549,59 @@ async fn close_when_not_serving(
 ) {
     loop {
         if !role.borrow_and_update().serving() {
-            core.close_all_connections();
+            // Read-only connections are what a server without a quorum may serve.
+            core.close_connections(false);
         }
         tokio::select! {
             changed = role.changed() => if changed.is_err() { return },
             () = shutdown.cancelled() => return,
         }
+    }
+}
+
+/// Read-only mode (`readonlymode.enabled`): out of touch with the quorum for
+/// `delay` (ZooKeeper's peer waits max(2 s, tickTime) before it starts its read-only
+/// server), serve `canBeReadOnly` clients; when the quorum is back, close them so they
+/// move to a server that can write.
+async fn serve_read_only_without_quorum(
+    shared: Arc<Shared>,
+    mut role: tokio::sync::watch::Receiver<crate::replication::Role>,
+    delay: Duration,
+    shutdown: CancellationToken,
+) {
+    loop {
+        while role.borrow_and_update().serving() {
+            tokio::select! {
+                changed = role.changed() => if changed.is_err() { return },
+                () = shutdown.cancelled() => return,
+            }
+        }
+        let quorum_back = async {
+            loop {
+                if role.changed().await.is_err() {
+                    return false;
+                }
+                if role.borrow_and_update().serving() {
+                    return true;
+                }
+            }
+        };
+        tokio::select! {
+            back = quorum_back => if back { continue } else { return },
+            () = tokio::time::sleep(delay) => {}
+            () = shutdown.cancelled() => return,
+        }
+        shared.read_only.set_active(true);
+        tracing::info!("no quorum: serving read-only clients (readonlymode.enabled)");
+        while !role.borrow_and_update().serving() {
+            tokio::select! {
+                changed = role.changed() => if changed.is_err() { return },
+                () = shutdown.cancelled() => return,
+            }
+        }
+        shared.read_only.set_active(false);
+        shared.core.close_connections(true);
+        tracing::info!("quorum back: read-only mode ended, its clients closed");
     }
 }
 

@@ -55,6 +55,18 @@ impl RawClient {
         session: Option<(i64, Bytes)>,
         last_zxid_seen: i64,
     ) -> std::io::Result<(RawClient, ConnectResponse)> {
+        Self::connect_with(addr, timeout_ms, session, last_zxid_seen, Some(false))
+    }
+
+    /// As [`RawClient::connect_seen`], with the ConnectRequest's `readOnly` byte
+    /// (`canBeReadOnly`; `None` leaves it out, as a pre-3.4 client does).
+    pub fn connect_with(
+        addr: SocketAddr,
+        timeout_ms: i32,
+        session: Option<(i64, Bytes)>,
+        last_zxid_seen: i64,
+        read_only: Option<bool>,
+    ) -> std::io::Result<(RawClient, ConnectResponse)> {
         let mut stream = TcpStream::connect(addr)?;
         stream.set_read_timeout(Some(Duration::from_secs(20)))?;
         let (session_id, passwd) = session.unwrap_or((0, Bytes::from_static(&[0; 16])));
@@ -66,7 +78,7 @@ impl RawClient {
                 timeout: timeout_ms,
                 session_id,
                 passwd,
-                read_only: Some(false),
+                read_only,
             },
         )?;
         let response = ConnectResponse::decode(&mut read_payload(&mut stream)?)

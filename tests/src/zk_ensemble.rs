@@ -48,6 +48,8 @@ struct Member {
 pub struct RealZooKeeperEnsemble {
     members: Vec<Member>,
     tick: Duration,
+    /// JVM system properties beyond `PROPS` (`extra_cfg` keys written `-Dname`).
+    jvm_props: Vec<(String, String)>,
     _dir: tempfile::TempDir,
 }
 
@@ -97,7 +99,9 @@ impl RealZooKeeperEnsemble {
     /// `extra_cfg` appended to every `zoo.cfg` (overriding the defaults); returns once one
     /// member is leader and all others are followers answering `srvr`. With
     /// `admin.enableServer=true` among them, each member's AdminServer gets its own port
-    /// on 127.0.0.1 ([`RealZooKeeperEnsemble::admin_addr`]).
+    /// on 127.0.0.1 ([`RealZooKeeperEnsemble::admin_addr`]). A key written `-Dname` is a
+    /// JVM system property instead (for settings ZooKeeper reads only from properties,
+    /// such as `readonlymode.enabled`).
     pub fn start(n: usize, tick_ms: u64, extra_cfg: &[(&str, &str)]) -> RealZooKeeperEnsemble {
         assert!(n >= 1, "an ensemble has at least one member");
         if let Some(why) = missing() {
@@ -155,7 +159,7 @@ impl RealZooKeeperEnsemble {
                 ("admin.enableServer".to_owned(), "false".to_owned()),
                 ("4lw.commands.whitelist".to_owned(), "*".to_owned()),
             ];
-            for (key, value) in extra_cfg {
+            for (key, value) in extra_cfg.iter().filter(|(k, _)| !k.starts_with("-D")) {
                 lines.retain(|(k, _)| k != key);
                 lines.push(((*key).to_owned(), (*value).to_owned()));
             }
@@ -180,6 +184,10 @@ impl RealZooKeeperEnsemble {
         let mut ensemble = RealZooKeeperEnsemble {
             members,
             tick: Duration::from_millis(tick_ms),
+            jvm_props: extra_cfg
+                .iter()
+                .filter_map(|(k, v)| Some((k.strip_prefix("-D")?.to_owned(), (*v).to_owned())))
+                .collect(),
             _dir: root,
         };
         // All JVMs at once: start-up time is mostly JVM warm-up, which overlaps.
@@ -198,6 +206,11 @@ impl RealZooKeeperEnsemble {
     }
 
     fn spawn(&mut self, member: usize) -> Result<(), String> {
+        let props: Vec<(&str, &str)> = PROPS
+            .iter()
+            .copied()
+            .chain(self.jvm_props.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .collect();
         let m = &mut self.members[member];
         let log = std::fs::OpenOptions::new()
             .create(true)
@@ -205,7 +218,7 @@ impl RealZooKeeperEnsemble {
             .open(m.dir.join("server.log"))
             .map_err(|e| format!("server.log: {e}"))?;
         let err = log.try_clone().map_err(|e| format!("log handle: {e}"))?;
-        let child = java_command(PROPS)
+        let child = java_command(&props)
             .arg("org.apache.zookeeper.server.quorum.QuorumPeerMain")
             .arg(m.dir.join("zoo.cfg"))
             .current_dir(&m.dir)

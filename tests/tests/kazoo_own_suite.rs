@@ -11,28 +11,39 @@ use std::time::Duration;
 use ferrokeeper_tests::ferrokeeper_binary;
 use ferrokeeper_tests::process::{clients_dir, require_python, run};
 
-/// A port such that it and the next four are free now: kazoo's harness gives one
-/// server five consecutive ports from its offset.
-fn free_port_block() -> u16 {
+/// A port such that it and the next `5 × servers − 1` are free now: kazoo's harness
+/// gives each server five consecutive ports from its offset.
+fn free_port_block(servers: usize) -> u16 {
+    let span = 5 * servers as u16;
     for _ in 0..100 {
         let first = TcpListener::bind("127.0.0.1:0").expect("bind");
         let base = first.local_addr().expect("addr").port();
-        if base > 65_000 {
+        if base > 65_000 - span {
             continue;
         }
-        let rest: Vec<_> = (1..5)
+        let rest: Vec<_> = (1..span)
             .map_while(|i| TcpListener::bind(("127.0.0.1", base + i)).ok())
             .collect();
-        if rest.len() == 4 {
+        if rest.len() == usize::from(span - 1) {
             return base;
         }
     }
-    panic!("no block of five free ports");
+    panic!("no block of {span} free ports");
 }
 
 /// `python3 -m pytest` over kazoo's own tests, its harness starting ferrokeeper (one
 /// server) through the `java` shim; `options` go before the test names.
 fn pytest_kazoo(
+    options: &[&str],
+    tests: &[&str],
+    what: &str,
+) -> ferrokeeper_tests::process::Finished {
+    pytest_kazoo_cluster(1, options, tests, what)
+}
+
+/// As [`pytest_kazoo`], with `servers` servers in the harness's cluster.
+fn pytest_kazoo_cluster(
+    servers: usize,
     options: &[&str],
     tests: &[&str],
     what: &str,
@@ -56,8 +67,11 @@ fn pytest_kazoo(
             .env("FERROKEEPER_BIN", ferrokeeper_binary())
             .env("ZOOKEEPER_PATH", home.path())
             .env("ZOOKEEPER_VERSION", "3.8.0")
-            .env("ZOOKEEPER_CLUSTER_SIZE", "1")
-            .env("ZOOKEEPER_PORT_OFFSET", free_port_block().to_string()),
+            .env("ZOOKEEPER_CLUSTER_SIZE", servers.to_string())
+            .env(
+                "ZOOKEEPER_PORT_OFFSET",
+                free_port_block(servers).to_string(),
+            ),
         None,
         what,
         Duration::from_secs(300),
@@ -203,4 +217,22 @@ fn sasl_and_tls_tests_pass() {
         .filter(|l| l.starts_with("FAILED ") && l.contains("test_invalid_sasl_auth"))
         .count();
     assert_eq!(failed, raced, "other kazoo tests failed:\n{}", out.dump());
+}
+
+/// kazoo's TestReadOnlyMode::test_read_only against three ferrokeeper servers (the
+/// harness turns on `-Dreadonlymode.enabled=true` and local sessions): two servers
+/// stop, the client reconnects read-only to the third (CONNECTED_RO), reads, and a write
+/// fails with NotReadOnlyCallError.
+#[test]
+fn read_only_mode_test_passes() {
+    require_python("kazoo, pytest", "kazoo pytest");
+    let test = "kazoo.tests.test_connection::TestReadOnlyMode::test_read_only";
+    let out = pytest_kazoo_cluster(3, &["-rA"], &[test], "kazoo's TestReadOnlyMode");
+    assert!(
+        out.stdout
+            .lines()
+            .any(|l| l.starts_with("PASSED ") && l.ends_with("TestReadOnlyMode::test_read_only")),
+        "TestReadOnlyMode::test_read_only did not pass:\n{}",
+        out.dump()
+    );
 }

@@ -257,9 +257,11 @@ fn initial_configuration(call: &Call) -> Outcome {
     )]))
 }
 
-fn is_read_only(_: &Call) -> Outcome {
-    // Read-only mode is not implemented: a server without a quorum stops serving.
-    Ok(map(vec![("read_only", false.into())]))
+fn is_read_only(call: &Call) -> Outcome {
+    Ok(map(vec![(
+        "read_only",
+        call.shared.serving_read_only().into(),
+    )]))
 }
 
 fn last_snapshot(_: &Call) -> Outcome {
@@ -361,7 +363,7 @@ fn server_stats_fields(call: &Call) -> Map<String, Value> {
             monitor::dir_bytes(&shared.settings.log_dir).into(),
         ),
         ("provider_null", false.into()),
-        ("server_state", role.mode().into()),
+        ("server_state", shared.mode().into()),
         ("last_processed_zxid", s.zxid.into()),
         (
             "outstanding_requests",
@@ -390,7 +392,7 @@ fn server_stats_fields(call: &Call) -> Map<String, Value> {
     inner.insert("non_mtlslocal_conn_count".into(), local.into());
     let mut out = map(vec![
         ("version", monitor::version_with_build().into()),
-        ("read_only", false.into()),
+        ("read_only", shared.serving_read_only().into()),
         ("server_stats", Value::Object(inner)),
         ("client_response", response_sizes(call)),
     ]);

@@ -274,7 +274,8 @@ async fn run_command(
         );
     };
     let primary = command.names[0];
-    let serving = state.shared.backend().role().borrow().serving();
+    // A read-only server is a running server, as ZooKeeper's read-only one is.
+    let serving = state.shared.serving_clients();
     if command.server_required && !serving {
         return respond(
             primary,

@@ -65,6 +65,8 @@ struct ConnEntry {
     /// The connection's authenticated ids, for filtering watch events by READ.
     auth: Vec<ferrokeeper_protocol::Id>,
     stats: ConnStats,
+    /// Served in read-only mode (closed when the quorum is back).
+    read_only: bool,
 }
 
 impl ConnEntry {
@@ -325,6 +327,7 @@ impl Core {
                 auth,
                 // The handshake counts as one packet each way, as in ZooKeeper.
                 stats: ConnStats::after_handshake(),
+                read_only: false,
             },
         );
         rx
@@ -400,6 +403,25 @@ impl Core {
     /// Closes every client connection (this server stopped serving).
     pub fn close_all_connections(&self) {
         for entry in self.lock().conns.values() {
+            let _ = entry.outbox.send(Outgoing::Close);
+        }
+    }
+
+    /// Marks a connection as served in read-only mode.
+    pub fn mark_read_only(&self, conn: ConnId) {
+        if let Some(entry) = self.lock().conns.get_mut(&conn) {
+            entry.read_only = true;
+        }
+    }
+
+    /// Closes the connections served read-only (`true`) or the others (`false`).
+    pub fn close_connections(&self, read_only: bool) {
+        for entry in self
+            .lock()
+            .conns
+            .values()
+            .filter(|e| e.read_only == read_only)
+        {
             let _ = entry.outbox.send(Outgoing::Close);
         }
     }

@@ -53,6 +53,8 @@ struct Session {
     leadership: (u64, Option<u64>),
     /// This connection's SASL exchange, once the client started one.
     sasl: Option<crate::sasl::DigestMd5Server>,
+    /// Served in read-only mode: reads only, writes and syncs answered NotReadOnly.
+    read_only: bool,
 }
 
 /// The client's side of a connection, plain or TLS.
@@ -262,7 +264,16 @@ async fn run(
     cancel: &CancellationToken,
 ) -> Result<(), Closed> {
     let conn = client.0;
+    let timeout_ms = request.timeout.clamp(
+        shared.settings.min_session_timeout_ms,
+        shared.settings.max_session_timeout_ms,
+    );
     let mut session = handshake(shared, client, request, &outbox).await?;
+    let _local = LocalSession {
+        shared,
+        id: session.id,
+        timeout_ms,
+    };
     loop {
         // A client that does not read its replies is not read from either, and no
         // client is while the server has globalOutstandingLimit writes in flight.
@@ -313,6 +324,19 @@ async fn run(
     }
 }
 
+/// A read-only session local to this server outlives its connection by its timeout.
+struct LocalSession<'a> {
+    shared: &'a Shared,
+    id: i64,
+    timeout_ms: i32,
+}
+
+impl Drop for LocalSession<'_> {
+    fn drop(&mut self) {
+        self.shared.read_only.disconnected(self.id, self.timeout_ms);
+    }
+}
+
 /// Negotiates or resumes the session; sends the ConnectResponse.
 async fn handshake(
     shared: &Arc<Shared>,
@@ -329,44 +353,77 @@ async fn handshake(
     }
     let settings = &shared.settings;
     let backend = shared.backend();
+    let read_only = shared.serving_read_only();
+    if read_only && request.read_only != Some(true) {
+        // As ZooKeeper's read-only server: "Refusing session request for not-read-only
+        // client"; the client tries another server.
+        return Err(Closed::Refused(
+            "no quorum, and the client did not ask for a read-only session",
+        ));
+    }
     let (session_id, timeout) = if request.session_id == 0 {
         let timeout = request.timeout.clamp(
             settings.min_session_timeout_ms,
             settings.max_session_timeout_ms,
         );
         let session_id = core.new_session_id();
-        match &backend {
-            Backend::Raft(replica) => {
-                let proposal = Proposal {
-                    origin: None,
-                    ticket: None,
-                    entry: Entry {
-                        time_ms: now_ms(),
-                        txn: Txn::CreateSession {
-                            session_id,
-                            timeout_ms: timeout,
-                        },
-                    },
-                };
-                replica
-                    .write(proposal)
-                    .await
-                    .map_err(|e| Closed::Unavailable(e.to_string()))?;
+        if read_only {
+            // A local session: nothing can be replicated without a quorum.
+            if !shared.read_only.open(session_id) {
+                return Err(Closed::Refused("too many read-only sessions"));
             }
-            Backend::Zab(link) => link
-                .create_session(session_id, timeout, ids)
-                .await
-                .map_err(Closed::Unavailable)?,
+        } else {
+            match &backend {
+                Backend::Raft(replica) => {
+                    let proposal = Proposal {
+                        origin: None,
+                        ticket: None,
+                        entry: Entry {
+                            time_ms: now_ms(),
+                            txn: Txn::CreateSession {
+                                session_id,
+                                timeout_ms: timeout,
+                            },
+                        },
+                    };
+                    replica
+                        .write(proposal)
+                        .await
+                        .map_err(|e| Closed::Unavailable(e.to_string()))?;
+                }
+                Backend::Zab(link) => link
+                    .create_session(session_id, timeout, ids)
+                    .await
+                    .map_err(Closed::Unavailable)?,
+            }
         }
         (session_id, timeout)
     } else {
         // ZooKeeper closes the session's current connection before it checks the
         // password, so even a failed resume moves the session off its old connection.
         core.close_session_connections(request.session_id);
-        backend.announce_session_moved(request.session_id);
+        if !read_only {
+            backend.announce_session_moved(request.session_id);
+        }
         let mut known = core.session_timeout(request.session_id);
         let password_ok = request.passwd.as_ref() == session_password(request.session_id);
-        if let (Backend::Zab(link), true) = (&backend, password_ok) {
+        if read_only {
+            if known.is_some() {
+                // As ZooKeeper's read-only server: "Refusing global session reconnection
+                // in RO mode"; the client keeps its session for a server with a quorum.
+                return Err(Closed::Refused(
+                    "a replicated session cannot be resumed in read-only mode",
+                ));
+            }
+            if password_ok && shared.read_only.resume(request.session_id) {
+                // One of this server's local read-only sessions.
+                known = Some(request.timeout.clamp(
+                    settings.min_session_timeout_ms,
+                    settings.max_session_timeout_ms,
+                ));
+            }
+        }
+        if let (Backend::Zab(link), true, false) = (&backend, password_ok, read_only) {
             // ZooKeeper's leader owns the session: ask it, as an observer does.
             let timeout = request.timeout.clamp(
                 settings.min_session_timeout_ms,
@@ -405,6 +462,13 @@ async fn handshake(
         (peer, transport),
         auth.clone(),
     );
+    if read_only {
+        core.mark_read_only(conn);
+        if !shared.serving_read_only() {
+            // The quorum came back during the handshake: reconnect to write.
+            return Err(Closed::Refused("read-only mode ended"));
+        }
+    }
     send_frame(
         outbox,
         &ConnectResponse {
@@ -412,7 +476,8 @@ async fn handshake(
             timeout,
             session_id,
             passwd: Bytes::copy_from_slice(&session_password(session_id)),
-            read_only: request.read_only.map(|_| false),
+            // Present only if the client sent it, as ZooKeeper 3.8 answers.
+            read_only: request.read_only.map(|_| read_only),
         },
     );
     let peer_ip = peer.ip().to_string();
@@ -430,7 +495,46 @@ async fn handshake(
         applied,
         leadership: (0, None),
         sasl: None,
+        read_only,
     })
+}
+
+/// What a read-only connection does with a request.
+enum ReadOnly {
+    /// Answered here; `false` ends the connection.
+    Answered(bool),
+    /// Served as usual.
+    Serve(Action),
+}
+
+/// A request on a read-only connection (ZooKeeper's `ReadOnlyRequestProcessor`): writes,
+/// syncs and checks are answered NotReadOnly, a close ends the connection (a local
+/// session is forgotten; a replicated one is left to expire where there is a quorum),
+/// everything else is served as usual.
+fn read_only_action(
+    shared: &Arc<Shared>,
+    session: &Session,
+    outbox: &Outbox,
+    xid: i32,
+    action: Action,
+) -> ReadOnly {
+    let reply = |code| {
+        let reply = super::replies::error_reply(xid, shared.core.last_zxid(), code);
+        shared.core.send(session.conn, &reply);
+    };
+    match action {
+        Action::Write { .. } | Action::DeleteContainer { .. } | Action::Read(Request::Sync(_)) => {
+            reply(ErrorCode::NotReadOnly);
+            ReadOnly::Answered(true)
+        }
+        Action::CloseSession => {
+            shared.read_only.closed(session.id);
+            reply(ErrorCode::Ok);
+            let _ = outbox.send(Outgoing::Close);
+            ReadOnly::Answered(false)
+        }
+        other => ReadOnly::Serve(other),
+    }
 }
 
 async fn wait_for_writes(session: &mut Session) -> Result<(), Closed> {
@@ -538,7 +642,14 @@ async fn handle(
         let _ = outbox.send(Outgoing::Close);
         return Err(Closed::Refused("authentication is required"));
     }
-    match classify(frame.request) {
+    let mut action = classify(frame.request);
+    if session.read_only {
+        match read_only_action(shared, session, outbox, xid, action) {
+            ReadOnly::Answered(go_on) => return Ok(go_on),
+            ReadOnly::Serve(allowed) => action = allowed,
+        }
+    }
+    match action {
         Action::Write { op, kinds } => {
             let (session_id, auth) = (session.id, session.auth.clone());
             let txn = if shared.settings.enforce_quota {

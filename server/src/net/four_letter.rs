@@ -59,7 +59,7 @@ fn server_lines(shared: &Shared, s: &Snapshot) -> String {
     let _ = writeln!(out, "Connections: {}", shared.core.connections().len() + 1);
     let _ = writeln!(out, "Outstanding: {}", shared.core.throttle.outstanding());
     let _ = writeln!(out, "Zxid: 0x{:x}", s.zxid);
-    let _ = writeln!(out, "Mode: {}", shared.backend().role().borrow().mode());
+    let _ = writeln!(out, "Mode: {}", shared.mode());
     let _ = writeln!(out, "Node count: {}", s.node_count);
     out
 }
@@ -221,7 +221,7 @@ fn text_for(shared: &Shared, word: FourLetterWord, asker: &str) -> String {
             | FourLetterWord::Hash
             | FourLetterWord::TelnetClose
     );
-    let serving = shared.backend().role().borrow().serving();
+    let serving = shared.serving_clients();
     if !serving && word == FourLetterWord::Isro {
         // ZooKeeper's answer while its server object is down (no leader).
         return "null".into();
@@ -251,6 +251,7 @@ fn text_for(shared: &Shared, word: FourLetterWord, asker: &str) -> String {
         }
         FourLetterWord::Envi => envi(),
         FourLetterWord::Cons => format!("{}\n", cons_lines(shared, asker, false)),
+        FourLetterWord::Isro if shared.serving_read_only() => "ro".into(),
         FourLetterWord::Isro => "rw".into(),
         FourLetterWord::Wchs => {
             let s = snapshot(shared);

@@ -239,7 +239,7 @@ async fn serve_stream(
         super::four_letter::answer(&shared, (reader, writer), peer, word).await;
         return;
     }
-    if !shared.backend().role().borrow().serving() {
+    if !shared.serving_clients() {
         // As ZooKeeper's "not running" server: close, and the client tries another.
         tracing::debug!(%peer, "not serving clients now; closing");
         return;

@@ -7,6 +7,7 @@ mod connection;
 mod four_letter;
 mod listener;
 pub mod monitor;
+mod read_only;
 pub mod replies;
 mod tls_ids;
 
@@ -16,6 +17,7 @@ use std::sync::Arc;
 pub use backend::Backend;
 pub use four_letter::VERSION;
 pub use listener::{ClientPort, PerIp, serve_clients};
+pub use read_only::ReadOnlyMode;
 
 use crate::core::Core;
 
@@ -46,6 +48,9 @@ pub struct NetSettings {
     /// `zookeeper.enforceQuota`: this server's writes go through the log as
     /// `Txn::WriteEnforcingQuota`, so hard quota limits refuse them.
     pub enforce_quota: bool,
+    /// `readonlymode.enabled`: out of touch with its quorum, the server serves
+    /// `canBeReadOnly` clients read-only (see `read_only`).
+    pub read_only_mode: bool,
 }
 
 /// Renders the `conf` four-letter word from `(snapshot dir bytes, log dir bytes)`.
@@ -69,6 +74,8 @@ pub struct Shared {
     pub shutdown: tokio_util::sync::CancellationToken,
     /// Open connections per client IP, over both client ports (`maxClientCnxns`).
     pub per_ip: Arc<PerIp>,
+    /// Whether read-only clients are served now, and their local sessions.
+    pub read_only: ReadOnlyMode,
 }
 
 impl Shared {
@@ -78,5 +85,25 @@ impl Shared {
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
+    }
+
+    /// Out of touch with the quorum and serving read-only clients (read-only mode).
+    pub fn serving_read_only(&self) -> bool {
+        self.read_only.is_active() && !self.backend().role().borrow().serving()
+    }
+
+    /// Whether clients are served at all now: by the ensemble, or read-only.
+    pub fn serving_clients(&self) -> bool {
+        self.backend().role().borrow().serving() || self.read_only.is_active()
+    }
+
+    /// `srvr`'s `Mode:` and `mntr`'s `zk_server_state` (`read-only` as ZooKeeper's
+    /// read-only server reports it).
+    pub fn mode(&self) -> &'static str {
+        if self.serving_read_only() {
+            "read-only"
+        } else {
+            self.backend().role().borrow().mode()
+        }
     }
 }

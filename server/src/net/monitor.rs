@@ -231,7 +231,7 @@ pub fn report(shared: &Shared) -> Report {
     let facts = backend.raft_facts();
     let mut header = vec![
         ("version", Value::Text(version_with_build())),
-        ("server_state", Value::Text(role.mode().to_owned())),
+        ("server_state", Value::Text(shared.mode().to_owned())),
     ];
     if facts.as_ref().is_some_and(|f| f.voters.is_some()) {
         header.push(("peer_state", Value::Text(peer_state(role).to_owned())));
