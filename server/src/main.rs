@@ -134,6 +134,7 @@ fn settings(
             // A follower a little behind catches up from the log, not a snapshot.
             log_kept_behind_snapshot: u64::from(config.snap_count).min(1000),
         },
+        config_znode: config.config_znode(),
         net: NetSettings {
             max_frame_len: config.jute_max_buffer as usize
                 + ferrokeeper_protocol::FRAME_HEADER_ALLOWANCE,
@@ -371,7 +372,6 @@ async fn run(config: Config) -> Result<(), String> {
             client_port: Some(port),
             data_dir_size,
             data_log_size,
-            ..Default::default()
         })
     };
     let mode = if observer.is_some() {

@@ -35,6 +35,8 @@ pub struct ServerSettings {
     pub storage: StorageOptions,
     pub net: NetSettings,
     /// `None`: standalone.
+    /// `/zookeeper/config`'s text for an ensemble member (its membership).
+    pub config_znode: Option<String>,
     pub ensemble: Option<Ensemble>,
     /// `syncLimit`, in ticks.
     pub sync_limit_ticks: u64,
@@ -183,6 +185,9 @@ impl Server {
         conf: impl Fn(u16, u64, u64) -> String + Send + Sync + 'static,
     ) -> Result<Server, StartError> {
         let (listeners, core) = bind_client_port(&mut settings, conf).await?;
+        if let Some(text) = &settings.config_znode {
+            core.set_config_znode(text.clone());
+        }
         let (local_addr, secure_addr) = (listeners.local_addr, listeners.secure_addr);
         let replica = Replica::start(
             ReplicaOptions {

@@ -595,6 +595,37 @@ fn an_observer_serves_and_forwards_but_does_not_vote() {
     let mntr = try_four_letter(ensemble.client_addr(leader), "mntr").expect("mntr");
     assert_eq!(mntr_value(&mntr, "zk_learners").as_deref(), Some("3"));
 
+    // Every member holds the membership in /zookeeper/config as `conf` prints it (the
+    // format is ZooKeeper's: see the config tests), with ZooKeeper's data version -1.
+    for member in 0..4 {
+        let addr = ensemble.client_addr(member);
+        let conf = try_four_letter(addr, "conf").expect("conf");
+        let membership = conf
+            .split_once("membership: \n")
+            .map(|(_, m)| m.to_owned())
+            .expect("a membership section");
+        assert!(membership.contains(":observer"), "{membership}");
+        let frames = connect(addr, 10_000)
+            .call(Request::GetData(GetDataRequest {
+                path: "/zookeeper/config".into(),
+                watch: true,
+            }))
+            .expect("getData");
+        match &frames.last().expect("reply").response {
+            Response::GetData(d) => {
+                let data = d.data.as_deref().unwrap_or_default();
+                assert_eq!(
+                    String::from_utf8_lossy(data),
+                    membership,
+                    "server.{}",
+                    member + 1
+                );
+                assert_eq!(d.stat.version, -1);
+            }
+            other => panic!("getData /zookeeper/config: {other:?}"),
+        }
+    }
+
     // Two voters down: the observer does not make a quorum, so nobody serves writes.
     let voters: Vec<usize> = (0..3).filter(|m| *m != leader).collect();
     ensemble.kill9(voters[0]);

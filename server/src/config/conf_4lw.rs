@@ -13,8 +13,6 @@ pub struct ConfRuntime {
     /// Bytes in the snapshot directory / the txn-log directory (as `dirs` reports).
     pub data_dir_size: u64,
     pub data_log_size: u64,
-    /// Version of the current membership (the `version=` line of `/zookeeper/config`).
-    pub config_version: u64,
 }
 
 /// `File.getAbsolutePath()` of `<dir>/version-2`, where ZooKeeper keeps its files.
@@ -75,13 +73,28 @@ impl Config {
         lines.push(format!("quorumPort={}", ports(|a| a.quorum_port)));
         lines.push(format!("peerType={}", self.peer_type as u8));
         lines.push("membership: ".to_owned());
-        lines.extend(
-            self.servers
-                .values()
-                .map(|s| format!("server.{}={s}", s.id)),
-        );
-        lines.push(format!("version={:x}", rt.config_version));
+        lines.extend(self.membership_lines());
         lines
+    }
+
+    /// The `server.N=` lines and `version=<hex>`, as `conf` prints the membership and
+    /// ZooKeeper keeps it in `/zookeeper/config`.
+    fn membership_lines(&self) -> Vec<String> {
+        let mut lines: Vec<String> = self
+            .servers
+            .values()
+            .map(|s| format!("server.{}={s}", s.id))
+            .collect();
+        lines.push(format!("version={:x}", self.config_version));
+        lines
+    }
+
+    /// What a server of this ensemble holds in `/zookeeper/config` (ZooKeeper's
+    /// `QuorumVerifier.toString()`: the membership lines, no final newline); `None` for
+    /// a standalone server, whose node stays empty.
+    pub fn config_znode(&self) -> Option<String> {
+        self.is_distributed()
+            .then(|| self.membership_lines().join("\n"))
     }
 
     /// The exact `conf` reply. Standalone ends every line with '\n'; in quorum mode the

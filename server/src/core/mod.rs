@@ -108,6 +108,8 @@ struct Inner {
     /// Writes forwarded to a ZooKeeper leader (following mode), by (session, xid):
     /// their reply comes when the txn they became is applied here.
     forwarded: HashMap<(i64, i32), follow::Forwarded>,
+    /// This member's `/zookeeper/config` text, put back after a snapshot is restored.
+    config_znode: Option<String>,
 }
 
 /// A connection's public facts, for `cons` and `dump`.
@@ -241,6 +243,7 @@ impl Core {
                 ids: SessionIdGenerator::new(server_id, now_ms()),
                 touched: std::collections::HashSet::new(),
                 forwarded: HashMap::new(),
+                config_znode: None,
             }),
             next_conn: AtomicU64::new(1),
             started: Instant::now(),
@@ -405,6 +408,14 @@ impl Core {
         for entry in self.lock().conns.values() {
             let _ = entry.outbox.send(Outgoing::Close);
         }
+    }
+
+    /// Sets `/zookeeper/config` to this member's membership text (see
+    /// `ZkState::set_config_znode`), now and after every snapshot restore.
+    pub fn set_config_znode(&self, text: String) {
+        let mut inner = self.lock();
+        inner.zk.set_config_znode(&text);
+        inner.config_znode = Some(text);
     }
 
     /// Marks a connection as served in read-only mode.
@@ -636,9 +647,13 @@ impl Applier for Core {
     }
 
     fn restore(&self, data: &[u8]) -> io::Result<()> {
-        let zk: ZkState = postcard::from_bytes(data)
+        let mut zk: ZkState = postcard::from_bytes(data)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
-        self.lock().zk = zk;
+        let mut inner = self.lock();
+        if let Some(text) = &inner.config_znode {
+            zk.set_config_znode(text);
+        }
+        inner.zk = zk;
         Ok(())
     }
 }

@@ -87,6 +87,13 @@ impl ZkState {
         self.last_zxid
     }
 
+    /// `/zookeeper/config`'s text (the ensemble's membership), set by each member from
+    /// its own configuration, as ZooKeeper sets it.
+    pub fn set_config_znode(&mut self, text: &str) {
+        self.tree
+            .set_config_data(bytes::Bytes::copy_from_slice(text.as_bytes()));
+    }
+
     /// Applies one log entry. Every entry takes the next zxid, whatever its outcome.
     pub fn apply(&mut self, entry: &Entry) -> Applied {
         let zxid = self.last_zxid.wrapping_add(1);

@@ -377,6 +377,19 @@ impl DataTree {
         Ok((node.client_stat(extended), undo))
     }
 
+    /// Puts this server's membership into `/zookeeper/config`, as ZooKeeper does at
+    /// start-up (outside any txn: every member writes the same text, data version −1).
+    pub(crate) fn set_config_data(&mut self, data: Bytes) {
+        const CONFIG: &str = "/zookeeper/config";
+        if let Some(node) = self.nodes.get_mut(CONFIG) {
+            let data = Some(data);
+            self.data_size +=
+                node_size(CONFIG, data.as_ref()) - node_size(CONFIG, node.data.as_ref());
+            node.data = data;
+            node.stat.version = -1;
+        }
+    }
+
     /// Reverses one mutation. Undos must be applied newest first.
     pub(crate) fn undo(&mut self, undo: Undo) {
         match undo {

@@ -225,7 +225,6 @@ fn conf_output_standalone_matches_zookeeper() {
         client_port: None,
         data_dir_size: 457,
         data_log_size: 457,
-        config_version: 0,
     };
     let d = dir
         .path()

@@ -41,7 +41,6 @@ fn ensemble_with_observer() {
         client_port: None,
         data_dir_size: 604,
         data_log_size: 604,
-        config_version: 0,
     };
     let d = dir
         .path()
@@ -302,4 +301,31 @@ fn priorities_name_voters() {
     let body = format!("{THREE}ferrokeeper.priority.2=high\n");
     let (_dir, p) = with_myid("priorities-text", &body, Some("1\n"));
     assert!(err_text(load(&[&p], &[])).contains("ferrokeeper.priority.2"));
+}
+
+#[test]
+fn config_znode_holds_the_membership_as_zookeeper_writes_it() {
+    // What ZooKeeper 3.8.0 (Debian) held in /zookeeper/config for these ensembles
+    // (zkCli `get /zookeeper/config`; no final newline, dataVersion -1).
+    let (_dir, p) = with_myid("three", THREE, Some("1\n"));
+    let c = load(&[&p], &[]).expect("loads");
+    assert_eq!(
+        c.config_znode().as_deref(),
+        Some(
+            "server.1=127.0.0.1:2891:3891:participant\n\
+             server.2=127.0.0.1:2892:3892:participant;127.0.0.1:21822\n\
+             server.3=127.0.0.1:2893:3893:observer\nversion=0"
+        )
+    );
+    let one = "tickTime=500\ninitLimit=5\nsyncLimit=2\ndataDir={data}\nstandaloneEnabled=false\n\
+               server.1=127.0.0.1:24001:24101;127.0.0.1:24201\n";
+    let (_dir, p) = with_myid("one", one, Some("1\n"));
+    let c = load(&[&p], &[]).expect("loads");
+    assert_eq!(
+        c.config_znode().as_deref(),
+        Some("server.1=127.0.0.1:24001:24101:participant;127.0.0.1:24201\nversion=0")
+    );
+    // A standalone server's node stays empty.
+    let (_dir, p) = with_myid("alone", "dataDir={data}\nclientPort=21821\n", None);
+    assert_eq!(load(&[&p], &[]).expect("loads").config_znode(), None);
 }
