@@ -63,10 +63,21 @@ struct Entry {
 
 impl Entry {
     fn event(&self, event_type: EventType, state: KeeperState, server_path: &str) -> WatchedEvent {
+        self.event_at(event_type, state, server_path, None)
+    }
+
+    fn event_at(
+        &self,
+        event_type: EventType,
+        state: KeeperState,
+        server_path: &str,
+        zxid: Option<i64>,
+    ) -> WatchedEvent {
         WatchedEvent {
             event_type,
             keeper_state: state,
             path: self.chroot.client_path_lossy(server_path),
+            zxid,
         }
     }
 
@@ -175,7 +186,20 @@ impl Registry {
     /// one-shot watches of the matching lists fire and go, persistent watches on the
     /// path and (except for NodeChildrenChanged) recursive watches on it or any
     /// ancestor stay.
+    #[cfg(test)]
     pub(crate) fn dispatch(&mut self, event_type: EventType, state: KeeperState, path: &str) {
+        self.dispatch_at(event_type, state, path, None)
+    }
+
+    /// Delivers a server notification to the watches it fires; `zxid` is the change's,
+    /// when the server sent one.
+    pub(crate) fn dispatch_at(
+        &mut self,
+        event_type: EventType,
+        state: KeeperState,
+        path: &str,
+        zxid: Option<i64>,
+    ) {
         let fires: fn(Kind) -> bool = match event_type {
             EventType::NodeCreated | EventType::NodeDataChanged => {
                 |k| matches!(k, Kind::Data | Kind::Exist | Kind::Persistent)
@@ -197,11 +221,11 @@ impl Registry {
                     kept.push(entry);
                 } else if entry.kind.is_one_shot() {
                     self.ids.remove(&entry.id);
-                    let event = entry.event(event_type, state, path);
+                    let event = entry.event_at(event_type, state, path, zxid);
                     entry.deliver(event);
                     delivered += 1;
                 } else {
-                    entry.deliver_to_stream(entry.event(event_type, state, path));
+                    entry.deliver_to_stream(entry.event_at(event_type, state, path, zxid));
                     delivered += 1;
                     kept.push(entry);
                 }
@@ -219,7 +243,7 @@ impl Registry {
                 };
                 for entry in entries {
                     if entry.armed && entry.kind == Kind::PersistentRecursive {
-                        entry.deliver_to_stream(entry.event(event_type, state, path));
+                        entry.deliver_to_stream(entry.event_at(event_type, state, path, zxid));
                         delivered += 1;
                     }
                 }

@@ -485,7 +485,7 @@ impl Session {
             Err(e) => return Some(End::Lost(format!("undecodable reply header: {e}"))),
         };
         match header.xid {
-            xid::NOTIFICATION => self.notification(&mut frame),
+            xid::NOTIFICATION => self.notification(&mut frame, header.zxid),
             xid::PING => {}
             xid::AUTH => {
                 let Some(reply) = self.auth_replies.pop_front() else {
@@ -531,7 +531,8 @@ impl Session {
         None
     }
 
-    fn notification(&mut self, body: &mut Bytes) {
+    /// A watch notification; `zxid` is its header's (the change's, or −1).
+    fn notification(&mut self, body: &mut Bytes, zxid: i64) {
         let event = match WatcherEvent::decode(body) {
             Ok(event) => event,
             Err(e) => {
@@ -550,7 +551,9 @@ impl Session {
             return;
         };
         tracing::trace!(?event_type, path = event.path, "notification");
-        self.registry.dispatch(event_type, state, &event.path);
+        let zxid = (zxid > 0).then_some(zxid);
+        self.registry
+            .dispatch_at(event_type, state, &event.path, zxid);
     }
 
     /// Answers one request from its reply, arming its watch if the reply allows.

@@ -29,6 +29,11 @@ pub struct WatchedEvent {
     pub keeper_state: KeeperState,
     /// The node's path as this client sees it (chroot removed); empty for session events.
     pub path: String,
+    /// The zxid of the change that fired the event, when the server sends it
+    /// (ZooKeeper 3.9+ and ferrokeeper do, ZOOKEEPER-4655); `None` from a 3.8 server,
+    /// for session events, and for changes made while this client was disconnected
+    /// (reported when its watches are re-armed).
+    pub zxid: Option<i64>,
 }
 
 impl WatchedEvent {
@@ -37,6 +42,7 @@ impl WatchedEvent {
             event_type: EventType::None,
             keeper_state: state,
             path: String::new(),
+            zxid: None,
         }
     }
 

@@ -135,6 +135,7 @@ fn settings(
             log_kept_behind_snapshot: u64::from(config.snap_count).min(1000),
         },
         config_znode: config.config_znode(),
+        watch_event_zxid: config.watch_event_zxid,
         net: NetSettings {
             max_frame_len: config.jute_max_buffer as usize
                 + ferrokeeper_protocol::FRAME_HEADER_ALLOWANCE,

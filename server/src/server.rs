@@ -37,6 +37,8 @@ pub struct ServerSettings {
     /// `None`: standalone.
     /// `/zookeeper/config`'s text for an ensemble member (its membership).
     pub config_znode: Option<String>,
+    /// `ferrokeeper.watchEventZxid`: notifications carry their change's zxid.
+    pub watch_event_zxid: bool,
     pub ensemble: Option<Ensemble>,
     /// `syncLimit`, in ticks.
     pub sync_limit_ticks: u64,
@@ -165,6 +167,7 @@ async fn bind_client_port(
             extended_types_enabled: settings.extended_types_enabled,
         },
     ));
+    core.set_watch_event_zxid(settings.watch_event_zxid);
     let secure_addr = secure.as_ref().map(|(_, a)| *a);
     Ok((
         Listeners {

@@ -238,3 +238,63 @@ fn session_timeout_is_negotiated_within_the_bounds() {
         12_345
     );
 }
+
+/// A pre-3.5 client (Mesos bundles the 3.4.8 C client) sends no readOnly byte and must
+/// get none back: the ConnectResponse is 36 bytes, as ZooKeeper 3.8 answers it, for a
+/// new session and a resumed one; a 3.5+ client's has the byte (37 bytes).
+#[test]
+fn a_pre_3_5_handshake_gets_no_read_only_byte() {
+    use ferrokeeper_protocol::Jute;
+    use ferrokeeper_tests::zookeeper::RealZooKeeper;
+
+    /// (length of the ConnectResponse payload, its session id) for one handshake.
+    fn handshake(
+        addr: std::net::SocketAddr,
+        session: Option<(i64, Bytes)>,
+        read_only: Option<bool>,
+    ) -> (usize, i64) {
+        let mut stream = TcpStream::connect(addr).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .expect("timeout");
+        let (session_id, passwd) = session.unwrap_or((0, Bytes::from_static(&[0; 16])));
+        let mut frame = BytesMut::new();
+        write_frame(
+            &ConnectRequest {
+                protocol_version: 0,
+                last_zxid_seen: 0,
+                timeout: 30_000,
+                session_id,
+                passwd,
+                read_only,
+            },
+            &mut frame,
+        );
+        stream.write_all(&frame).expect("send");
+        let mut len = [0u8; 4];
+        stream.read_exact(&mut len).expect("length");
+        let len = usize::try_from(i32::from_be_bytes(len)).expect("positive length");
+        let mut payload = vec![0u8; len];
+        stream.read_exact(&mut payload).expect("payload");
+        let response = ferrokeeper_protocol::ConnectResponse::decode(&mut Bytes::from(payload))
+            .expect("decodes");
+        (len, response.session_id)
+    }
+
+    let zk = RealZooKeeper::start(&[], &[]);
+    let fk = Ferrokeeper::start(&[]);
+    for addr in [zk.addr(), fk.addr()] {
+        let (len, id) = handshake(addr, None, None);
+        assert_eq!(len, 36, "{addr}: a new session for a 3.4 client");
+        let (client, _) = RawClient::connect(addr, 30_000, None).expect("a session");
+        let (len, resumed) =
+            handshake(addr, Some((client.session_id, client.passwd.clone())), None);
+        assert_eq!((len, resumed), (36, client.session_id), "{addr}: resumed");
+        assert_ne!(id, 0);
+        assert_eq!(
+            handshake(addr, None, Some(false)).0,
+            37,
+            "{addr}: a 3.5+ client"
+        );
+    }
+}

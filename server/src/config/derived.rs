@@ -21,6 +21,8 @@ pub struct Derived {
     pub extended_types_enabled: bool,
     pub read_only_mode_enabled: bool,
     pub enforce_quota: bool,
+    /// `-Dferrokeeper.watchEventZxid` (zoo.cfg's `ferrokeeper.watchEventZxid` wins).
+    pub watch_event_zxid: bool,
     pub containers: Containers,
     pub jute_max_buffer: u32,
     pub multi_address_enabled: bool,
@@ -164,6 +166,7 @@ pub fn derive(props: &SystemProperties) -> Result<Derived, ConfigError> {
         extended_types_enabled: props.boolean("zookeeper.extendedTypesEnabled", false)?,
         read_only_mode_enabled,
         enforce_quota: props.boolean("zookeeper.enforceQuota", false)?,
+        watch_event_zxid: props.boolean("ferrokeeper.watchEventZxid", true)?,
         containers,
         jute_max_buffer: non_negative(props, "jute.maxbuffer", i64::from(jute))?,
         multi_address_enabled: props.boolean("zookeeper.multiAddress.enabled", false)?,

@@ -527,6 +527,10 @@ fn finish(
         peer_type,
         standalone_enabled,
         follow_zookeeper,
+        watch_event_zxid: d
+            .watch_event_zxid
+            .as_ref()
+            .map_or(derived.watch_event_zxid, |(v, _)| *v),
         follow_ensemble,
         priorities,
         reconfig_enabled: d.reconfig_enabled.as_ref().is_some_and(|(v, _)| *v),

@@ -92,6 +92,10 @@ pub struct Config {
     /// `ferrokeeper.follow=zookeeper`: this server is an observer of a running
     /// ZooKeeper ensemble (its `server.N` lines) instead of a member of a Raft one.
     pub follow_zookeeper: bool,
+    /// `ferrokeeper.watchEventZxid` (default true): a watch notification's header
+    /// carries the zxid of the change that fired it, as ZooKeeper 3.9 sends it
+    /// (ZOOKEEPER-4655); false sends −1, as 3.8 does.
+    pub watch_event_zxid: bool,
     /// `ferrokeeper.ensemble`: the ids of the ferrokeeper servers that follow ZooKeeper
     /// together and form a Raft ensemble when promoted; empty: this server alone.
     pub follow_ensemble: Vec<u64>,

@@ -49,6 +49,9 @@ pub struct Draft {
     pub security_keys: Vec<(String, String, Origin)>,
     /// `ferrokeeper.follow=zookeeper`: observe a running ZooKeeper ensemble.
     pub follow_zookeeper: Val<bool>,
+    /// `ferrokeeper.watchEventZxid`: watch notifications carry the zxid of the change
+    /// (ZooKeeper 3.9) or −1 (3.8).
+    pub watch_event_zxid: Val<bool>,
     /// `ferrokeeper.ensemble=4,5,6`: the ferrokeeper servers (among the observers) that
     /// follow together and form an ensemble when promoted.
     pub follow_ensemble: Val<Vec<u64>>,
@@ -358,6 +361,7 @@ fn apply_entry(
             }
             set(&mut d.follow_zookeeper, true, at);
         }
+        "ferrokeeper.watchEventZxid" => set(&mut d.watch_event_zxid, boolean(value, key, at)?, at),
         "ferrokeeper.ensemble" => {
             let ids = value
                 .split(',')

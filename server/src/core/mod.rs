@@ -87,11 +87,11 @@ impl ConnEntry {
         let _ = self.outbox.send(Outgoing::Frame(bytes));
     }
 
-    /// Queues a watch notification.
-    fn notify(&mut self, event: WatcherEvent, server: &Stats) {
+    /// Queues a watch notification; `zxid` goes in its header (−1: none).
+    fn notify(&mut self, event: WatcherEvent, zxid: i64, server: &Stats) {
         server.packets_sent.fetch_add(1, Ordering::Relaxed);
         self.stats.notified();
-        let bytes = notification(event);
+        let bytes = notification(event, zxid);
         server.record_response(bytes.len());
         let _ = self.outbox.send(Outgoing::Frame(bytes));
     }
@@ -110,6 +110,9 @@ struct Inner {
     forwarded: HashMap<(i64, i32), follow::Forwarded>,
     /// This member's `/zookeeper/config` text, put back after a snapshot is restored.
     config_znode: Option<String>,
+    /// Notifications carry the zxid of the change that fired them (ZooKeeper 3.9), not
+    /// −1 (3.8): `ferrokeeper.watchEventZxid`.
+    watch_event_zxid: bool,
 }
 
 /// A connection's public facts, for `cons` and `dump`.
@@ -177,6 +180,11 @@ fn deliver(
     // As in ZooKeeper 3.8.4+, a one-shot watch is used up either way, but the event
     // only goes to a watcher allowed to READ the node (CVE-2024-23944).
     for trigger in &applied.events {
+        let zxid = if inner.watch_event_zxid {
+            trigger.zxid
+        } else {
+            -1
+        };
         let fired = inner.watches.trigger(trigger);
         observe_fired(trigger.event, fired.len());
         for (conn, event) in fired {
@@ -185,7 +193,7 @@ fn deliver(
                 .get_mut(&conn)
                 .filter(|e| acl::check(&trigger.acl, perms::READ, &e.auth));
             if let Some(entry) = entry {
-                entry.notify(event.into(), stats);
+                entry.notify(event.into(), zxid, stats);
             }
         }
     }
@@ -212,11 +220,11 @@ fn encode(frame: &ReplyFrame) -> Bytes {
     buf.freeze()
 }
 
-fn notification(event: WatcherEvent) -> Bytes {
+fn notification(event: WatcherEvent, zxid: i64) -> Bytes {
     encode(&ReplyFrame {
         header: ReplyHeader {
             xid: ferrokeeper_protocol::xid::NOTIFICATION,
-            zxid: -1,
+            zxid,
             err: 0,
         },
         response: Response::Notification(event),
@@ -244,6 +252,7 @@ impl Core {
                 touched: std::collections::HashSet::new(),
                 forwarded: HashMap::new(),
                 config_znode: None,
+                watch_event_zxid: true,
             }),
             next_conn: AtomicU64::new(1),
             started: Instant::now(),
@@ -416,6 +425,11 @@ impl Core {
         let mut inner = self.lock();
         inner.zk.set_config_znode(&text);
         inner.config_znode = Some(text);
+    }
+
+    /// Whether notifications carry the zxid of their change (true, ZooKeeper 3.9) or −1.
+    pub fn set_watch_event_zxid(&self, on: bool) {
+        self.lock().watch_event_zxid = on;
     }
 
     /// Marks a connection as served in read-only mode.

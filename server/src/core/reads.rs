@@ -287,7 +287,8 @@ impl Core {
         let (events, armed) = reset(watches, zk.tree(), conn, request);
         if let Some(entry) = conns.get_mut(&conn) {
             for event in events {
-                entry.notify(event, &self.stats);
+                // Events for changes missed while away carry no zxid (ZooKeeper 3.9 too).
+                entry.notify(event, -1, &self.stats);
             }
         }
         armed.map_err(|_| {
