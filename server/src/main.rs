@@ -12,7 +12,9 @@ use ferrokeeper_server::config::{
 use std::sync::Arc;
 
 use ferrokeeper_server::net::{ConfRenderer, NetSettings, auth::AuthSettings};
-use ferrokeeper_server::replication::{Ensemble, PeerAddr, StorageOptions, SyncMode};
+use ferrokeeper_server::replication::{
+    Ensemble, PeerAddr, ReconfigRules, StorageOptions, SyncMode,
+};
 use ferrokeeper_server::server::{Server, ServerSettings};
 use ferrokeeper_server::tls::ClientTlsAcceptor;
 use ferrokeeper_server::tls::peer::PeerTls;
@@ -101,6 +103,15 @@ async fn ensemble(config: &Config) -> Result<Option<Ensemble>, String> {
         tls,
         sasl,
         priorities: config.priorities.clone(),
+        reconfig: ReconfigRules {
+            standalone_enabled: config.standalone_enabled,
+            multi_address: config.multi_address_enabled,
+        },
+        specs: config
+            .servers
+            .values()
+            .map(|s| (s.id, s.to_string()))
+            .collect(),
     }))
 }
 
@@ -159,6 +170,7 @@ fn settings(
             tls,
             enforce_quota: config.enforce_quota,
             read_only_mode: config.read_only_mode_enabled,
+            reconfig_enabled: config.reconfig_enabled,
         },
         ensemble,
         sync_limit_ticks: u64::from(config.sync_limit),
@@ -234,6 +246,16 @@ async fn promoted_ensemble(config: &Config) -> Result<Option<Ensemble>, String> 
         tls,
         sasl,
     } = peer_side(config, me, quorum(me)?, peers).await?;
+    // As participants: the promoted servers were ZooKeeper's observers.
+    let specs = ids
+        .iter()
+        .filter_map(|id| config.servers.get(id))
+        .map(|s| {
+            let mut s = s.clone();
+            s.peer_type = PeerType::Participant;
+            (s.id, s.to_string())
+        })
+        .collect();
     Ok(Some(Ensemble {
         voters: ids,
         observers: BTreeSet::new(),
@@ -242,6 +264,11 @@ async fn promoted_ensemble(config: &Config) -> Result<Option<Ensemble>, String> 
         tls,
         sasl,
         priorities: config.priorities.clone(),
+        reconfig: ReconfigRules {
+            standalone_enabled: config.standalone_enabled,
+            multi_address: config.multi_address_enabled,
+        },
+        specs,
     }))
 }
 

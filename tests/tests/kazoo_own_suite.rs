@@ -236,3 +236,31 @@ fn read_only_mode_test_passes() {
         out.dump()
     );
 }
+
+/// kazoo's TestReconfig against three ferrokeeper servers (the harness sets
+/// `reconfigEnabled=true` and a super digest): adding and removing an observer by
+/// reconfig, a version check against a configuration number in the future, a reconfig
+/// without the super user (NoAuth), and a malformed server string (BadArguments).
+#[test]
+fn reconfig_tests_pass() {
+    require_python("kazoo, pytest", "kazoo pytest");
+    let out = pytest_kazoo_cluster(
+        3,
+        &["-rA"],
+        &["kazoo.tests.test_client::TestReconfig"],
+        "kazoo's TestReconfig",
+    );
+    for test in [
+        "test_no_super_auth",
+        "test_add_remove_observer",
+        "test_bad_input",
+    ] {
+        assert!(
+            out.stdout
+                .lines()
+                .any(|l| l.starts_with("PASSED ") && l.ends_with(&format!("TestReconfig::{test}"))),
+            "TestReconfig::{test} did not pass:\n{}",
+            out.dump()
+        );
+    }
+}

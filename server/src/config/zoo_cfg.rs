@@ -427,9 +427,13 @@ fn apply_other(
         d.server_lines
             .push((key.to_owned(), value.to_owned(), at.clone()));
     } else if membership {
-        d.diagnostics.push((
-            tracing::Level::WARN,
-            format!("{at}: {key}: hierarchical quorums (group/weight) are not supported; ignored"),
+        // Ignoring them would form majority quorums the operator did not ask for.
+        return Err(ConfigError::invalid(
+            at,
+            key,
+            "hierarchical quorums (group/weight) are not supported by ferrokeeper; remove \
+             the group.N and weight.N lines (every voter then counts once)"
+                .to_owned(),
         ));
     } else if is_security_key(key) {
         if !key.contains("saslLoginContext") && !key.contains("kerberos") {
@@ -651,14 +655,11 @@ mod tests {
 
     #[test]
     fn server_lines_are_collected() {
-        let (d, p) = load("server.1=a:1:2\nserver.2=b:1:2;2181\ngroup.1=1:2\n").expect("loads");
+        let (d, p) = load("server.1=a:1:2\nserver.2=b:1:2;2181\n").expect("loads");
         assert_eq!(d.server_lines.len(), 2);
         assert_eq!(d.server_lines[1].0, "server.2");
         assert_eq!(p.get("zookeeper.server.1"), None);
-        assert!(
-            d.diagnostics
-                .iter()
-                .any(|(_, m)| m.contains("hierarchical"))
-        );
+        let refused = load("server.1=a:1:2\ngroup.1=1:2\n").expect_err("refused");
+        assert!(refused.to_string().contains("group.1"), "{refused}");
     }
 }

@@ -588,6 +588,17 @@ impl crate::replication::PeerHooks for Core {
     fn became_leader(&self) {
         self.refresh_all_sessions();
     }
+
+    fn config_state(&self) -> (i64, Vec<ferrokeeper_protocol::Acl>) {
+        let inner = self.lock();
+        let acl = inner
+            .zk
+            .tree()
+            .acl(crate::state::CONFIG_NODE)
+            .map(<[ferrokeeper_protocol::Acl]>::to_vec)
+            .unwrap_or_default();
+        (inner.zk.config_version(), acl)
+    }
 }
 
 impl Applier for Core {

@@ -603,6 +603,65 @@ async fn submit(
     Ok(())
 }
 
+/// A reconfig with `reconfigEnabled`: the leader runs it and proposes its outcome with
+/// this connection's origin, so the answer (the new configuration, or an error) comes
+/// when that entry is applied here, in order with this connection's writes. A
+/// standalone server cannot reconfigure (ZooKeeper: Unimplemented, as an error txn).
+async fn reconfig(
+    shared: &Shared,
+    session: &mut Session,
+    xid: i32,
+    request: &ferrokeeper_protocol::ReconfigRequest,
+    payload: &Bytes,
+) -> Result<(), Closed> {
+    let kinds = vec![OpCode::Reconfig];
+    let backend = shared.backend();
+    let replica = match &backend {
+        Backend::Raft(replica) if replica.is_ensemble() => replica,
+        _ => {
+            let txn = Txn::Write {
+                session_id: session.id,
+                auth: session.auth.clone(),
+                op: crate::state::txn::WriteOp::Fail {
+                    code: ErrorCode::Unimplemented.code(),
+                },
+            };
+            return submit(shared, session, xid, kinds, txn, payload).await;
+        }
+    };
+    session.leadership = backend.leadership();
+    let call = crate::replication::ReconfigCall {
+        proposal: Proposal {
+            origin: Some(Origin {
+                server: shared.core.server_id(),
+                incarnation: shared.core.incarnation(),
+                conn: session.conn,
+                xid,
+                kinds: kinds.iter().map(|k| k.code()).collect(),
+            }),
+            ticket: None,
+            // Replaced by the leader with the outcome.
+            entry: Entry {
+                time_ms: now_ms(),
+                txn: Txn::CloseSession { session_id: 0 },
+            },
+        },
+        joining: request.joining_servers.clone(),
+        leaving: request.leaving_servers.clone(),
+        new_members: request.new_members.clone(),
+        from_config: request.cur_config_id,
+        session_id: session.id,
+        auth: session.auth.clone(),
+    };
+    // Counted before it can be answered: later reads wait for it like for a write.
+    shared.core.submitted(session.conn);
+    session.submitted += 1;
+    replica
+        .reconfig(call)
+        .await
+        .map_err(|e| Closed::Unavailable(e.to_string()))
+}
+
 /// A request frame's opcode and the bytes after its header (xid, opcode).
 fn split_request(request: &Bytes) -> Result<(i32, &[u8]), Closed> {
     let opcode = request
@@ -641,6 +700,13 @@ async fn handle(
         );
         let _ = outbox.send(Outgoing::Close);
         return Err(Closed::Refused("authentication is required"));
+    }
+    if let Request::Reconfig(request) = &frame.request
+        && shared.settings.reconfig_enabled
+        && !session.read_only
+    {
+        reconfig(shared, session, xid, request, payload).await?;
+        return Ok(true);
     }
     let mut action = classify(frame.request);
     if session.read_only {

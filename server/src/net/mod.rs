@@ -51,6 +51,8 @@ pub struct NetSettings {
     /// `readonlymode.enabled`: out of touch with its quorum, the server serves
     /// `canBeReadOnly` clients read-only (see `read_only`).
     pub read_only_mode: bool,
+    /// `reconfigEnabled`: reconfig requests run (else ReconfigDisabled).
+    pub reconfig_enabled: bool,
 }
 
 /// Renders the `conf` four-letter word from `(snapshot dir bytes, log dir bytes)`.

@@ -1,8 +1,8 @@
 //! Turns an applied write's result into the reply the client's opcode calls for.
 
 use ferrokeeper_protocol::{
-    Create2Response, CreateResponse, ErrorCode, MultiResponse, MultiResult, OpCode, ReplyFrame,
-    ReplyHeader, Response, SetDataResponse,
+    Create2Response, CreateResponse, ErrorCode, GetDataResponse, MultiResponse, MultiResult,
+    OpCode, ReplyFrame, ReplyHeader, Response, SetDataResponse,
 };
 
 use crate::state::txn::{OpResult, TxnResult};
@@ -48,6 +48,10 @@ pub fn write_reply(xid: i32, zxid: i64, kinds: &[OpCode], result: TxnResult) -> 
                 .enumerate()
                 .map(|(i, r)| multi_result(kinds.get(i).copied().unwrap_or(OpCode::Error), r))
                 .collect(),
+        })),
+        TxnResult::Data { data, stat } => ok(Response::GetData(GetDataResponse {
+            data: Some(data),
+            stat,
         })),
         TxnResult::Deleted | TxnResult::SessionCreated | TxnResult::SessionClosed => {
             ok(Response::Empty)

@@ -5,14 +5,13 @@
 //! clients see a connection loss, exactly what a ZooKeeper client expects when its
 //! server loses the leader.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::Duration;
 
 use openraft::async_runtime::WatchReceiver;
 use tokio::sync::{mpsc, watch};
 
-use super::peer_client::{PeerAddr, PeerConn};
+use super::address_book::AddressBook;
+use super::peer_client::PeerConn;
 use super::peer_wire::{PeerRequest, PeerResponse};
 use super::types::Raft;
 use crate::proposal::Proposal;
@@ -23,7 +22,7 @@ const BATCH: usize = 512;
 pub struct ForwarderTask {
     pub me: u64,
     pub raft: Raft,
-    pub addrs: Arc<BTreeMap<u64, PeerAddr>>,
+    pub addrs: AddressBook,
     /// Bumped whenever proposals may have been dropped.
     pub lost: watch::Sender<u64>,
     /// How long to wait for a leader, and for the leader's answer.
@@ -88,9 +87,9 @@ impl ForwarderTask {
         if conn.as_ref().is_none_or(|c| c.target() != leader) {
             let addr = self
                 .addrs
-                .get(&leader)
+                .get(leader)
                 .ok_or_else(|| format!("leader {leader} is not in this server's configuration"))?;
-            *conn = Some(PeerConn::new(self.me, leader, addr.clone()));
+            *conn = Some(PeerConn::new(self.me, leader, addr));
         }
         let Some(conn) = conn.as_mut() else {
             return Err("no connection".into());

@@ -2,6 +2,7 @@
 //! server proposes [`Proposal`]s through a [`Replica`] and learns results as
 //! [`TxnResult`]s.
 
+mod address_book;
 mod contact;
 mod durable_log;
 mod forward;
@@ -11,6 +12,7 @@ mod peer_client;
 mod peer_server;
 mod peer_wire;
 mod priority;
+mod reconfig;
 mod role;
 mod snapshot_file;
 mod state_machine;
@@ -32,6 +34,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use durable_log::{DurableLogStore, LogOptions, LogStoreError, SyncMode};
 pub use peer_client::PeerAddr;
+pub use reconfig::{ReconfigCall, ReconfigRules};
 pub use role::{FollowerCounts, Role};
 pub use state_machine::{Applier, SnapshotWriter};
 pub use transfer::{ServerId, TransferError};
@@ -39,6 +42,7 @@ pub use types::ApplyOutcome;
 
 use crate::proposal::Proposal;
 use crate::state::txn::TxnResult;
+use address_book::AddressBook;
 use contact::Contact;
 use forward::ForwarderTask;
 use network::Peers;
@@ -61,6 +65,9 @@ pub trait PeerHooks: Send + Sync + 'static {
     /// This server just became the leader, or starts serving as leader again after it
     /// lost its quorum: give every session a fresh timeout.
     fn became_leader(&self);
+    /// The version of the configuration in `/zookeeper/config` and that node's ACL,
+    /// for a reconfig's checks.
+    fn config_state(&self) -> (i64, Vec<ferrokeeper_protocol::Acl>);
 }
 
 /// The members of a replicated ensemble, as this server's configuration names them.
@@ -78,6 +85,12 @@ pub struct Ensemble {
     pub sasl: Option<Arc<crate::config::QuorumSasl>>,
     /// `ferrokeeper.priority.<id>`: leadership preference (unlisted voters: 1).
     pub priorities: BTreeMap<u64, u32>,
+    /// What a reconfig is checked against.
+    pub reconfig: ReconfigRules,
+    /// Every configured member's `server.N` value as ZooKeeper prints it
+    /// (`host:quorumPort:electionPort:type[;client]`), this server's included: what
+    /// `/zookeeper/config` shows for a member until a reconfig names it anew.
+    pub specs: BTreeMap<u64, String>,
 }
 
 /// Raft's state as the metrics report it; plain numbers, so no openraft type leaves
@@ -150,6 +163,8 @@ struct Inner {
     /// `None` for a standalone server (it is always the leader).
     forward: Option<mpsc::UnboundedSender<Proposal>>,
     ensemble: Option<Ensemble>,
+    /// Every other member's quorum address, kept up to date with reconfigs.
+    addrs: AddressBook,
     role: watch::Receiver<Role>,
     lost: watch::Sender<u64>,
     /// One connection for `sync`'s read-index requests to the leader.
@@ -158,6 +173,8 @@ struct Inner {
     patience: Duration,
     /// Leadership hand-overs asked of this server.
     transfers: Transfers,
+    /// Runs reconfigs when this server leads (`None` standalone).
+    reconfigurer: Option<Arc<reconfig::Reconfigurer>>,
     stop: CancellationToken,
 }
 
@@ -232,13 +249,10 @@ impl Replica {
         metrics
             .startup_snap_load_time
             .observe_duration(snap_started.elapsed());
-        let peer_addrs = Arc::new(
-            options
-                .ensemble
-                .as_ref()
-                .map(|e| e.peer_addrs.clone())
-                .unwrap_or_default(),
-        );
+        let peer_addrs = match &options.ensemble {
+            Some(e) => AddressBook::new(e.peer_addrs.clone(), e.tls.clone(), e.sasl.clone()),
+            None => AddressBook::default(),
+        };
         let network = Peers {
             me: id,
             addrs: peer_addrs.clone(),
@@ -287,11 +301,13 @@ impl Replica {
                     tickets,
                     forward: None,
                     ensemble: None,
+                    addrs: peer_addrs.clone(),
                     role,
                     lost,
                     read_index_conn: tokio::sync::Mutex::new(None),
                     patience: quorum_timeout,
                     transfers,
+                    reconfigurer: None,
                     stop,
                 }),
             });
@@ -321,6 +337,18 @@ impl Replica {
 
         let contact = Arc::new(Contact::default());
         let (role_tx, role) = watch::channel(Role::NotServing);
+        let reconfigurer = Arc::new(reconfig::Reconfigurer {
+            me: id,
+            raft: raft.clone(),
+            hooks: hooks.clone(),
+            addrs: peer_addrs.clone(),
+            specs: ensemble.specs.clone(),
+            rules: ensemble.reconfig,
+            // A new voter catches up, and the change commits, within initLimit-like
+            // bounds: several election timeouts, at least 10 s on a loaded machine.
+            patience: (quorum_timeout * 4).max(Duration::from_secs(10)),
+            busy: tokio::sync::Mutex::new(()),
+        });
         tokio::spawn(peer_server::serve_peers(
             PeerService {
                 me: id,
@@ -332,6 +360,7 @@ impl Replica {
                 peer_addrs: peer_addrs.clone(),
                 sasl: ensemble.sasl.clone(),
                 transfers: transfers.clone(),
+                reconfigurer: reconfigurer.clone(),
             },
             listener,
             stop.clone(),
@@ -364,6 +393,7 @@ impl Replica {
             role: role_tx,
             lost: lost.clone(),
             adding: Arc::new(AtomicBool::new(false)),
+            addrs: peer_addrs.clone(),
         };
         tokio::spawn(monitor.run(stop.clone()));
         tokio::spawn(report_activity(
@@ -371,7 +401,7 @@ impl Replica {
             raft.clone(),
             hooks,
             contact.clone(),
-            peer_addrs,
+            peer_addrs.clone(),
             tick / 2,
             stop.clone(),
         ));
@@ -384,11 +414,13 @@ impl Replica {
                 tickets,
                 forward: Some(forward_tx),
                 ensemble: Some(ensemble),
+                addrs: peer_addrs,
                 role,
                 lost,
                 read_index_conn: tokio::sync::Mutex::new(None),
                 patience: quorum_timeout,
                 transfers,
+                reconfigurer: Some(reconfigurer),
                 stop: stop.clone(),
             }),
         };
@@ -461,7 +493,11 @@ impl Replica {
             snapshot_index: metrics.snapshot.map_or(0, |l| l.index),
             purged_index: metrics.purged.map_or(0, |l| l.index),
             matched,
-            voters: self.inner.ensemble.as_ref().map(|e| e.voters.len()),
+            voters: self
+                .inner
+                .ensemble
+                .as_ref()
+                .map(|_| metrics.membership_config.membership().voter_ids().count()),
         }
     }
 
@@ -472,12 +508,12 @@ impl Replica {
             return FollowerCounts::default();
         };
         let committed = metrics.local_committed.map(|l| l.index);
-        let observers = self
-            .inner
-            .ensemble
-            .as_ref()
-            .map(|e| e.observers.clone())
-            .unwrap_or_default();
+        // Observers are the learners (a reconfig may have changed who they are).
+        let observers: BTreeSet<u64> = metrics
+            .membership_config
+            .membership()
+            .learner_ids()
+            .collect();
         let mut counts = FollowerCounts::default();
         for (target, matched) in replication {
             if *target == self.inner.me {
@@ -513,13 +549,12 @@ impl Replica {
         } else {
             let leader = leader.ok_or_else(|| unavailable(&"no leader"))?;
             let addr = inner
-                .ensemble
-                .as_ref()
-                .and_then(|e| e.peer_addrs.get(&leader))
+                .addrs
+                .get(leader)
                 .ok_or_else(|| unavailable(&format!("leader {leader} is not configured")))?;
             let mut conn = inner.read_index_conn.lock().await;
             if conn.as_ref().is_none_or(|c| c.target() != leader) {
-                *conn = Some(PeerConn::new(inner.me, leader, addr.clone()));
+                *conn = Some(PeerConn::new(inner.me, leader, addr));
             }
             let conn = conn.as_mut().ok_or_else(|| unavailable(&"no connection"))?;
             match conn
@@ -567,11 +602,10 @@ impl Replica {
             Some(leader) => {
                 let unreachable = |why: String| TransferError::Unreachable { leader, why };
                 let addr = inner
-                    .ensemble
-                    .as_ref()
-                    .and_then(|e| e.peer_addrs.get(&leader))
+                    .addrs
+                    .get(leader)
                     .ok_or_else(|| unreachable("not in this server's configuration".into()))?;
-                let mut conn = PeerConn::new(inner.me, leader, addr.clone());
+                let mut conn = PeerConn::new(inner.me, leader, addr);
                 // The leader answers once the target leads, within its own bound.
                 let wait = transfers.patience + inner.patience;
                 let target = match conn
@@ -587,13 +621,48 @@ impl Replica {
         }
     }
 
+    /// A client's reconfig: run here if this server leads, else by the leader. Returns
+    /// once the outcome (the new configuration, or an error txn) is proposed with the
+    /// client's origin; the server holding the connection answers it when applied.
+    /// `Err`: no leader could run it (the client's connection should end, as for a
+    /// write that may be lost).
+    pub async fn reconfig(&self, call: ReconfigCall) -> Result<(), ReplicationError> {
+        let inner = &self.inner;
+        let unavailable = |e: String| ReplicationError::Unavailable(e);
+        let reconfigurer = inner
+            .reconfigurer
+            .as_ref()
+            .ok_or_else(|| unavailable("a standalone server cannot reconfigure".into()))?;
+        let leader = inner.raft.metrics().borrow_watched().current_leader;
+        match leader {
+            None => Err(unavailable("no leader".into())),
+            Some(leader) if leader == inner.me => reconfigurer.run(call).await.map_err(unavailable),
+            Some(leader) => {
+                let addr = inner
+                    .addrs
+                    .get(leader)
+                    .ok_or_else(|| unavailable(format!("leader {leader} is not configured")))?;
+                let mut conn = PeerConn::new(inner.me, leader, addr);
+                let wait = reconfigurer.patience * 3 + inner.patience;
+                match conn
+                    .call(&PeerRequest::Reconfig(Box::new(call)), wait)
+                    .await
+                    .map_err(|e| unavailable(e.to_string()))?
+                {
+                    PeerResponse::Reconfig(result) => result.map_err(unavailable),
+                    other => Err(unavailable(format!("unexpected answer {other:?}"))),
+                }
+            }
+        }
+    }
+
     /// Tells every peer that a client resumed `session` here (best effort).
     pub fn announce_session_moved(&self, session: i64) {
-        let Some(ensemble) = &self.inner.ensemble else {
+        if self.inner.ensemble.is_none() {
             return;
-        };
-        for (peer, addr) in &ensemble.peer_addrs {
-            let mut conn = PeerConn::new(self.inner.me, *peer, addr.clone());
+        }
+        for (peer, addr) in self.inner.addrs.all() {
+            let mut conn = PeerConn::new(self.inner.me, peer, addr);
             let patience = self.inner.patience;
             tokio::spawn(async move {
                 if let Err(e) = conn
@@ -683,6 +752,8 @@ struct RoleMonitor {
     lost: watch::Sender<u64>,
     /// An attempt to add observers as learners is under way.
     adding: Arc<AtomicBool>,
+    /// Learns the addresses of members a reconfig added.
+    addrs: AddressBook,
 }
 
 impl RoleMonitor {
@@ -712,11 +783,17 @@ impl RoleMonitor {
             let members = Members::of(&metrics);
             if seen_members.as_ref() != Some(&members) {
                 members.log_changes_from(seen_members.as_ref());
+                self.learn_addresses(&members);
                 seen_members = Some(members);
             }
             // Until every configured observer is a learner (an attempt can fail, e.g.
-            // while the first membership is not committed yet).
-            if metrics.current_leader == Some(self.me) && !self.adding.load(Ordering::Relaxed) {
+            // while the first membership is not committed yet). Once a reconfig has
+            // named the members, the membership alone says who observes.
+            let reconfigured = seen_members.as_ref().is_some_and(Members::reconfigured);
+            if metrics.current_leader == Some(self.me)
+                && !self.adding.load(Ordering::Relaxed)
+                && !reconfigured
+            {
                 self.add_observers(&metrics);
             }
             let role = self.role_now(&metrics);
@@ -775,8 +852,13 @@ impl RoleMonitor {
                 let committed = metrics.local_committed.map(|l| l.index);
                 let caught_up = applied >= committed
                     || matches!(*self.role.borrow(), Role::Follower | Role::Observer);
+                let voter = metrics
+                    .membership_config
+                    .membership()
+                    .voter_ids()
+                    .any(|v| v == self.me);
                 if in_touch && caught_up {
-                    if self.observers.contains(&self.me) {
+                    if !voter || self.observers.contains(&self.me) {
                         Role::Observer
                     } else {
                         Role::Follower
@@ -786,6 +868,29 @@ impl RoleMonitor {
                 }
             }
             _ => Role::NotServing,
+        }
+    }
+
+    /// Points the address book at the members a reconfig named (their spec's first
+    /// quorum address). Nothing is removed: a member that left may be added again, and
+    /// a stale entry only costs a refused connection.
+    fn learn_addresses(&self, members: &Members) {
+        if !members.reconfigured() {
+            return;
+        }
+        for (id, spec) in &members.specs {
+            if *id == self.me {
+                continue;
+            }
+            let quorum = crate::config::QuorumServer::parse(*id, spec, true)
+                .ok()
+                .and_then(|s| s.addresses.first().cloned());
+            if let Some(a) = quorum {
+                self.addrs.set(
+                    *id,
+                    crate::config::HostPort::new(a.host, a.quorum_port).to_addr_string(),
+                );
+            }
         }
     }
 
@@ -825,11 +930,13 @@ fn log_leadership(me: u64, metrics: &openraft::RaftMetrics<TypeConfig>) {
     }
 }
 
-/// The Raft membership: voters, and learners (observers).
+/// The Raft membership: voters, and learners (observers), and the server spec each
+/// member's node record carries (empty until a reconfig names it).
 #[derive(Debug, PartialEq, Eq)]
 struct Members {
     voters: BTreeSet<u64>,
     learners: BTreeSet<u64>,
+    specs: BTreeMap<u64, String>,
 }
 
 impl Members {
@@ -838,7 +945,21 @@ impl Members {
         Members {
             voters: membership.voter_ids().collect(),
             learners: membership.learner_ids().collect(),
+            specs: membership
+                .nodes()
+                .map(|(id, node)| {
+                    (
+                        *id,
+                        reconfig::node_spec(node).unwrap_or_default().to_owned(),
+                    )
+                })
+                .collect(),
         }
+    }
+
+    /// Whether a reconfig has set the members (their node records carry specs).
+    fn reconfigured(&self) -> bool {
+        self.specs.values().any(|spec| !spec.is_empty())
     }
 
     /// The whole membership the first time, then one line per member added or removed.
@@ -870,7 +991,7 @@ async fn report_activity(
     raft: Raft,
     hooks: Arc<dyn PeerHooks>,
     contact: Arc<Contact>,
-    addrs: Arc<BTreeMap<u64, PeerAddr>>,
+    addrs: AddressBook,
     every: Duration,
     stop: CancellationToken,
 ) {
@@ -904,11 +1025,11 @@ async fn report_activity(
             continue;
         };
         // Sent even when empty: the answer says whether the leader has its quorum.
-        let Some(addr) = addrs.get(&leader) else {
+        let Some(addr) = addrs.get(leader) else {
             continue;
         };
         if conn.as_ref().is_none_or(|c| c.target() != leader) {
-            conn = Some(PeerConn::new(me, leader, addr.clone()));
+            conn = Some(PeerConn::new(me, leader, addr));
         }
         let Some(conn) = conn.as_mut() else {
             continue;

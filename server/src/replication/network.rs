@@ -1,10 +1,8 @@
 //! openraft's view of the peers: each RPC is one request on a [`PeerConn`]. Peer
-//! addresses come from this server's own `server.N` lines, not from the Raft
-//! membership, so every member initialises with an identical membership and a test
-//! can route one server's view of a peer through a proxy.
-
-use std::collections::BTreeMap;
-use std::sync::Arc;
+//! addresses come from the [`AddressBook`] (this server's own `server.N` lines, and the
+//! members a reconfig added), not from the node records of the Raft membership, so
+//! every member initialises with an identical membership and a test can route one
+//! server's view of a peer through a proxy.
 
 use openraft::alias::{SnapshotOf, VoteOf};
 use openraft::error::{RPCError, ReplicationClosed, StreamingError, Unreachable};
@@ -15,7 +13,8 @@ use openraft::raft::{
 };
 use openraft::{AnyError, BasicNode};
 
-use super::peer_client::{PeerAddr, PeerConn};
+use super::address_book::AddressBook;
+use super::peer_client::PeerConn;
 use super::peer_wire::{PeerRequest, PeerResponse, SNAPSHOT_CHUNK};
 use super::types::TypeConfig;
 
@@ -23,7 +22,7 @@ use super::types::TypeConfig;
 pub struct Peers {
     pub me: u64,
     /// Quorum address (`host:port`) of every other member.
-    pub addrs: Arc<BTreeMap<u64, PeerAddr>>,
+    pub addrs: AddressBook,
 }
 
 pub struct PeerClient {
@@ -42,8 +41,8 @@ impl RaftNetworkFactory<TypeConfig> for Peers {
         PeerClient {
             conn: self
                 .addrs
-                .get(&target)
-                .map(|addr| PeerConn::new(self.me, target, addr.clone())),
+                .get(target)
+                .map(|addr| PeerConn::new(self.me, target, addr)),
             target,
         }
     }

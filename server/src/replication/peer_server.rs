@@ -30,11 +30,13 @@ pub struct PeerService {
     pub tls: Option<Arc<crate::tls::peer::PeerTls>>,
     /// Every other member's `server.N` address: a TLS peer's certificate must name the
     /// host of the member it says it is.
-    pub peer_addrs: Arc<std::collections::BTreeMap<u64, super::PeerAddr>>,
+    pub peer_addrs: super::address_book::AddressBook,
     /// `quorum.auth.enableSasl`: peers may (or must) authenticate.
     pub sasl: Option<Arc<crate::config::QuorumSasl>>,
     /// Leadership transfers a follower forwards here.
     pub transfers: super::transfer::Transfers,
+    /// Reconfigs a follower forwards here (run if this server leads).
+    pub reconfigurer: Arc<super::reconfig::Reconfigurer>,
 }
 
 /// How long a peer connection may stay silent before it is dropped.
@@ -132,10 +134,8 @@ async fn serve_one(service: &PeerService, stream: TcpStream) -> Result<(), WireE
         .await
         .map_err(|_| WireError::Closed)??;
     if let (Some(tls), Some(chain)) = (&service.tls, &chain) {
-        let host = service
-            .peer_addrs
-            .get(&hello.from)
-            .map(super::PeerAddr::host);
+        let addr = service.peer_addrs.get(hello.from);
+        let host = addr.as_ref().map(super::PeerAddr::host);
         if !host.is_some_and(|host| tls.peer_is(Some(chain), host)) {
             tracing::warn!(
                 from = hello.from,
@@ -343,6 +343,15 @@ async fn handle(
         PeerRequest::TransferLeadership { to } => {
             tracing::info!(from, to = ?to, "a follower asks to move leadership");
             PeerResponse::TransferLeadership(service.transfers.hand_over(to).await)
+        }
+        PeerRequest::Reconfig(call) => {
+            let leader = service.raft.metrics().borrow_watched().current_leader;
+            PeerResponse::Reconfig(if leader == Some(service.me) {
+                tracing::info!(from, "a follower forwards a reconfig");
+                service.reconfigurer.run(*call).await
+            } else {
+                Err(format!("server {} is not the leader", service.me))
+            })
         }
         // Answered by the connection loop, before any request reaches here.
         PeerRequest::Sasl(_) => PeerResponse::Sasl(Err(SaslRefused::Failed)),

@@ -70,6 +70,8 @@ pub enum PeerRequest {
     TransferLeadership {
         to: Option<u64>,
     },
+    /// A client's reconfig, received by the sender (a follower), for the leader to run.
+    Reconfig(Box<super::reconfig::ReconfigCall>),
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -91,6 +93,8 @@ pub enum PeerResponse {
     TransferLeader(Result<TransferLeaderResponse<TypeConfig>, String>),
     /// The new leader's id, or why leadership did not move.
     TransferLeadership(Result<u64, super::transfer::TransferError>),
+    /// The leader proposed the reconfig's outcome, or why it could not run it.
+    Reconfig(Result<(), String>),
 }
 
 /// Why the accepting server did not go on with a SASL exchange.

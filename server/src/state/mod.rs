@@ -24,6 +24,9 @@ mod tests;
 use serde::{Deserialize, Serialize};
 
 use crate::tree::DataTree;
+
+/// ZooKeeper's `ZooDefs.CONFIG_NODE`.
+pub const CONFIG_NODE: &str = "/zookeeper/config";
 use changes::Changes;
 pub use session::{Session, SessionTable};
 use txn::{Applied, Entry, Txn, TxnResult};
@@ -88,10 +91,56 @@ impl ZkState {
     }
 
     /// `/zookeeper/config`'s text (the ensemble's membership), set by each member from
-    /// its own configuration, as ZooKeeper sets it.
+    /// its own configuration, as ZooKeeper sets it; not once a reconfig has set it
+    /// through the log (its mzxid is then that entry's).
     pub fn set_config_znode(&mut self, text: &str) {
+        if self
+            .tree
+            .node(CONFIG_NODE)
+            .is_some_and(|n| n.persisted_stat().mzxid == 0)
+        {
+            self.tree
+                .set_config_data(bytes::Bytes::copy_from_slice(text.as_bytes()));
+        }
+    }
+
+    /// The version of the configuration in `/zookeeper/config` (its `version=` line,
+    /// hex); 0 when there is none.
+    pub fn config_version(&self) -> i64 {
         self.tree
-            .set_config_data(bytes::Bytes::copy_from_slice(text.as_bytes()));
+            .node(CONFIG_NODE)
+            .and_then(|n| n.data())
+            .and_then(|d| std::str::from_utf8(d).ok())
+            .and_then(|text| text.lines().last())
+            .and_then(|line| line.strip_prefix("version="))
+            .and_then(|hex| i64::from_str_radix(hex.trim(), 16).ok())
+            .unwrap_or(0)
+    }
+
+    /// A reconfig's new configuration into `/zookeeper/config` (`SetDataTxn` with
+    /// version −1, as ZooKeeper applies it).
+    fn set_config(
+        &mut self,
+        data: String,
+        zxid: i64,
+        time: i64,
+        changes: &mut Changes,
+    ) -> TxnResult {
+        match self
+            .tree
+            .set_data(CONFIG_NODE, Some(bytes::Bytes::from(data)), -1, zxid, time)
+        {
+            Ok((stat, undo)) => {
+                changes.data_changed(&self.tree, CONFIG_NODE, undo);
+                let data = self
+                    .tree
+                    .node(CONFIG_NODE)
+                    .and_then(|n| n.data().cloned())
+                    .unwrap_or_default();
+                TxnResult::Data { data, stat }
+            }
+            Err(code) => TxnResult::Error(code),
+        }
     }
 
     /// Applies one log entry. Every entry takes the next zxid, whatever its outcome.
@@ -129,6 +178,10 @@ impl ZkState {
                     enforce_quota: matches!(entry.txn, Txn::WriteEnforcingQuota { .. }),
                 };
                 self.write(&ctx, op, &mut changes)
+            }
+            Txn::SetConfig { members } => {
+                let data = format!("{members}\nversion={zxid:x}");
+                self.set_config(data, zxid, entry.time_ms, &mut changes)
             }
             Txn::DeleteContainer { path } => match self.delete_container(path, &mut changes) {
                 Ok(()) => TxnResult::Deleted,

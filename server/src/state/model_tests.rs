@@ -117,6 +117,8 @@ impl Model {
                 MResult::Session
             }
             Txn::DeleteContainer { path } => MResult::Single(self.delete_container(path)),
+            // Never generated: reconfig is not part of the model.
+            Txn::SetConfig { .. } => MResult::Session,
             // The model has no quotas (generated paths never make one).
             Txn::Write { session_id, op, .. } | Txn::WriteEnforcingQuota { session_id, op, .. } => {
                 match op {
@@ -315,7 +317,9 @@ fn observe(result: &TxnResult) -> MResult {
     match result {
         TxnResult::SessionCreated | TxnResult::SessionClosed => MResult::Session,
         TxnResult::Created { path, .. } => MResult::Single(Ok(Some(path.clone()))),
-        TxnResult::Deleted | TxnResult::Stat(_) => MResult::Single(Ok(None)),
+        TxnResult::Deleted | TxnResult::Stat(_) | TxnResult::Data { .. } => {
+            MResult::Single(Ok(None))
+        }
         TxnResult::Error(code) => MResult::Single(Err(*code)),
         TxnResult::Multi(rs) => MResult::Multi(rs.iter().map(outcome_of_op).collect()),
     }

@@ -42,6 +42,10 @@ pub enum Txn {
         auth: Vec<Id>,
         op: WriteOp,
     },
+    /// A committed reconfig: `/zookeeper/config` becomes `members` (the `server.N=`
+    /// lines) and `version=<this entry's zxid, hex>`, as ZooKeeper's reconfig txn sets
+    /// it; its watchers get NodeDataChanged.
+    SetConfig { members: String },
 }
 
 /// A client write operation, validated only at apply time (so the checks see exactly
@@ -113,6 +117,11 @@ pub enum TxnResult {
     /// One result per op, in ZooKeeper's failed-multi shape on failure.
     Multi(Vec<OpResult>),
     Error(ErrorCode),
+    /// A node's data and stat (reconfig answers with the new configuration).
+    Data {
+        data: Bytes,
+        stat: Stat,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,0 +1,440 @@
+//! Dynamic reconfig (opcode 16, issue 14): one scenario against a real ZooKeeper 3.8
+//! ensemble and a ferrokeeper ensemble of three, both with `reconfigEnabled=true` and a
+//! super digest, and the same answers asked of both: NoAuth without the super user,
+//! BadArguments for a malformed server or a configuration without voters, BadVersion
+//! for a stale `fromConfig`, an observer added and removed, a voter removed (the
+//! ensemble goes on writing), `/zookeeper/config` and the reply carrying the new
+//! configuration with `version=` the reconfig's own zxid, and a config watch firing.
+//! Then, on ferrokeeper, the removed voter joins again and the ensemble grows to five
+//! and shrinks back to three under a write load, losing no acknowledged write.
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use ferrokeeper_protocol::{
+    AuthPacket, CreateRequest, ErrorCode, GetDataRequest, ReconfigRequest, ReplyFrame, Request,
+    Response, perms,
+};
+use ferrokeeper_tests::cluster::{ClusterOptions, FerrokeeperEnsemble};
+use ferrokeeper_tests::ensemble::Ensemble;
+use ferrokeeper_tests::raw::{RawClient, err_of};
+use ferrokeeper_tests::zk_ensemble::RealZooKeeperEnsemble;
+
+/// `super:test`, as kazoo's harness sets it.
+const SUPER_DIGEST: &str = "super:D/InIHSb7yEEbrWz8b9l71RjZJU=";
+const SUPER_PROP: &str = "zookeeper.DigestAuthenticationProvider.superDigest";
+const TICK_MS: u64 = 500;
+
+fn connect(addr: SocketAddr, as_super: bool) -> RawClient {
+    try_connect(addr, as_super).expect("connect")
+}
+
+fn try_connect(addr: SocketAddr, as_super: bool) -> std::io::Result<RawClient> {
+    let (mut c, _) = RawClient::connect(addr, 20_000, None)?;
+    if as_super {
+        let reply = c.call(Request::Auth(AuthPacket {
+            r#type: 0,
+            scheme: "digest".into(),
+            auth: Bytes::from_static(b"super:test"),
+        }))?;
+        assert_eq!(err_of(&reply), 0);
+    }
+    Ok(c)
+}
+
+fn reconfig(
+    c: &mut RawClient,
+    joining: Option<&str>,
+    leaving: Option<&str>,
+    new_members: Option<&str>,
+    from_config: i64,
+) -> ReplyFrame {
+    c.call(Request::Reconfig(ReconfigRequest {
+        joining_servers: joining.map(str::to_owned),
+        leaving_servers: leaving.map(str::to_owned),
+        new_members: new_members.map(str::to_owned),
+        cur_config_id: from_config,
+    }))
+    .expect("reconfig")
+    .pop()
+    .expect("a reply")
+}
+
+/// The configuration text and its version (`version=` line, hex).
+fn config(c: &mut RawClient, watch: bool) -> (String, i64) {
+    let frames = c
+        .call(Request::GetData(GetDataRequest {
+            path: "/zookeeper/config".into(),
+            watch,
+        }))
+        .expect("getData");
+    match &frames.last().expect("reply").response {
+        Response::GetData(d) => {
+            let text = String::from_utf8_lossy(d.data.as_deref().unwrap_or_default()).into_owned();
+            (text.clone(), version_of(&text))
+        }
+        other => panic!("getData /zookeeper/config: {other:?}"),
+    }
+}
+
+fn version_of(text: &str) -> i64 {
+    text.lines()
+        .last()
+        .and_then(|l| l.strip_prefix("version="))
+        .and_then(|h| i64::from_str_radix(h, 16).ok())
+        .unwrap_or_else(|| panic!("no version in {text:?}"))
+}
+
+/// The `server.N` ids of a configuration text.
+fn ids(text: &str) -> BTreeSet<u64> {
+    text.lines()
+        .filter_map(|l| l.strip_prefix("server."))
+        .filter_map(|l| l.split_once('=').and_then(|(id, _)| id.parse().ok()))
+        .collect()
+}
+
+fn data_of(frame: &ReplyFrame) -> String {
+    match &frame.response {
+        Response::GetData(d) => {
+            String::from_utf8_lossy(d.data.as_deref().unwrap_or_default()).into_owned()
+        }
+        other => panic!("a reconfig answers with the configuration, got {other:?}"),
+    }
+}
+
+/// What one server answered, step by step (compared between ZooKeeper and ferrokeeper).
+#[derive(Debug, PartialEq, Eq)]
+struct Seen {
+    no_auth: i32,
+    bad_server: i32,
+    future_version: i32,
+    observer_added: (i32, bool, bool),
+    watch_fired: bool,
+    observer_removed: (i32, bool),
+    voter_removed: (i32, BTreeSet<u64>),
+    write_after: i32,
+    no_voters: i32,
+}
+
+/// Runs the scenario with the client on the leader; the voter removed is another
+/// member, `removed` (so the client's server stays, as does its leadership).
+fn scenario(e: &impl Ensemble, leader: usize, removed: u64) -> Seen {
+    let addr = e.client_addr(leader);
+    let mut plain = connect(addr, false);
+    let mut admin = connect(addr, true);
+    let (_, v0) = config(&mut admin, false);
+    let joining = "server.100=127.0.0.1:1234:2345:observer;127.0.0.1:3456";
+
+    let no_auth = reconfig(&mut plain, Some(joining), None, None, -1)
+        .header
+        .err;
+    let bad_server = reconfig(&mut admin, Some("some thing"), None, None, -1)
+        .header
+        .err;
+    let future_version = reconfig(&mut admin, Some(joining), None, None, v0 + 1)
+        .header
+        .err;
+
+    let mut watcher = connect(addr, false);
+    config(&mut watcher, true);
+    let added = reconfig(&mut admin, Some(joining), None, None, -1);
+    let text = data_of(&added);
+    let observer_added = (
+        added.header.err,
+        text.contains(joining),
+        version_of(&text) == added.header.zxid,
+    );
+    let event = watcher
+        .read_frame(ferrokeeper_protocol::OpCode::Notification)
+        .expect("config watch event");
+    let watch_fired =
+        matches!(&event.response, Response::Notification(n) if n.path == "/zookeeper/config");
+
+    let unobserved = reconfig(&mut admin, None, Some("100"), None, version_of(&text));
+    let observer_removed = (
+        unobserved.header.err,
+        data_of(&unobserved).contains("server.100="),
+    );
+
+    let dropped = reconfig(&mut admin, None, Some(&removed.to_string()), None, -1);
+    let voter_removed = (dropped.header.err, ids(&data_of(&dropped)));
+    let write_after = err_of(
+        &admin
+            .call(Request::Create(CreateRequest {
+                path: "/after-reconfig".into(),
+                data: None,
+                acl: perms::open_acl_unsafe(),
+                flags: 0,
+            }))
+            .expect("create"),
+    );
+    let all: Vec<String> = voter_removed.1.iter().map(u64::to_string).collect();
+    let no_voters = reconfig(&mut admin, None, Some(&all.join(",")), None, -1)
+        .header
+        .err;
+    Seen {
+        no_auth,
+        bad_server,
+        future_version,
+        observer_added,
+        watch_fired,
+        observer_removed,
+        voter_removed,
+        write_after,
+        no_voters,
+    }
+}
+
+fn expected(removed: u64) -> Seen {
+    Seen {
+        no_auth: ErrorCode::NoAuth.code(),
+        bad_server: ErrorCode::BadArguments.code(),
+        future_version: ErrorCode::BadVersion.code(),
+        observer_added: (0, true, true),
+        watch_fired: true,
+        observer_removed: (0, false),
+        voter_removed: (0, (1..=3).filter(|id| *id != removed).collect()),
+        write_after: 0,
+        no_voters: ErrorCode::BadArguments.code(),
+    }
+}
+
+/// The leader's index, so the client talks to a member that stays.
+fn leader_first<E: Ensemble>(e: &E) -> usize {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(l) = e.leader() {
+            return l;
+        }
+        assert!(Instant::now() < deadline, "no leader");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn reconfig_on_zookeeper() {
+    let flag = format!("-D{SUPER_PROP}");
+    let zk = RealZooKeeperEnsemble::start(
+        3,
+        TICK_MS,
+        &[("reconfigEnabled", "true"), (flag.as_str(), SUPER_DIGEST)],
+    );
+    let leader = leader_first(&zk);
+    let removed = ((leader + 1) % 3) as u64 + 1;
+    let seen = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        scenario(&zk, leader, removed)
+    }))
+    .unwrap_or_else(|e| {
+        eprintln!("member 0's log:\n{}", zk.log_tail(0));
+        std::panic::resume_unwind(e)
+    });
+    assert_eq!(seen, expected(removed), "ZooKeeper 3.8");
+}
+
+fn ferrokeeper_options(voters: usize) -> ClusterOptions {
+    let mut options = ClusterOptions::new(voters);
+    options.tick_ms = TICK_MS as u32;
+    options
+        .extra
+        .push(("reconfigEnabled".into(), "true".into()));
+    for member in 0..voters {
+        options.member_env.push((
+            member,
+            "SERVER_JVMFLAGS".into(),
+            format!("-D{SUPER_PROP}={SUPER_DIGEST}"),
+        ));
+    }
+    options
+}
+
+#[test]
+fn reconfig_on_ferrokeeper() {
+    let fk = FerrokeeperEnsemble::start(ferrokeeper_options(3));
+    fk.wait_all_serving(Duration::from_secs(30));
+    let leader = leader_first(&fk);
+    let removed = ((leader + 1) % 3) as u64 + 1;
+    let seen = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        scenario(&fk, leader, removed)
+    }))
+    .unwrap_or_else(|e| {
+        for m in 0..3 {
+            eprintln!("server.{}'s log:\n{}", m + 1, fk.log_tail(m));
+        }
+        std::panic::resume_unwind(e)
+    });
+    assert_eq!(seen, expected(removed), "ferrokeeper");
+}
+
+/// Creates `/load/<n>` in a loop on `addr` until told to stop, reconnecting (same
+/// session) after a connection loss; returns every node whose create was acknowledged.
+fn write_load(
+    addr: SocketAddr,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> Vec<String> {
+    use std::sync::atomic::Ordering;
+    let mut acked = Vec::new();
+    let mut client: Option<RawClient> = None;
+    let mut session: Option<(i64, Bytes)> = None;
+    let mut n = 0u64;
+    let deadline = Instant::now() + Duration::from_secs(240);
+    while !stop.load(Ordering::Relaxed) {
+        assert!(Instant::now() < deadline, "the write load ran too long");
+        let c = match client.as_mut() {
+            Some(c) => c,
+            None => match RawClient::connect(addr, 30_000, session.clone()) {
+                Ok((c, response)) => {
+                    assert!(response.timeout > 0, "the writer's session expired");
+                    session = Some((c.session_id, c.passwd.clone()));
+                    client.insert(c)
+                }
+                Err(_) => {
+                    std::thread::sleep(Duration::from_millis(50));
+                    continue;
+                }
+            },
+        };
+        let path = format!("/load/{n}");
+        match c.call(Request::Create(CreateRequest {
+            path: path.clone(),
+            data: None,
+            acl: perms::open_acl_unsafe(),
+            flags: 0,
+        })) {
+            Ok(frames) => {
+                let err = err_of(&frames);
+                if err == 0 || err == ErrorCode::NodeExists.code() {
+                    acked.push(path);
+                    n += 1;
+                } else {
+                    // Not serving for a moment (no quorum while the leader moves).
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            }
+            Err(_) => client = None,
+        }
+    }
+    acked
+}
+
+/// The ensemble shrinks 5 → 3 → 1 and grows 1 → 3 → 5, then shrinks to 3 again, by
+/// reconfig, while a client writes through server.1 (which stays): every reconfig
+/// succeeds, `/zookeeper/config` follows, and no acknowledged write is lost. Removed
+/// members keep running and rejoin from their own logs.
+#[test]
+fn grow_and_shrink_under_a_write_load() {
+    let mut options = ferrokeeper_options(5);
+    // A one-voter configuration is allowed only without standalone mode.
+    options
+        .extra
+        .push(("standaloneEnabled".into(), "false".into()));
+    let fk = FerrokeeperEnsemble::start(options);
+    fk.wait_all_serving(Duration::from_secs(60));
+    let addr = fk.client_addr(0);
+    let mut admin = connect(addr, true);
+    assert_eq!(
+        err_of(
+            &admin
+                .call(Request::Create(CreateRequest {
+                    path: "/load".into(),
+                    data: None,
+                    acl: perms::open_acl_unsafe(),
+                    flags: 0,
+                }))
+                .expect("create /load")
+        ),
+        0
+    );
+    let (text, _) = config(&mut admin, false);
+    let lines: std::collections::BTreeMap<u64, String> = text
+        .lines()
+        .filter_map(|l| {
+            let (key, _) = l.split_once('=')?;
+            Some((key.strip_prefix("server.")?.parse().ok()?, l.to_owned()))
+        })
+        .collect();
+    let client_port = |id: u64| fk.client_addr(id as usize - 1).port();
+    // A joiner names its client port (ZooKeeper requires it).
+    let joining = |ids: &[u64]| -> String {
+        ids.iter()
+            .map(|id| format!("{};127.0.0.1:{}", lines[id], client_port(*id)))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let stop = stop.clone();
+        std::thread::spawn(move || write_load(addr, stop))
+    };
+    let steps: [(Option<String>, Option<&str>, BTreeSet<u64>); 5] = [
+        (None, Some("4,5"), BTreeSet::from([1, 2, 3])),
+        (None, Some("2,3"), BTreeSet::from([1])),
+        (Some(joining(&[2, 3])), None, BTreeSet::from([1, 2, 3])),
+        (
+            Some(joining(&[4, 5])),
+            None,
+            BTreeSet::from([1, 2, 3, 4, 5]),
+        ),
+        (None, Some("2,5"), BTreeSet::from([1, 3, 4])),
+    ];
+    for (joining, leaving, want) in steps {
+        // The admin connection may be dropped while leadership moves: reconnect.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let reply = loop {
+            let attempt = admin.call(Request::Reconfig(ReconfigRequest {
+                joining_servers: joining.clone(),
+                leaving_servers: leaving.map(str::to_owned),
+                new_members: None,
+                cur_config_id: -1,
+            }));
+            match attempt.map(|mut f| f.pop()) {
+                Ok(Some(reply)) if reply.header.err == 0 => break reply,
+                other => {
+                    assert!(
+                        Instant::now() < deadline,
+                        "reconfig {joining:?} {leaving:?}: {other:?}\n{}",
+                        (0..5)
+                            .map(|m| format!("--- server.{}\n{}", m + 1, fk.log_tail(m)))
+                            .collect::<String>()
+                    );
+                    std::thread::sleep(Duration::from_millis(200));
+                    if let Ok(c) = try_connect(addr, true) {
+                        admin = c;
+                    }
+                }
+            }
+        };
+        assert_eq!(ids(&data_of(&reply)), want, "{joining:?} {leaving:?}");
+        assert_eq!(ids(&config(&mut admin, false).0), want);
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let acked = writer.join().expect("writer");
+    eprintln!("{} writes acknowledged during the reconfigs", acked.len());
+    assert!(
+        acked.len() > 10,
+        "the load wrote too little: {}",
+        acked.len()
+    );
+    // Every acknowledged write is there, read after a sync through a server that stayed.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut reader = loop {
+        match try_connect(fk.client_addr(2), false) {
+            Ok(c) => break c,
+            Err(e) => assert!(Instant::now() < deadline, "server.3 does not serve: {e}"),
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    reader
+        .call(Request::Sync(ferrokeeper_protocol::SyncRequest {
+            path: "/".into(),
+        }))
+        .expect("sync");
+    for path in &acked {
+        assert!(
+            ferrokeeper_tests::raw::exists(&mut reader, path).is_some(),
+            "{path} was acknowledged and is gone"
+        );
+    }
+}
