@@ -146,6 +146,7 @@ fn settings(
             log_kept_behind_snapshot: u64::from(config.snap_count).min(1000),
         },
         config_znode: config.config_znode(),
+        zoo_cfg: config.config_file.clone(),
         watch_event_zxid: config.watch_event_zxid,
         net: NetSettings {
             max_frame_len: config.jute_max_buffer as usize

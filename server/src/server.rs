@@ -39,6 +39,8 @@ pub struct ServerSettings {
     pub config_znode: Option<String>,
     /// `ferrokeeper.watchEventZxid`: notifications carry their change's zxid.
     pub watch_event_zxid: bool,
+    /// The zoo.cfg this server started from (a reconfig rewrites it).
+    pub zoo_cfg: Option<std::path::PathBuf>,
     pub ensemble: Option<Ensemble>,
     /// `syncLimit`, in ticks.
     pub sync_limit_ticks: u64,
@@ -190,6 +192,9 @@ impl Server {
         let (listeners, core) = bind_client_port(&mut settings, conf).await?;
         if let Some(text) = &settings.config_znode {
             core.set_config_znode(text.clone());
+        }
+        if let Some(zoo_cfg) = &settings.zoo_cfg {
+            core.set_zoo_cfg(zoo_cfg.clone());
         }
         let (local_addr, secure_addr) = (listeners.local_addr, listeners.secure_addr);
         let replica = Replica::start(

@@ -355,6 +355,11 @@ impl FerrokeeperEnsemble {
         }
     }
 
+    /// The zoo.cfg `member` runs from (a reconfig rewrites it, as ZooKeeper does).
+    pub fn config_path(&self, member: usize) -> std::path::PathBuf {
+        self.members[member].cfg.clone()
+    }
+
     pub fn pid(&self, member: usize) -> Option<u32> {
         self.members[member].child.as_ref().map(Child::id)
     }

@@ -437,4 +437,22 @@ fn grow_and_shrink_under_a_write_load() {
             "{path} was acknowledged and is gone"
         );
     }
+
+    // Every member wrote the membership next to its zoo.cfg and points zoo.cfg at it,
+    // as ZooKeeper does; a restarted member reads it back and serves.
+    let (text, version) = config(&mut reader, false);
+    let cfg = fk.config_path(0);
+    let rewritten = std::fs::read_to_string(&cfg).expect("zoo.cfg");
+    let dynamic = format!("{}.dynamic.{version:x}", cfg.display());
+    assert!(
+        rewritten.contains(&format!("dynamicConfigFile={dynamic}"))
+            && !rewritten.contains("server."),
+        "{rewritten}"
+    );
+    let written = std::fs::read_to_string(&dynamic).expect("dynamic file");
+    assert_eq!(ids(&written), BTreeSet::from([1, 3, 4]), "{written}");
+    let mut fk = fk;
+    fk.restart(0);
+    let mut after = connect(fk.client_addr(0), false);
+    assert_eq!(config(&mut after, false), (text, version));
 }

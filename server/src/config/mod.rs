@@ -30,6 +30,7 @@ mod zoo_cfg;
 
 pub use cli::Cli;
 pub use conf_4lw::ConfRuntime;
+pub use dynamic_file::write_after_reconfig;
 pub use error::{ConfigError, Origin};
 pub use four_letter::{FourLetterWhitelist, KNOWN_COMMANDS};
 pub use host_port::HostPort;

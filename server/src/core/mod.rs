@@ -113,6 +113,9 @@ struct Inner {
     /// Notifications carry the zxid of the change that fired them (ZooKeeper 3.9), not
     /// −1 (3.8): `ferrokeeper.watchEventZxid`.
     watch_event_zxid: bool,
+    /// The zoo.cfg this server started from: a reconfig writes its membership next to
+    /// it (`zoo.cfg.dynamic.<version>`) and points zoo.cfg there, as ZooKeeper does.
+    zoo_cfg: Option<std::path::PathBuf>,
 }
 
 /// A connection's public facts, for `cons` and `dump`.
@@ -253,6 +256,7 @@ impl Core {
                 forwarded: HashMap::new(),
                 config_znode: None,
                 watch_event_zxid: true,
+                zoo_cfg: None,
             }),
             next_conn: AtomicU64::new(1),
             started: Instant::now(),
@@ -430,6 +434,11 @@ impl Core {
     /// Whether notifications carry the zxid of their change (true, ZooKeeper 3.9) or −1.
     pub fn set_watch_event_zxid(&self, on: bool) {
         self.lock().watch_event_zxid = on;
+    }
+
+    /// Where a reconfig's membership is written (see `Inner::zoo_cfg`).
+    pub fn set_zoo_cfg(&self, path: std::path::PathBuf) {
+        self.lock().zoo_cfg = Some(path);
     }
 
     /// Marks a connection as served in read-only mode.
@@ -624,6 +633,19 @@ impl Applier for Core {
                     .add(*session_id, timeout_duration(*timeout_ms), Instant::now());
             }
             (Txn::CloseSession { session_id }, _) => inner.expiry.remove(*session_id),
+            (Txn::SetConfig { members }, TxnResult::Data { .. }) => {
+                // Written here, under the lock, so files follow reconfigs in order
+                // (they are rare); a failure is logged, the membership is in the log.
+                if let Some(zoo_cfg) = &inner.zoo_cfg {
+                    match crate::config::write_after_reconfig(zoo_cfg, members, applied.zxid) {
+                        Ok(file) => tracing::info!(file = %file.display(), "membership written"),
+                        Err(e) => tracing::error!(
+                            zoo_cfg = %zoo_cfg.display(),
+                            "cannot write the new membership next to zoo.cfg: {e}"
+                        ),
+                    }
+                }
+            }
             _ => {}
         }
 

@@ -347,6 +347,7 @@ impl Replica {
             // A new voter catches up, and the change commits, within initLimit-like
             // bounds: several election timeouts, at least 10 s on a loaded machine.
             patience: (quorum_timeout * 4).max(Duration::from_secs(10)),
+            sync_limit: quorum_timeout,
             busy: tokio::sync::Mutex::new(()),
         });
         tokio::spawn(peer_server::serve_peers(

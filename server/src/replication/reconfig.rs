@@ -66,6 +66,8 @@ pub(super) struct Reconfigurer {
     pub rules: ReconfigRules,
     /// How long a new voter may take to catch up, and the change to commit.
     pub patience: Duration,
+    /// A follower heard from within this is synced (`syncLimit` ticks).
+    pub sync_limit: Duration,
     /// One reconfig at a time (ZooKeeper: ReconfigInProgress).
     pub busy: tokio::sync::Mutex<()>,
 }
@@ -219,21 +221,22 @@ impl Reconfigurer {
         }
     }
 
-    /// Whether a majority of `voters` has everything this leader has committed (this
-    /// leader counts as synced).
+    /// Whether a majority of `voters` is connected and synced (ZooKeeper's
+    /// `isQuorumSynced`): this leader, and followers that acknowledged its replication
+    /// within the sync limit.
     fn quorum_synced(&self, voters: &BTreeSet<u64>) -> bool {
+        use openraft::Instant as _;
         let metrics = self.raft.metrics().borrow_watched().clone();
-        let committed = metrics.local_committed.map(|l| l.index);
-        let matched = |id: u64| {
+        let fresh = |id: u64| {
             metrics
-                .replication
+                .heartbeat
                 .as_ref()
-                .and_then(|r| r.get(&id))
-                .and_then(|m| m.as_ref().map(|l| l.index))
+                .and_then(|h| h.get(&id).copied().flatten())
+                .is_some_and(|at| at.into_inner().elapsed() < self.sync_limit)
         };
         let synced = voters
             .iter()
-            .filter(|id| **id == self.me || matched(**id) >= committed)
+            .filter(|id| **id == self.me || fresh(**id))
             .count();
         synced * 2 > voters.len()
     }
