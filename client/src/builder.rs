@@ -44,6 +44,7 @@ pub struct ClientBuilder {
     max_frame_len: usize,
     auths: Vec<AuthPacket>,
     read_only: bool,
+    client_side_expiry: bool,
     session: Option<SessionInfo>,
     shuffle_hosts: bool,
     tls: Option<TlsConfig>,
@@ -60,6 +61,7 @@ impl std::fmt::Debug for ClientBuilder {
             .field("max_frame_len", &self.max_frame_len)
             .field("auth_schemes", &schemes)
             .field("read_only", &self.read_only)
+            .field("client_side_expiry", &self.client_side_expiry)
             .field("session", &self.session)
             .field("shuffle_hosts", &self.shuffle_hosts)
             .field("tls", &self.tls)
@@ -76,6 +78,7 @@ impl Default for ClientBuilder {
             max_frame_len: ferrokeeper_protocol::DEFAULT_MAX_FRAME_LEN,
             auths: Vec::new(),
             read_only: false,
+            client_side_expiry: false,
             session: None,
             shuffle_hosts: true,
             tls: None,
@@ -157,12 +160,47 @@ impl ClientBuilder {
         self
     }
 
-    /// Allows read-only servers (the ConnectRequest says readOnly=true). On one, the
-    /// state is [`SessionState::ReadOnly`]. This client does not go looking for a
-    /// read-write server while connected to a read-only one; it moves only when the
-    /// connection is lost. Default false.
+    /// Allows read-only servers (ZooKeeper's `canBeReadOnly`: the ConnectRequest says
+    /// readOnly=true). A server in read-only mode (`readonlymode.enabled`, cut off from
+    /// its quorum) then accepts the session: the state is [`SessionState::ReadOnly`]
+    /// (ZooKeeper's `ConnectedReadOnly`), reads are served from that server's tree and
+    /// writes fail with [`Error::NotReadOnly`]. Default false.
+    ///
+    /// While read-only, the client looks for a read-write server among the other hosts
+    /// of the connect string, as ZooKeeper's Java client does: it sends the four-letter
+    /// word `isro` to each (after 100 ms, then at waits doubling after each round up to
+    /// 60 s) and moves to the first that answers `rw`. Moving drops the read-only
+    /// connection (requests in flight fail with [`Error::ConnectionLoss`], the state
+    /// goes through [`SessionState::Disconnected`]) and connects there.
+    ///
+    /// A session that was only ever served read-only is a *local* session of its
+    /// server, which no other server knows. So, as the Java client (`seenRwServerBefore`),
+    /// until the session has once been on a read-write server every reconnect asks for
+    /// a new session: [`Client::session_id`] changes, watches are re-registered on the
+    /// new session. A session that was on a read-write server keeps its id; a read-only
+    /// ZooKeeper 3.8 server refuses to resume it ("Refusing global session
+    /// reconnection in RO mode"), so it just goes on reconnecting until a read-write
+    /// server takes it back. A session passed to [`ClientBuilder::session`] counts as
+    /// seen read-write.
     pub fn read_only(mut self, allowed: bool) -> Self {
         self.read_only = allowed;
+        self
+    }
+
+    /// Ends the session as [`SessionState::Expired`] on the client's own clock once no
+    /// server has been heard from for 4/3 of the negotiated session timeout, instead
+    /// of reconnecting until a server says the session expired (ZooKeeper 3.9's Java
+    /// client, ZOOKEEPER-4508). Default false, as in ZooKeeper 3.8's clients.
+    ///
+    /// The clock starts at the last frame received (a reply, an event or a ping's
+    /// answer); the read timeout (2/3 of the session timeout) has declared the
+    /// connection lost well before. By 4/3 of the timeout the servers, if any could see
+    /// the session, have expired it: the ephemerals are gone and the caller should
+    /// start over with a new session, as after a server-reported expiry. With the option
+    /// off, a client cut off from every server stays [`SessionState::Disconnected`] for
+    /// as long as that lasts, and learns of the expiry only when a server answers.
+    pub fn client_side_expiry(mut self, enabled: bool) -> Self {
+        self.client_side_expiry = enabled;
         self
     }
 
@@ -210,6 +248,7 @@ impl ClientBuilder {
             session_timeout: self.session_timeout,
             connection_timeout: self.connection_timeout,
             read_only: self.read_only,
+            client_side_expiry: self.client_side_expiry,
             codec: FrameCodec::new(self.max_frame_len),
             tls: self.tls.clone(),
             sasl: self.sasl.clone(),
@@ -239,8 +278,16 @@ impl ClientBuilder {
                     let shared = Arc::new(Shared::new(info, timeout, state));
                     let (tx, rx) = mpsc::unbounded_channel();
                     let hosts = Hosts::new(hosts.clone(), index, jitter);
-                    let session =
-                        Session::new(shared.clone(), config, rx, hosts, self.auths.clone());
+                    // A session handed in was made elsewhere, presumably read-write.
+                    let seen_read_write = self.session.is_some() || !conn.read_only();
+                    let session = Session::new(
+                        shared.clone(),
+                        config,
+                        rx,
+                        hosts,
+                        self.auths.clone(),
+                        seen_read_write,
+                    );
                     tokio::spawn(session.run(conn));
                     return Ok(Client::new(tx, shared, chroot));
                 }

@@ -25,6 +25,7 @@ use ferrokeeper_protocol::{
 
 use crate::builder::ClientBuilder;
 use crate::chroot::Chroot;
+use crate::ensemble_config::CONFIG_NODE;
 use crate::error::{Error, Result};
 use crate::multi::{MultiReader, MultiWriter};
 use crate::registry::{Arming, Kind};
@@ -443,6 +444,61 @@ impl Client {
             Ok((data, stat, watch))
         }
         .instrument(span)
+    }
+
+    /// The ensemble's configuration: the data and Stat of `/zookeeper/config`, as
+    /// ZooKeeper's Java client's `getConfig` reads it, at that absolute path whatever
+    /// this handle's chroot. A member of an ensemble holds one
+    /// `server.<id>=<host>:<quorum port>:<election port>:<role>;<client address>` line
+    /// per member and a last `version=<hex>` line; a standalone server leaves it empty.
+    /// [`EnsembleConfig::parse`](crate::EnsembleConfig::parse) reads the lines.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: ferrokeeper_client::Client) -> ferrokeeper_client::Result<()> {
+    /// use ferrokeeper_client::EnsembleConfig;
+    /// let (data, _stat) = client.get_config().await?;
+    /// for (id, server) in EnsembleConfig::parse(&data)?.servers {
+    ///     println!("server {id} serves clients on {:?}", server.client_address());
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn get_config(&self) -> impl Future<Output = Result<(Bytes, Stat)>> + Send + use<> {
+        let (call, span) = self.config_call(None);
+        async move { data_of(call.await?) }.instrument(span)
+    }
+
+    /// As [`Client::get_config`], leaving a [`Watch`] that fires when the configuration
+    /// changes (a reconfig). Its event's path is `/zookeeper/config`, not translated by
+    /// the chroot (the node lies outside any chroot).
+    pub fn get_config_w(
+        &self,
+    ) -> impl Future<Output = Result<(Bytes, Stat, Watch)>> + Send + use<> {
+        let (watch, sink, id) = self.one_shot();
+        let (call, span) = self.config_call(Some((sink, id)));
+        async move {
+            let (data, stat) = data_of(call.await?)?;
+            Ok((data, stat, watch))
+        }
+        .instrument(span)
+    }
+
+    /// getData on the config node, never under the chroot (also for the watch, so
+    /// that its event keeps the node's own path).
+    fn config_call(&self, watch: Option<(Sink, u64)>) -> (Call, tracing::Span) {
+        let request = Request::GetData(GetDataRequest {
+            path: CONFIG_NODE.to_owned(),
+            watch: watch.is_some(),
+        });
+        let arming = watch.map(|(sink, id)| Arming {
+            id,
+            server_path: CONFIG_NODE.to_owned(),
+            kind: Kind::Data,
+            sink,
+            chroot: Chroot::default(),
+        });
+        let span = request_span(&request, CONFIG_NODE);
+        (self.call(request, arming, span.clone()), span)
     }
 
     /// Sets the data of `path` if its version is `version` (`None`: any version);

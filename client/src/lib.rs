@@ -24,7 +24,8 @@
 //! - [`Client`]: one session, cheap to clone. Every operation (`create`, `create_ttl`,
 //!   `delete`, `exists`, `get_data`, `set_data`, `get_children`, `get_children2`,
 //!   `get_acl`, `set_acl`, `sync`, `get_ephemerals`, `get_all_children_number`,
-//!   `whoami`, `add_auth`, `add_watch`, `remove_watches`, `check_watches`, `close`)
+//!   `whoami`, `get_config`, `add_auth`, `add_watch`, `remove_watches`, `check_watches`,
+//!   `close`)
 //!   queues its request when it is *called* and returns a `'static` future: requests
 //!   reach the server in call order, whatever order their futures are polled in, and
 //!   can be spawned without borrowing the client. Dropping a future does not withdraw
@@ -70,9 +71,20 @@
 //! those whose node changed meanwhile. Operations called while disconnected wait for
 //! the next connection, each for at most the connection timeout
 //! ([`ClientBuilder::connection_timeout`]), then fail with [`Error::ConnectionLoss`].
-//! The client keeps trying for as long as it lives: like ZooKeeper's Java and C
-//! clients it has no client-side expiry timer, since only a server can tell that a
-//! session expired.
+//! By default the client keeps trying for as long as it lives, as ZooKeeper 3.8's Java
+//! and C clients do, since only a server can tell for sure that a session expired.
+//! [`ClientBuilder::client_side_expiry`] turns on ZooKeeper 3.9's client-side deadline
+//! (ZOOKEEPER-4508): with no frame from any server for 4/3 of the negotiated session
+//! timeout, the session ends as [`SessionState::Expired`] on the client's own clock.
+//!
+//! **Read-only servers.** With [`ClientBuilder::read_only`], a server cut off from its
+//! quorum (in read-only mode) may take the session: the state is
+//! [`SessionState::ReadOnly`], reads work, writes fail with [`Error::NotReadOnly`].
+//! Meanwhile the client probes the other hosts with the four-letter word `isro`
+//! (after 100 ms, then at waits doubling to 60 s) and moves to the first read-write
+//! one, as the Java client does. A session that has only ever been read-only is a
+//! local session of its server: reconnecting, it asks for a new session (the session
+//! id changes; watches are re-registered on it).
 //!
 //! **Terminal states.** A handshake answered with timeout ≤ 0 means the session is
 //! gone: [`SessionState::Expired`]. A refused auth packet or SASL exchange (the server
@@ -195,17 +207,18 @@
 //! # Not in this crate (yet)
 //!
 //! SASL mechanisms other than DIGEST-MD5 (GSSAPI/Kerberos); Java key stores (JKS,
-//! PKCS#12) for TLS; reconfig/getConfig; moving from a read-only server to a read-write
-//! one while connected (the client moves only when the connection is lost);
-//! `updateServerList`.
+//! PKCS#12) for TLS; reconfig ([`Client::get_config`] reads the configuration, and
+//! [`EnsembleConfig`] parses it); `updateServerList`.
 
 mod builder;
 mod chroot;
 mod client;
 mod connect_string;
 mod connection;
+mod ensemble_config;
 mod error;
 mod multi;
+mod read_write_probe;
 pub mod recipes;
 mod reconnect;
 mod registry;
@@ -217,6 +230,7 @@ mod watch;
 
 pub use builder::ClientBuilder;
 pub use client::Client;
+pub use ensemble_config::{CONFIG_NODE, EnsembleConfig, ServerSpec};
 pub use error::{Error, Result};
 pub use ferrokeeper_protocol::perms::{self, creator_all_acl, open_acl_unsafe, read_acl_unsafe};
 pub use ferrokeeper_protocol::{

@@ -63,6 +63,8 @@ pub(crate) struct Hosts {
     current: usize,
     /// Attempts that failed since the last connection.
     failures: u32,
+    /// A host to try next, at once (a read-write server found while read-only).
+    preferred: Option<usize>,
     jitter: Jitter,
 }
 
@@ -74,6 +76,7 @@ impl Hosts {
             hosts,
             current: connected,
             failures: 0,
+            preferred: None,
             jitter,
         }
     }
@@ -81,6 +84,12 @@ impl Hosts {
     /// The next host to try (always moving on: the one just lost, or just failed, is
     /// tried again only after every other) and how long to wait first.
     pub(crate) fn next_attempt(&mut self) -> (String, Duration) {
+        if let Some(index) = self.preferred.take()
+            && let Some(host) = self.hosts.get(index)
+        {
+            self.current = index;
+            return (host.clone(), Duration::ZERO);
+        }
         self.current = (self.current + 1) % self.hosts.len().max(1);
         let bound = BASE_BACKOFF
             .saturating_mul(1u32 << self.failures.min(16))
@@ -88,6 +97,22 @@ impl Hosts {
         let delay = self.jitter.below(bound);
         let host = self.hosts.get(self.current).cloned().unwrap_or_default();
         (host, delay)
+    }
+
+    /// Makes `host` (one of the list) the next attempt, without a wait; the rotation
+    /// goes on from it.
+    pub(crate) fn prefer(&mut self, host: &str) {
+        self.preferred = self.hosts.iter().position(|h| h == host);
+    }
+
+    /// Every host but the one of the current connection.
+    pub(crate) fn others(&self) -> Vec<String> {
+        self.hosts
+            .iter()
+            .enumerate()
+            .filter(|(index, _)| *index != self.current)
+            .map(|(_, host)| host.clone())
+            .collect()
     }
 
     pub(crate) fn failed(&mut self) {
@@ -171,6 +196,18 @@ mod tests {
         assert_eq!(hosts.next_attempt().0, "a");
         hosts.connected();
         assert!(hosts.next_attempt().1 <= BASE_BACKOFF);
+    }
+
+    #[test]
+    fn a_preferred_host_comes_next_then_the_rotation_goes_on() {
+        let mut hosts = Hosts::new(vec!["a".into(), "b".into(), "c".into()], 0, Jitter::new());
+        assert_eq!(hosts.others(), ["b", "c"]);
+        hosts.prefer("c");
+        assert_eq!(hosts.next_attempt(), ("c".to_owned(), Duration::ZERO));
+        assert_eq!(hosts.others(), ["a", "b"]);
+        assert_eq!(hosts.next_attempt().0, "a");
+        hosts.prefer("not in the list");
+        assert_eq!(hosts.next_attempt().0, "b");
     }
 
     #[test]

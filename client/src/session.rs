@@ -27,10 +27,11 @@ use ferrokeeper_protocol::{
 
 use crate::connection::{self, AttemptError, Connection, Handshake, Writer, following_xid};
 use crate::error::{Error, Result};
+use crate::read_write_probe;
 use crate::reconnect::{Hosts, set_watches_packets};
 use crate::registry::{Arming, Kind, Registry};
 use crate::session_state::SessionState;
-use crate::shared::Shared;
+use crate::shared::{SessionInfo, Shared};
 use crate::tls::TlsConfig;
 use crate::watch::WatchId;
 use ferrokeeper_protocol::sasl::SaslCredentials;
@@ -88,6 +89,9 @@ pub(crate) struct Config {
     pub(crate) session_timeout: Duration,
     pub(crate) connection_timeout: Duration,
     pub(crate) read_only: bool,
+    /// ZOOKEEPER-4508: end the session as Expired once nothing was heard from any
+    /// server for 4/3 of the negotiated session timeout.
+    pub(crate) client_side_expiry: bool,
     pub(crate) codec: FrameCodec,
     pub(crate) tls: Option<TlsConfig>,
     pub(crate) sasl: Option<Arc<SaslCredentials>>,
@@ -206,7 +210,26 @@ impl Drop for EndGuard {
 #[derive(Debug)]
 enum End {
     Lost(String),
+    /// Connected read-only, the probe found this read-write server: move there.
+    ReadWriteFound(String),
     Terminal(SessionState),
+}
+
+/// The part of the negotiated session timeout after which ZooKeeper 3.9's client
+/// (ZOOKEEPER-4508, `expirationTimeout`) declares the session expired without hearing
+/// from a server: 4/3, past the point where the servers have expired it themselves.
+fn client_expiry_after(negotiated: Duration) -> Duration {
+    negotiated.saturating_mul(4) / 3
+}
+
+/// Resolves with the probe's find; never while there is no probe.
+async fn probe_result(
+    probe: &mut Option<std::pin::Pin<Box<dyn std::future::Future<Output = String> + Send>>>,
+) -> String {
+    match probe {
+        Some(probe) => probe.await,
+        None => std::future::pending().await,
+    }
 }
 
 fn fail_command(command: Command, err: &Error, registry: &mut Registry) {
@@ -241,6 +264,13 @@ pub(crate) struct Session {
     next_xid: i32,
     /// closeSession was sent: no more commands are taken.
     closing: bool,
+    /// Whether this session was ever on a read-write server (ZooKeeper's Java client's
+    /// `seenRwServerBefore`). A session only ever served read-only is a local session
+    /// of that server, unknown to the others: reconnecting then asks for a new session
+    /// (id 0) rather than one the servers would call expired.
+    seen_read_write: bool,
+    /// When a frame last came from a server (for the client-side expiry).
+    last_heard: Instant,
 }
 
 impl Session {
@@ -250,6 +280,7 @@ impl Session {
         commands: mpsc::UnboundedReceiver<Command>,
         hosts: Hosts,
         auths: Vec<AuthPacket>,
+        seen_read_write: bool,
     ) -> Session {
         Session {
             shared,
@@ -263,6 +294,8 @@ impl Session {
             waiting: VecDeque::new(),
             next_xid: 1,
             closing: false,
+            seen_read_write,
+            last_heard: Instant::now(),
         }
     }
 
@@ -283,6 +316,15 @@ impl Session {
                 End::Lost(why) => {
                     span.in_scope(|| tracing::info!("connection lost: {why}"));
                     self.lost();
+                }
+                End::ReadWriteFound(host) => {
+                    span.in_scope(|| {
+                        tracing::info!(host, "read-write server found: leaving the read-only one");
+                    });
+                    // As the Java client: the requests in flight fail with
+                    // ConnectionLoss and the state goes through Disconnected.
+                    self.lost();
+                    self.hosts.prefer(&host);
                 }
             }
             match tracing::Instrument::instrument(self.reconnect(), span.clone()).await {
@@ -311,6 +353,21 @@ impl Session {
         self.shared.set_session_timeout(negotiated);
         // The handshake's SASL requests took xids from this session's sequence.
         self.next_xid = conn.next_xid;
+        self.last_heard = Instant::now();
+        let previous = self.shared.session_info();
+        if conn.response.session_id != previous.id {
+            // A reconnect with id 0 (see `seen_read_write`) made a new session.
+            tracing::info!(
+                old = format_args!("{:#x}", previous.id),
+                new = format_args!("{:#x}", conn.response.session_id),
+                "new session"
+            );
+            self.shared.set_session_info(SessionInfo {
+                id: conn.response.session_id,
+                password: conn.response.passwd.clone(),
+            });
+        }
+        self.seen_read_write |= !conn.read_only();
         tracing::debug!(host = conn.host, timeout = ?negotiated, read_only = conn.read_only(), "connected");
         self.publish(if conn.read_only() {
             SessionState::ReadOnly
@@ -350,6 +407,13 @@ impl Session {
         let ping_every = (read_timeout / 2).min(MAX_PING_INTERVAL);
         let mut last_recv = Instant::now();
         let mut last_send = Instant::now();
+        let mut probe = conn.read_only().then(|| {
+            Box::pin(read_write_probe::seek(
+                self.hosts.others(),
+                self.config.tls.clone(),
+                self.config.connection_timeout,
+            )) as std::pin::Pin<Box<dyn std::future::Future<Output = String> + Send>>
+        });
         let Connection { reader, writer, .. } = conn;
         loop {
             tokio::select! {
@@ -361,11 +425,15 @@ impl Session {
                         None => return End::Lost("the server closed the connection".into()),
                     };
                     last_recv = Instant::now();
+                    self.last_heard = last_recv;
                     if let Some(end) = self.frame(frame) {
                         return end;
                     }
                 }
                 why = writer.stopped() => return End::Lost(why),
+                host = probe_result(&mut probe), if probe.is_some() => {
+                    return End::ReadWriteFound(host);
+                }
                 () = tokio::time::sleep_until(last_recv + read_timeout) => {
                     return End::Lost(format!("nothing received for {read_timeout:?}"));
                 }
@@ -691,9 +759,14 @@ impl Session {
         loop {
             let (host, delay) = self.hosts.next_attempt();
             let info = self.shared.session_info();
+            let (id, password) = if self.seen_read_write {
+                (info.id, info.password)
+            } else {
+                (0, Bytes::from_static(&[0; 16]))
+            };
             let handshake = self.config.handshake(
-                info.id,
-                info.password,
+                id,
+                password,
                 self.shared.last_zxid(),
                 self.auths.clone(),
                 self.next_xid,
@@ -704,10 +777,22 @@ impl Session {
                 connection::attempt(host, handshake).await
             };
             tokio::pin!(attempt);
+            let expiry = self
+                .config
+                .client_side_expiry
+                .then(|| self.last_heard + client_expiry_after(self.shared.session_timeout()));
             let result = loop {
                 let deadline = self.waiting.front().map(|w| w.deadline);
                 tokio::select! {
                     result = &mut attempt => break result,
+                    () = tokio::time::sleep_until(expiry.unwrap_or_else(Instant::now)), if expiry.is_some() => {
+                        tracing::warn!(
+                            silent_for = ?self.last_heard.elapsed(),
+                            "no server heard for 4/3 of the session timeout: the session counts as expired"
+                        );
+                        self.terminate(SessionState::Expired);
+                        return None;
+                    }
                     command = self.commands.recv() => {
                         let ended = match command {
                             Some(command) => self.offline(command),

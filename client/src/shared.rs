@@ -57,6 +57,12 @@ impl Shared {
         self.session().0.clone()
     }
 
+    /// A new session replaced the old one (a read-only session moving to a read-write
+    /// server, see `Session::seen_read_write`).
+    pub(crate) fn set_session_info(&self, info: SessionInfo) {
+        self.session().0 = info;
+    }
+
     pub(crate) fn session_timeout(&self) -> Duration {
         self.session().1
     }

@@ -742,3 +742,145 @@ async fn connect_skips_a_dead_host() {
     );
     assert_eq!(client.expect("connect").session_id(), SESSION);
 }
+
+/// Answers one `isro` probe on `fake` with `answer` (ZooKeeper 3.8 sends no newline).
+async fn answer_isro(fake: &Fake, answer: &[u8]) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (mut stream, _) = bounded("probe", fake.listener.accept())
+        .await
+        .expect("accept");
+    let mut word = [0u8; 4];
+    bounded("isro", stream.read_exact(&mut word))
+        .await
+        .expect("read");
+    assert_eq!(&word, b"isro");
+    stream.write_all(answer).await.expect("answer");
+}
+
+/// Connected read-only, the client probes the other host with `isro`; on `ro` it stays,
+/// on `rw` it moves there. The session was only ever read-only (a local session of the
+/// first server), so it asks the read-write server for a new one (id 0), re-registers
+/// its watches there, and from then on resumes that session by id.
+#[tokio::test]
+async fn read_only_session_probes_and_moves_to_a_read_write_server() {
+    let ro = Fake::bind().await;
+    let rw = Fake::bind().await;
+    let connecting = builder(Duration::from_secs(30))
+        .read_only(true)
+        .connect(&format!("{},{}", ro.addr, rw.addr));
+    let (client, (mut ro_conn, request)) = tokio::join!(connecting, async {
+        let (mut conn, request) = ro.accept_raw().await;
+        let mut response = connect_response(30_000, true);
+        response.session_id = 0x55;
+        conn.send(response).await.expect("send");
+        (conn, request)
+    });
+    let client = client.expect("connect");
+    assert_eq!((request.session_id, request.read_only), (0, Some(true)));
+    assert_eq!(client.state(), SessionState::ReadOnly);
+    assert_eq!(client.session_id(), 0x55);
+    let mut states = client.state_stream();
+    assert_eq!(states.next().await, Some(SessionState::ReadOnly));
+
+    let read = client.get_data_w("/w");
+    let request = next_request(&mut ro_conn).await;
+    let body = GetDataResponse {
+        data: Some(Bytes::from_static(b"v")),
+        stat: Stat::default(),
+    };
+    ro_conn
+        .send(reply(request.header.xid, 0, &encoded(&body)))
+        .await
+        .expect("send");
+    let (_, _, _watch) = read.await.expect("get_data_w");
+
+    // Not yet: the other server is read-only too.
+    answer_isro(&rw, b"ro").await;
+    answer_isro(&rw, b"rw").await;
+    let (mut rw_conn, request) = rw.accept(30_000).await;
+    assert_eq!(
+        (request.session_id, request.read_only),
+        (0, Some(true)),
+        "a session only ever read-only asks for a new one"
+    );
+    assert_eq!(&request.passwd[..], &[0; 16]);
+    let set_watches = next_request(&mut rw_conn).await;
+    let Request::SetWatches2(set) = set_watches.request else {
+        panic!("expected SetWatches2, got {:?}", set_watches.request);
+    };
+    assert_eq!(set.data_watches, ["/w"]);
+    // Whatever it still sent (pings), the read-only connection ends.
+    bounded("the read-only connection is dropped", async {
+        while let Some(Ok(_)) = ro_conn.next().await {}
+    })
+    .await;
+    assert_eq!(states.next().await, Some(SessionState::Disconnected));
+    assert_eq!(states.next().await, Some(SessionState::Connected));
+    assert_eq!(client.session_id(), SESSION);
+    assert_eq!(&client.session_info().password[..], &PASSWORD);
+
+    // Seen read-write: a reconnect now resumes the session (to the next host, the
+    // read-only one, which would refuse it; the request is what matters here).
+    drop(rw_conn);
+    let (_conn, request) = ro.accept_raw().await;
+    assert_eq!(request.session_id, SESSION);
+    assert_eq!(&request.passwd[..], &PASSWORD);
+}
+
+/// ZOOKEEPER-4508's deadline: with `client_side_expiry`, a client whose reconnect
+/// attempts hang (a server that accepts but never answers) ends Expired by itself
+/// after 4/3 of the negotiated timeout (1.5 s here: 2 s); without it, it is still
+/// Disconnected at twice that.
+#[tokio::test]
+async fn client_side_expiry_ends_a_session_no_server_answers() {
+    for enabled in [true, false] {
+        let fake = Fake::bind().await;
+        let connecting = builder(Duration::from_millis(1500))
+            .client_side_expiry(enabled)
+            .connect(&fake.addr);
+        let (client, (conn, _)) = tokio::join!(connecting, fake.accept(1500));
+        let client = client.expect("connect");
+        let mut states = client.state_stream();
+        assert_eq!(states.next().await, Some(SessionState::Connected));
+        let cut = tokio::time::Instant::now();
+        drop(conn);
+        // Every reconnect is accepted and left unanswered (the listener keeps the
+        // connections open until the end of the test).
+        let mut hanging = Vec::new();
+        let watching = async {
+            let mut seen = Vec::new();
+            while let Some(state) = states.next().await {
+                seen.push(state);
+            }
+            seen
+        };
+        tokio::pin!(watching);
+        let window = tokio::time::sleep(Duration::from_secs(4));
+        tokio::pin!(window);
+        let seen = loop {
+            tokio::select! {
+                seen = &mut watching => break Some(seen),
+                accepted = fake.listener.accept() => {
+                    hanging.push(accepted.expect("accept"));
+                }
+                () = &mut window => break None,
+            }
+        };
+        if enabled {
+            assert_eq!(
+                seen,
+                Some(vec![SessionState::Disconnected, SessionState::Expired])
+            );
+            assert!(
+                cut.elapsed() >= Duration::from_millis(1900),
+                "{:?}",
+                cut.elapsed()
+            );
+            assert_eq!(client.exists("/").await, Err(Error::SessionExpired));
+        } else {
+            assert_eq!(seen, None, "the stream did not end");
+            assert_eq!(client.state(), SessionState::Disconnected);
+            assert!(!hanging.is_empty(), "the client kept trying");
+        }
+    }
+}

@@ -10,9 +10,9 @@ use std::future::Future;
 use std::time::Duration;
 
 use ferrokeeper_client::{
-    AddWatchMode, Client, ClientBuilder, CreateMode, Error, EventType, KeeperState, MultiError,
-    OpResult, PersistentWatch, ReadResult, SessionState, WatcherType, creator_all_acl,
-    open_acl_unsafe, perms,
+    AddWatchMode, CONFIG_NODE, Client, ClientBuilder, CreateMode, EnsembleConfig, Error, EventType,
+    KeeperState, MultiError, OpResult, PersistentWatch, ReadResult, SessionState, WatcherType,
+    creator_all_acl, open_acl_unsafe, perms,
 };
 use ferrokeeper_tests::proxy::FaultProxy;
 use futures::StreamExt;
@@ -1237,6 +1237,107 @@ async fn session_expiry(server: &mut Server) {
     observer.close().await.expect("close");
 }
 
+/// getConfig on a standalone server: `/zookeeper/config` is there and empty, read at
+/// that absolute path from a chrooted handle too.
+async fn get_config_standalone(server: &mut Server) {
+    let c = connect(&server.connect_string()).await;
+    let (data, stat) = bounded("getConfig", c.get_config())
+        .await
+        .expect("getConfig");
+    assert!(data.is_empty(), "{data:?}");
+    assert_eq!(stat.data_length, 0);
+    assert_eq!(
+        EnsembleConfig::parse(&data).expect("parse"),
+        EnsembleConfig::default()
+    );
+    c.create("/cfg", b"", &open_acl_unsafe(), CreateMode::Persistent)
+        .await
+        .expect("create");
+    let chrooted = c.chroot("/cfg").expect("chroot");
+    let (again, again_stat, watch) = bounded("getConfig with a watch", chrooted.get_config_w())
+        .await
+        .expect("getConfig from a chroot");
+    assert_eq!((again, again_stat), (data, stat));
+    // The watch is on the server's /zookeeper/config, its event path untranslated.
+    c.remove_watches(CONFIG_NODE, WatcherType::Data)
+        .await
+        .expect("remove the config watch");
+    let event = bounded("config watch removed", watch).await.expect("event");
+    assert_eq!(
+        (event.event_type, event.path.as_str()),
+        (EventType::DataWatchRemoved, CONFIG_NODE)
+    );
+    c.close().await.expect("close");
+}
+
+/// ZOOKEEPER-4508's client-side expiry: two clients cut off by the same black hole (the
+/// proxy accepts connections but nothing gets through, so reconnect attempts hang
+/// rather than fail). The one with `client_side_expiry` ends Expired on its own, not
+/// before the session timeout has passed; the other stays Disconnected through twice
+/// the timeout, and learns of the expiry from the server once the network heals.
+async fn client_side_expiry(server: &mut Server) {
+    let proxy = FaultProxy::start(server.addr());
+    let through = proxy.addr().to_string();
+    let short = Client::builder()
+        .session_timeout(Duration::from_secs(4))
+        .connection_timeout(Duration::from_secs(2));
+    let expiring = bounded(
+        "connect",
+        short.clone().client_side_expiry(true).connect(&through),
+    )
+    .await
+    .expect("connect");
+    let waiting = bounded("connect", short.connect(&through))
+        .await
+        .expect("connect");
+    let timeout = expiring.session_timeout().max(waiting.session_timeout());
+    let mut expiring_states = expiring.state_stream();
+    let mut waiting_states = waiting.state_stream();
+    let (_, watch) = expiring.exists_w("/gone").await.expect("exists_w");
+
+    let cut = std::time::Instant::now();
+    proxy.blackhole();
+    let seen = ferrokeeper_tests::either::bounded(
+        "client-side expiry",
+        timeout * 3 + STEP,
+        (&mut expiring_states).collect::<Vec<_>>(),
+    )
+    .await;
+    let after = cut.elapsed();
+    assert_eq!(
+        seen,
+        [
+            SessionState::Connected,
+            SessionState::Disconnected,
+            SessionState::Expired
+        ]
+    );
+    // Nothing was heard for 4/3 of the timeout; the last ping's answer came at most
+    // a third of the timeout before the cut.
+    assert!(after >= timeout * 9 / 10, "expired {after:?} after the cut");
+    assert_eq!(expiring.get_data("/").await, Err(Error::SessionExpired));
+    assert_eq!(bounded("watch", watch).await, Err(Error::SessionExpired));
+
+    // The same black hole, twice the timeout: the other client is only disconnected.
+    let window = (timeout * 2).saturating_sub(cut.elapsed());
+    let mut other_seen = vec![];
+    let _ = tokio::time::timeout(window, async {
+        while let Some(state) = waiting_states.next().await {
+            other_seen.push(state);
+        }
+    })
+    .await;
+    assert_eq!(
+        other_seen,
+        [SessionState::Connected, SessionState::Disconnected]
+    );
+    proxy.heal();
+    assert_eq!(
+        bounded("expiry from the server", waiting_states.next()).await,
+        Some(SessionState::Expired)
+    );
+}
+
 /// The server is killed and restarted on the same port and data while one client is
 /// cut off: the session, its ephemerals and its auth survive, and every watch is
 /// re-armed. Changes made while it was away fire its one-shot watches exactly once;
@@ -1449,4 +1550,6 @@ ferrokeeper_tests::against_both_servers!(
     mixed_watch_kinds_on_one_path,
     session_expiry,
     reconnect_after_restart,
+    get_config_standalone,
+    client_side_expiry,
 );
