@@ -9,6 +9,10 @@
 //! connection, each for at most the connection timeout. Reconnecting sends the session
 //! id, password and last zxid seen, runs the SASL exchange again (if configured),
 //! re-sends every auth, then re-registers the armed watches with SetWatches2.
+//!
+//! Connected read-only, it also runs a probe of the other hosts and moves to the first
+//! read-write one it finds. With the client-side expiry on, a reconnect loop that has
+//! heard nothing from any server for 4/3 of the session timeout ends the session.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -222,10 +226,12 @@ fn client_expiry_after(negotiated: Duration) -> Duration {
     negotiated.saturating_mul(4) / 3
 }
 
+/// The search for a read-write server while connected read-only
+/// ([`read_write_probe::seek`]).
+type Probe = std::pin::Pin<Box<dyn std::future::Future<Output = String> + Send>>;
+
 /// Resolves with the probe's find; never while there is no probe.
-async fn probe_result(
-    probe: &mut Option<std::pin::Pin<Box<dyn std::future::Future<Output = String> + Send>>>,
-) -> String {
+async fn probe_result(probe: &mut Option<Probe>) -> String {
     match probe {
         Some(probe) => probe.await,
         None => std::future::pending().await,
@@ -412,7 +418,7 @@ impl Session {
                 self.hosts.others(),
                 self.config.tls.clone(),
                 self.config.connection_timeout,
-            )) as std::pin::Pin<Box<dyn std::future::Future<Output = String> + Send>>
+            )) as Probe
         });
         let Connection { reader, writer, .. } = conn;
         loop {
