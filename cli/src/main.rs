@@ -13,7 +13,7 @@
 //! ferrokeeper-cli --server zk1:2181 4lw ruok              # a four-letter word
 //! ```
 //!
-//! `help`, `version`, `admin`, `4lw` and `reconfig` (refused: not supported yet) need
+//! `help`, `version`, `admin` and `4lw` need
 //! no session, so one-shot mode does not connect for them. Output to a pipe whose
 //! reader has gone (`| head`) ends the program quietly, as SIGPIPE ends a Unix tool.
 //!
@@ -27,6 +27,7 @@ mod admin;
 mod format;
 mod output;
 mod quota;
+mod reconfig;
 mod shell;
 
 use std::io::{BufRead, IsTerminal};

@@ -54,7 +54,7 @@ pub const USAGE: &[(&str, &str)] = &[
     ("quit", "quit "),
     (
         "reconfig",
-        "reconfig [-s] [-v version] [[-file path] | [-members serverID=host:port1:port2;port3[,...]*]] | [-add serverId=host:port1:port2;port3[,...]]* [-remove serverId[,...]*] # not supported yet",
+        "reconfig [-s] [-v version] [[-file path] | [-members serverID=host:port1:port2;port3[,...]*]] | [-add serverId=host:port1:port2;port3[,...]]* [-remove serverId[,...]*]",
     ),
     ("removewatches", "removewatches path [-c|-d|-a] [-l]"),
     ("set", "set [-s] [-v version] path data"),
@@ -282,7 +282,6 @@ impl Command {
             self,
             Command::Help
                 | Command::Version
-                | Command::Reconfig { .. }
                 | Command::Admin { .. }
                 | Command::FourLetterWord { .. }
         )
@@ -789,12 +788,27 @@ impl Shell {
                     outln!("{}", format::stat(&st));
                 }
             }
-            Command::Reconfig { args: _ } => {
-                return Err(CliError::Message(
-                    "reconfig is not supported by this CLI yet (the client crate has no \
-                     reconfig request); use zkCli.sh"
-                        .into(),
-                ));
+            Command::Reconfig { args } => {
+                let parsed =
+                    crate::reconfig::parse(&args, &usage("reconfig")).map_err(CliError::Usage)?;
+                let (data, st) = self
+                    .root()?
+                    .reconfig(
+                        parsed.joining.as_deref(),
+                        parsed.leaving.as_deref(),
+                        parsed.members.as_deref(),
+                        parsed.version,
+                    )
+                    .await
+                    // ZooKeeper's client reports a reconfig error with an empty path.
+                    .map_err(CliError::on(""))?;
+                outln!(
+                    "Committed new configuration:\n{}",
+                    String::from_utf8_lossy(&data)
+                );
+                if parsed.stat {
+                    outln!("{}", format::stat(&st));
+                }
             }
             Command::Setquota {
                 count,

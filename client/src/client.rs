@@ -483,6 +483,42 @@ impl Client {
         .instrument(span)
     }
 
+    /// Changes the ensemble's membership (ZooKeeper's `reconfig`; the server needs
+    /// `reconfigEnabled=true`, and the session WRITE on `/zookeeper/config`, which by
+    /// default only the super user has). Either incremental — `joining` servers
+    /// (`server.<id>=<host>:<quorum port>:<election port>[:<role>];<client address>`,
+    /// comma-separated) and `leaving` server ids — or the whole new membership in
+    /// `new_members` (the others `None`). `from_config`: the configuration version the
+    /// change applies to (`Error::BadVersion` if another came first), `None` for any.
+    /// Returns the new configuration as [`Client::get_config`] does.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: ferrokeeper_client::Client) -> ferrokeeper_client::Result<()> {
+    /// let (data, _stat) = client
+    ///     .reconfig(Some("server.4=10.0.0.4:2888:3888;2181"), Some("2"), None, None)
+    ///     .await?;
+    /// println!("{}", String::from_utf8_lossy(&data));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn reconfig(
+        &self,
+        joining: Option<&str>,
+        leaving: Option<&str>,
+        new_members: Option<&str>,
+        from_config: Option<i64>,
+    ) -> impl Future<Output = Result<(Bytes, Stat)>> + Send + use<> {
+        let request = Request::Reconfig(ferrokeeper_protocol::ReconfigRequest {
+            joining_servers: joining.map(str::to_owned),
+            leaving_servers: leaving.map(str::to_owned),
+            new_members: new_members.map(str::to_owned),
+            cur_config_id: from_config.unwrap_or(-1),
+        });
+        let span = request_span(&request, CONFIG_NODE);
+        let call = self.call(request, None, span.clone());
+        async move { data_of(call.await?) }.instrument(span)
+    }
+
     /// getData on the config node, never under the chroot (also for the watch, so
     /// that its event keeps the node's own path).
     fn config_call(&self, watch: Option<(Sink, u64)>) -> (Call, tracing::Span) {

@@ -207,8 +207,9 @@
 //! # Not in this crate (yet)
 //!
 //! SASL mechanisms other than DIGEST-MD5 (GSSAPI/Kerberos); Java key stores (JKS,
-//! PKCS#12) for TLS; reconfig ([`Client::get_config`] reads the configuration, and
-//! [`EnsembleConfig`] parses it); `updateServerList`.
+//! PKCS#12) for TLS; `updateServerList` (the connect string is fixed for a handle's
+//! life; after a [`Client::reconfig`] that adds servers, build a new handle to use
+//! them).
 
 mod builder;
 mod chroot;

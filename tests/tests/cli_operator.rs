@@ -434,7 +434,7 @@ fn quotas_on_ferrokeeper_match_zookeeper() {
 }
 
 #[test]
-fn config_matches_zkcli_and_reconfig_is_refused() {
+fn config_and_reconfig_match_zkcli() {
     let zk = RealZooKeeper::start(&[], &[]);
     let commands: Vec<String> = ["config", "config -c", "config -s", "config -w -c"]
         .iter()
@@ -448,18 +448,23 @@ fn config_matches_zkcli_and_reconfig_is_refused() {
         "{want:?}"
     );
 
-    let out = cli(
-        "127.0.0.1:1",
-        &["reconfig", "-add", "server.5=127.0.0.1:2888:3888;2181"],
-    );
-    assert_eq!(out.status.code(), Some(1), "{}", out.dump());
+    // reconfig on a server with reconfig disabled, and zkCli's argument checks.
+    let commands: Vec<String> = [
+        "reconfig -add server.5=127.0.0.1:2888:3888;2181",
+        "reconfig -s",
+        "reconfig -add server.5=h:1:2;3 -members server.1=h:1:2;3",
+        "reconfig -v zz -remove 1",
+    ]
+    .iter()
+    .map(|c| (*c).to_owned())
+    .collect();
+    let want = zkcli_session(&zk.connect_string(), &commands);
+    let got = cli_session(&zk.connect_string(), &commands);
+    assert_eq!(want, got, "reconfig: zkCli.sh, then ferrokeeper-cli");
     assert!(
-        out.stderr
-            .contains("reconfig is not supported by this CLI yet"),
-        "{}",
-        out.dump()
+        want.iter().flatten().any(|l| l.contains("mixing")),
+        "{want:?}"
     );
-    assert_eq!(out.stdout, "", "{}", out.dump());
 }
 
 #[test]

@@ -265,6 +265,43 @@ fn reconfig_on_ferrokeeper() {
         std::panic::resume_unwind(e)
     });
     assert_eq!(seen, expected(removed), "ferrokeeper");
+
+    // The client crate's reconfig and getConfig against the same ensemble.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let addr = fk.client_addr(leader).to_string();
+        let client = ferrokeeper_client::Client::builder()
+            .digest_auth("super", "test")
+            .connect(&addr)
+            .await
+            .expect("connect");
+        let joining = "server.101=127.0.0.1:1236:2347:observer;127.0.0.1:3457";
+        let (data, stat) = client
+            .reconfig(Some(joining), None, None, None)
+            .await
+            .expect("reconfig");
+        let text = String::from_utf8_lossy(&data).into_owned();
+        assert!(text.contains(joining), "{text}");
+        assert_eq!(version_of(&text), stat.mzxid);
+        let (read, _) = client.get_config().await.expect("get_config");
+        assert_eq!(read, data);
+        let stale = client
+            .reconfig(None, Some("101"), None, Some(stat.mzxid - 1))
+            .await;
+        assert!(
+            matches!(stale, Err(ferrokeeper_client::Error::BadVersion)),
+            "{stale:?}"
+        );
+        let (data, _) = client
+            .reconfig(None, Some("101"), None, Some(stat.mzxid))
+            .await
+            .expect("reconfig from the current version");
+        assert!(!String::from_utf8_lossy(&data).contains("server.101="));
+        client.close().await.expect("close");
+    });
 }
 
 /// Creates `/load/<n>` in a loop on `addr` until told to stop, reconnecting (same
