@@ -400,6 +400,20 @@ fn grow_and_shrink_under_a_write_load() {
             .join(",")
     };
 
+    // A client of server.5, which the first step removes: it must be able to move on.
+    let mut on_five = connect(fk.client_addr(4), false);
+    let eph = on_five
+        .call(Request::Create(CreateRequest {
+            path: "/on-five".into(),
+            data: None,
+            acl: perms::open_acl_unsafe(),
+            flags: 1,
+        }))
+        .expect("create ephemeral");
+    assert_eq!(err_of(&eph), 0);
+    let five_session = (on_five.session_id, on_five.passwd.clone());
+    let five_zxid = on_five.last_zxid;
+
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let writer = {
         let stop = stop.clone();
@@ -416,7 +430,7 @@ fn grow_and_shrink_under_a_write_load() {
         ),
         (None, Some("2,5"), BTreeSet::from([1, 3, 4])),
     ];
-    for (joining, leaving, want) in steps {
+    for (step, (joining, leaving, want)) in steps.into_iter().enumerate() {
         // The admin connection may be dropped while leadership moves: reconnect.
         let deadline = Instant::now() + Duration::from_secs(60);
         let reply = loop {
@@ -445,6 +459,23 @@ fn grow_and_shrink_under_a_write_load() {
         };
         assert_eq!(ids(&data_of(&reply)), want, "{joining:?} {leaving:?}");
         assert_eq!(ids(&config(&mut admin, false).0), want);
+        if step == 0 {
+            // server.5 left: it stops serving, so its client is dropped and resumes its
+            // session, ephemeral and all, on a member.
+            assert!(
+                on_five.closed_by_server(Duration::from_secs(30)),
+                "a removed member kept its client"
+            );
+            let (mut moved, response) =
+                RawClient::connect_seen(addr, 30_000, Some(five_session.clone()), five_zxid)
+                    .expect("resume on server.1");
+            assert_eq!(
+                (response.session_id, response.timeout > 0),
+                (five_session.0, true)
+            );
+            assert!(ferrokeeper_tests::raw::exists(&mut moved, "/on-five").is_some());
+            moved.disconnect();
+        }
     }
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let acked = writer.join().expect("writer");
