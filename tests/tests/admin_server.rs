@@ -554,6 +554,44 @@ fn prometheus_endpoint_has_zookeepers_names_and_follows_the_workload() {
             > value(&before, "ferrokeeper_raft_applied_index")
     );
     drop(clients);
+
+    // ZooKeeper's quota gauge sets, one sample per namespace (label `key`): a quota of
+    // 10 nodes (hard) and 100 bytes (soft) on /q/a holding /q/a and one child.
+    let mut c = RawClient::connect(fk.addr(), 30_000, None).expect("connect").0;
+    for (path, data) in [
+        ("/q", ""),
+        ("/q/a", "12"),
+        ("/q/a/b", "345"),
+        ("/zookeeper/quota/q", ""),
+        ("/zookeeper/quota/q/a", ""),
+        (
+            "/zookeeper/quota/q/a/zookeeper_limits",
+            "count=-1,bytes=100=;countHardLimit=10",
+        ),
+        ("/zookeeper/quota/q/a/zookeeper_stats", "count=0,bytes=0"),
+    ] {
+        call(
+            &mut c,
+            Request::Create(CreateRequest {
+                path: path.into(),
+                data: Some(Bytes::copy_from_slice(data.as_bytes())),
+                acl: world(),
+                flags: 0,
+            }),
+        );
+    }
+    let quotas = scrape(metrics);
+    let sample = |name: &str| {
+        let (kind, samples) = quotas.get(name).unwrap_or_else(|| panic!("{name} missing"));
+        assert_eq!(kind, "gauge", "{name}");
+        let (_, labels, value) = samples.first().unwrap_or_else(|| panic!("{name}: no sample"));
+        assert_eq!(labels.get("key").map(String::as_str), Some("q"), "{name}");
+        *value
+    };
+    assert_eq!(sample("quota_count_limit_per_namespace"), 10.0);
+    assert_eq!(sample("quota_bytes_limit_per_namespace"), 100.0);
+    assert_eq!(sample("quota_count_usage_per_namespace"), 2.0);
+    assert_eq!(sample("quota_bytes_usage_per_namespace"), 5.0);
 }
 
 /// The workload under a per-client prefix, so several clients can run it.

@@ -279,6 +279,27 @@ pub fn report(shared: &Shared) -> Report {
             Value::unsigned(stats.auth_failed.load(Ordering::Relaxed)),
         ),
     ];
+    // ZooKeeper's quota gauge sets, one sample per top-level namespace with a quota
+    // (labelled `key`, as its Prometheus provider labels them).
+    let quotas = shared.core.with_state(|zk, _| zk.tree().quota_figures());
+    for (i, name) in [
+        "quota_count_limit_per_namespace",
+        "quota_bytes_limit_per_namespace",
+        "quota_count_usage_per_namespace",
+        "quota_bytes_usage_per_namespace",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        for (namespace, figures) in &quotas {
+            gauges.push(Gauge {
+                name,
+                labels: vec![("key", namespace.clone())],
+                help: name,
+                value: Value::Int(figures[i]),
+            });
+        }
+    }
     let (remote, local) = non_mtls_counts(shared);
     gauges.push(zk("non_mtls_remote_conn_count", Value::count(remote)));
     gauges.push(zk("non_mtls_local_conn_count", Value::count(local)));

@@ -128,6 +128,33 @@ impl DataTree {
         Ok(soft)
     }
 
+    /// `QuotaMetricsUtils`: per top-level namespace (the first component of a quota's
+    /// path), the sum of its quotas' count and byte limits (the hard limit where set,
+    /// else the soft one) and of their usage: `(namespace, [count limit, byte limit,
+    /// count usage, byte usage])`.
+    pub fn quota_figures(&self) -> std::collections::BTreeMap<String, [i64; 4]> {
+        let mut out = std::collections::BTreeMap::new();
+        for root in &self.quota_roots {
+            let Some(namespace) = root.split('/').find(|c| !c.is_empty()) else {
+                continue;
+            };
+            let entry: &mut [i64; 4] = out.entry(namespace.to_owned()).or_default();
+            if let Some(limits) = self.stats_track(&limit_path(root)) {
+                let pick = |hard: &str, soft: &str| {
+                    let h = limits.get(hard);
+                    if h > -1 { h } else { limits.get(soft) }
+                };
+                entry[0] += pick(COUNT_HARD_LIMIT, COUNT);
+                entry[1] += pick(BYTE_HARD_LIMIT, BYTES);
+            }
+            if let Some(usage) = self.stats_track(&stat_path(root)) {
+                entry[2] += usage.get(COUNT);
+                entry[3] += usage.get(BYTES);
+            }
+        }
+        out
+    }
+
     fn stats_track(&self, path: &str) -> Option<StatsTrack> {
         let node = self.nodes.get(path)?;
         StatsTrack::parse(node.data.as_deref().unwrap_or_default())
