@@ -1,5 +1,6 @@
-//! A minimal blocking HTTP/1.1 GET for the AdminServer and metrics tests (one request per
-//! connection, `Connection: close`), so the tests need no HTTP client stack of their own.
+//! A minimal blocking HTTP/1.1 GET and POST for the AdminServer and metrics tests (one
+//! request per connection, `Connection: close`), so the tests need no HTTP client stack
+//! of their own.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -35,19 +36,44 @@ pub fn get(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> Reply {
 }
 
 pub fn try_get(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> Result<Reply, String> {
+    request(addr, "GET", path, headers, None)
+}
+
+/// `POST path` with `body` and extra `headers`; panics on a connection or protocol error.
+pub fn post(addr: SocketAddr, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Reply {
+    request(addr, "POST", path, headers, Some(body))
+        .unwrap_or_else(|e| panic!("POST http://{addr}{path}: {e}"))
+}
+
+fn request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&[u8]>,
+) -> Result<Reply, String> {
     let mut stream =
         TcpStream::connect_timeout(&addr, Duration::from_secs(5)).map_err(|e| e.to_string())?;
     stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
+        .set_read_timeout(Some(Duration::from_secs(60)))
         .map_err(|e| e.to_string())?;
-    let mut request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
     for (k, v) in headers {
         request.push_str(&format!("{k}: {v}\r\n"));
+    }
+    if let Some(body) = body {
+        request.push_str(&format!(
+            "Content-Type: application/octet-stream\r\nContent-Length: {}\r\n",
+            body.len()
+        ));
     }
     request.push_str("\r\n");
     stream
         .write_all(request.as_bytes())
         .map_err(|e| e.to_string())?;
+    if let Some(body) = body {
+        stream.write_all(body).map_err(|e| e.to_string())?;
+    }
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw).map_err(|e| e.to_string())?;
     let split = raw

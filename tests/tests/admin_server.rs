@@ -557,7 +557,9 @@ fn prometheus_endpoint_has_zookeepers_names_and_follows_the_workload() {
 
     // ZooKeeper's quota gauge sets, one sample per namespace (label `key`): a quota of
     // 10 nodes (hard) and 100 bytes (soft) on /q/a holding /q/a and one child.
-    let mut c = RawClient::connect(fk.addr(), 30_000, None).expect("connect").0;
+    let mut c = RawClient::connect(fk.addr(), 30_000, None)
+        .expect("connect")
+        .0;
     for (path, data) in [
         ("/q", ""),
         ("/q/a", "12"),
@@ -584,7 +586,9 @@ fn prometheus_endpoint_has_zookeepers_names_and_follows_the_workload() {
     let sample = |name: &str| {
         let (kind, samples) = quotas.get(name).unwrap_or_else(|| panic!("{name} missing"));
         assert_eq!(kind, "gauge", "{name}");
-        let (_, labels, value) = samples.first().unwrap_or_else(|| panic!("{name}: no sample"));
+        let (_, labels, value) = samples
+            .first()
+            .unwrap_or_else(|| panic!("{name}: no sample"));
         assert_eq!(labels.get("key").map(String::as_str), Some("q"), "{name}");
         *value
     };
@@ -792,11 +796,11 @@ fn snapshot_streams_zookeepers_format_that_import_and_zookeeper_load() {
     // ZooKeeper's rate limit: one snapshot per interval (5 minutes by default).
     let again = http::get(admin, "/commands/snapshot", &[("Authorization", "ip")]);
     assert_eq!(again.status, 429, "{again:?}");
-    // Restore is refused with a reason, after the permission check.
+    // Restore is a POST (checked after the permission check).
     let r = http::get(admin, "/commands/restore", &[]);
     assert_eq!(r.status, 401, "{r:?}");
     let r = http::get(admin, "/commands/restore", &[("Authorization", "ip")]);
-    assert_eq!(r.status, 501, "{r:?}");
+    assert_eq!(r.status, 405, "{r:?}");
 
     // The stream is a ZooKeeper snapshot file: `ferrokeeper import` restores it into a
     // fresh server, and a real ZooKeeper 3.8 loads it; both serve the source's tree.
@@ -843,6 +847,119 @@ fn snapshot_streams_zookeepers_format_that_import_and_zookeeper_load() {
         &tree,
         &dump_tree(restored.addr(), &[]),
     );
+}
+
+/// 3.9's restore, through the Raft log: a snapshot streamed from one server, POSTed to
+/// any member of an ensemble holding other data, becomes every member's state (the
+/// zxid moves on, the members' clients are disconnected), as permission checks, the
+/// rate limit and `admin.restore.enabled` allow.
+#[test]
+fn restore_replaces_every_members_state_through_the_log() {
+    use ferrokeeper_tests::cluster::{ClusterOptions, FerrokeeperEnsemble};
+    use ferrokeeper_tests::ensemble::Ensemble;
+    use ferrokeeper_tests::znode_tree::{assert_same_tree, dump_tree, srvr_zxid};
+
+    // The ensemble keeps its own membership in /zookeeper/config (a standalone source
+    // has none): the rest of the tree is compared.
+    let without_config = |mut tree: ferrokeeper_tests::znode_tree::Tree| {
+        tree.remove("/zookeeper/config");
+        tree
+    };
+    let src = Ferrokeeper::start(&[]);
+    let _source_client = workload(src.addr());
+    let tree = without_config(dump_tree(src.addr(), &[]));
+    let snap = http::get(
+        src.admin_addr(),
+        "/commands/snapshot?streaming=true",
+        &[("Authorization", "ip")],
+    );
+    assert_eq!(snap.status, 200, "{}", snap.body);
+
+    let cluster = FerrokeeperEnsemble::start(ClusterOptions::new(3));
+    cluster.wait_all_serving(Duration::from_secs(30));
+    let leader = cluster.wait_leader(Duration::from_secs(30));
+    let follower = (leader + 1) % 3;
+    let admin = cluster
+        .log(follower)
+        .address_after(ferrokeeper_tests::ADMIN_LISTENING)
+        .expect("admin address");
+    let mut before = RawClient::connect(cluster.client_addr(leader), 30_000, None)
+        .expect("connect")
+        .0;
+    call(
+        &mut before,
+        Request::Create(CreateRequest {
+            path: "/replaced".into(),
+            data: None,
+            acl: world(),
+            flags: 0,
+        }),
+    );
+    let zxid_before = srvr_zxid(cluster.client_addr(leader));
+
+    let r = http::post(admin, "/commands/restore", &[], &snap.bytes);
+    assert_eq!(r.status, 401, "{r:?}");
+    // Not a snapshot (on the source, whose one restore per interval is not used yet).
+    let r = http::post(
+        src.admin_addr(),
+        "/commands/restore",
+        &[("Authorization", "ip")],
+        b"not a snapshot",
+    );
+    assert_eq!(r.status, 400, "{r:?}");
+    let r = http::post(
+        admin,
+        "/commands/restore",
+        &[("Authorization", "ip")],
+        &snap.bytes,
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let answer = r.json();
+    assert_eq!(
+        (answer["command"].as_str(), &answer["error"]),
+        (Some("restore"), &Value::Null)
+    );
+    let restored_at = answer["last_zxid"].as_i64().expect("last_zxid");
+    assert!(
+        restored_at > zxid_before,
+        "{restored_at} after {zxid_before}"
+    );
+    assert!(
+        before.closed_by_server(Duration::from_secs(20)),
+        "clients are disconnected"
+    );
+    for m in 0..3 {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while srvr_zxid(cluster.client_addr(m)) < restored_at {
+            assert!(
+                Instant::now() < deadline,
+                "server.{} did not apply the restore",
+                m + 1
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert_same_tree(
+            &format!("server.{} after the restore", m + 1),
+            &tree,
+            &without_config(dump_tree(cluster.client_addr(m), &[])),
+        );
+    }
+    let again = http::post(
+        admin,
+        "/commands/restore",
+        &[("Authorization", "ip")],
+        &snap.bytes,
+    );
+    assert_eq!(again.status, 429, "{again:?}");
+
+    let off = Ferrokeeper::start(&["-Dzookeeper.admin.restore.enabled=false"]);
+    let r = http::post(
+        off.admin_addr(),
+        "/commands/restore",
+        &[("Authorization", "ip")],
+        &snap.bytes,
+    );
+    assert_eq!(r.status, 503, "{r:?}");
 }
 
 /// The commands whose answers depend on a member's part in an ensemble, compared on a

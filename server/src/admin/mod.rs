@@ -7,6 +7,7 @@ mod auth;
 mod commands;
 mod context;
 mod prometheus;
+mod restore;
 mod snapshot;
 
 use std::collections::HashMap;
@@ -39,8 +40,11 @@ pub struct AdminSettings {
     pub idle_timeout: Duration,
     /// `admin.snapshot.enabled`.
     pub snapshot_enabled: bool,
-    /// `admin.rateLimiterIntervalInMS`: at most one snapshot per interval.
+    /// `admin.rateLimiterIntervalInMS`: at most one snapshot, and one restore, per
+    /// interval.
     pub snapshot_interval: Duration,
+    /// `admin.restore.enabled`.
+    pub restore_enabled: bool,
 }
 
 /// Binds `host:port`; the error names `setting`.
@@ -85,6 +89,7 @@ impl Endpoints {
                     )),
                     snapshot_enabled: config.admin.snapshot_enabled,
                     snapshot_interval: Duration::from_millis(config.admin.rate_limit_interval_ms),
+                    restore_enabled: config.admin.restore_enabled,
                 },
                 Arc::new(AdminContext::from_config(config)),
             ))
@@ -124,6 +129,8 @@ struct AdminState {
     command_url: String,
     snapshot_enabled: bool,
     snapshots: Arc<snapshot::RateLimiter>,
+    restore_enabled: bool,
+    restores: Arc<snapshot::RateLimiter>,
 }
 
 /// Serves the AdminServer on `listener` until the server shuts down.
@@ -140,11 +147,16 @@ pub async fn serve_admin(
         command_url: base.clone(),
         snapshot_enabled: settings.snapshot_enabled,
         snapshots: Arc::new(snapshot::RateLimiter::new(settings.snapshot_interval)),
+        restore_enabled: settings.restore_enabled,
+        restores: Arc::new(snapshot::RateLimiter::new(settings.snapshot_interval)),
     };
     let mut router = Router::new()
         .route("/ready", get(ready))
         .route("/live", get(live))
-        .route(&format!("{base}/{{name}}"), get(run_command));
+        .route(
+            &format!("{base}/{{name}}"),
+            get(run_command).post(run_post_command),
+        );
     router = router.route(
         if base.is_empty() { "/" } else { &base },
         get(list_commands),
@@ -371,15 +383,10 @@ async fn snapshot_or_restore(
         return json(refused.status, Some(refused.message.into()));
     }
     if primary == "restore" {
-        // Replacing one member's state behind the Raft log's back would make it diverge
-        // from its ensemble; a restore must go through the log, which is not built yet.
+        // ZooKeeper's restore is a POST command: the snapshot is the request body.
         return json(
-            StatusCode::NOT_IMPLEMENTED,
-            Some(
-                "restore is not supported by ferrokeeper yet; restore a snapshot offline with \
-                 `ferrokeeper import` into a fresh data directory"
-                    .into(),
-            ),
+            StatusCode::METHOD_NOT_ALLOWED,
+            Some("restore takes the snapshot as the body of a POST request".into()),
         );
     }
     if !state.shared.backend().role().borrow().serving() {
@@ -401,6 +408,79 @@ async fn snapshot_or_restore(
         json,
     )
     .await
+}
+
+/// POST commands: ZooKeeper 3.9's `restore` (alias `rest`), the snapshot in the body.
+async fn run_post_command(
+    State(state): State<AdminState>,
+    Path(name): Path<String>,
+    axum::Extension(ConnectInfo(peer)): axum::Extension<ConnectInfo<SocketAddr>>,
+    headers: HeaderMap,
+    body: axum::body::Body,
+) -> Response {
+    let json =
+        |command: &str, status: StatusCode, fields: Map<String, Value>, error: Option<String>| {
+            let mut out = fields;
+            out.insert("command".into(), command.into());
+            out.insert("error".into(), error.map_or(Value::Null, Value::String));
+            json_response(status, &out)
+        };
+    if !RESTORE_NAMES.contains(&name.as_str()) {
+        return json(
+            &name,
+            StatusCode::METHOD_NOT_ALLOWED,
+            Map::new(),
+            Some(format!("Command {name} does not take a POST request")),
+        );
+    }
+    // Permissions before anything else (CVE-2025-58457).
+    if let Err(refused) = auth::require_admin(&state.shared, &headers, peer.ip()) {
+        tracing::warn!(command = "restore", %peer, "admin command refused: {}", refused.message);
+        return json(
+            "restore",
+            refused.status,
+            Map::new(),
+            Some(refused.message.into()),
+        );
+    }
+    if !state.restore_enabled {
+        tracing::warn!("Restore command is disabled");
+        return json(
+            "restore",
+            StatusCode::SERVICE_UNAVAILABLE,
+            Map::new(),
+            Some("restore is disabled (admin.restore.enabled=false)".into()),
+        );
+    }
+    if !state.shared.backend().role().borrow().serving() {
+        return json(
+            "restore",
+            StatusCode::OK,
+            Map::new(),
+            Some("This ZooKeeper instance is not currently serving requests".into()),
+        );
+    }
+    if !state.restores.allow() {
+        tracing::warn!("Restore request was rate limited");
+        return json(
+            "restore",
+            StatusCode::TOO_MANY_REQUESTS,
+            Map::new(),
+            Some("rate limited: at most one restore per admin.rateLimiterIntervalInMS".into()),
+        );
+    }
+    tracing::info!(%peer, "admin command: restore");
+    match restore::run(&state.shared, body).await {
+        (status, Ok(zxid)) => {
+            let mut fields = Map::new();
+            fields.insert("last_zxid".into(), zxid.into());
+            json("restore", status, fields, None)
+        }
+        (status, Err(e)) => {
+            tracing::warn!("restore failed: {e}");
+            json("restore", status, Map::new(), Some(e))
+        }
+    }
 }
 
 /// Readiness: 200 while this server serves clients (standalone, or in touch with a

@@ -42,7 +42,7 @@ impl RateLimiter {
 
 /// Where the snapshot is written before it is streamed: beside our own snapshots, in a
 /// directory of its own (removed again once the file is open).
-fn scratch_dir(shared: &Shared) -> PathBuf {
+pub(super) fn scratch_dir(shared: &Shared) -> PathBuf {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());

@@ -109,6 +109,7 @@ pub fn derive(props: &SystemProperties) -> Result<Derived, ConfigError> {
             props.long("zookeeper.admin.idleTimeout", 30000)?,
         )?,
         snapshot_enabled: props.boolean("zookeeper.admin.snapshot.enabled", true)?,
+        restore_enabled: props.boolean("zookeeper.admin.restore.enabled", true)?,
         rate_limit_interval_ms: u64::from(non_negative::<u32>(
             props,
             "zookeeper.admin.rateLimiterIntervalInMS",
@@ -200,6 +201,7 @@ mod tests {
                 idle_timeout_ms: 30000,
                 snapshot_enabled: true,
                 rate_limit_interval_ms: 300_000,
+                restore_enabled: true,
             }
         );
         assert_eq!(d.snap_count, 100_000);

@@ -161,6 +161,8 @@ pub struct AdminServer {
     pub snapshot_enabled: bool,
     /// `zookeeper.admin.rateLimiterIntervalInMS` (3.9): at most one snapshot per interval.
     pub rate_limit_interval_ms: u64,
+    /// `zookeeper.admin.restore.enabled` (3.9): the `restore` command may run.
+    pub restore_enabled: bool,
 }
 
 /// Container node reaping (`znode.container.*` system properties).

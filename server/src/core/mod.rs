@@ -633,6 +633,26 @@ impl Applier for Core {
                     .add(*session_id, timeout_duration(*timeout_ms), Instant::now());
             }
             (Txn::CloseSession { session_id }, _) => inner.expiry.remove(*session_id),
+            (Txn::Restore { .. }, TxnResult::Restored) => {
+                tracing::info!(
+                    zxid = applied.zxid,
+                    nodes = inner.zk.tree().node_count(),
+                    sessions = inner.zk.sessions().len(),
+                    "state restored from a snapshot"
+                );
+                if let Some(text) = inner.config_znode.clone() {
+                    inner.zk.set_config_znode(&text);
+                }
+                // Every restored session starts afresh; every client reconnects, so
+                // none keeps watches or reads from before the restore.
+                let now = Instant::now();
+                for (id, timeout) in session_timeouts(&inner.zk) {
+                    inner.expiry.add(id, timeout_duration(timeout), now);
+                }
+                for entry in inner.conns.values() {
+                    let _ = entry.outbox.send(Outgoing::Close);
+                }
+            }
             (Txn::SetConfig { members }, TxnResult::Data { .. }) => {
                 // Written here, under the lock, so files follow reconfigs in order
                 // (they are rare); a failure is logged, the membership is in the log.

@@ -53,9 +53,10 @@ pub fn write_reply(xid: i32, zxid: i64, kinds: &[OpCode], result: TxnResult) -> 
             data: Some(data),
             stat,
         })),
-        TxnResult::Deleted | TxnResult::SessionCreated | TxnResult::SessionClosed => {
-            ok(Response::Empty)
-        }
+        TxnResult::Deleted
+        | TxnResult::SessionCreated
+        | TxnResult::SessionClosed
+        | TxnResult::Restored => ok(Response::Empty),
     }
 }
 

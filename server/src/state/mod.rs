@@ -183,6 +183,15 @@ impl ZkState {
                 let data = format!("{members}\nversion={zxid:x}");
                 self.set_config(data, zxid, entry.time_ms, &mut changes)
             }
+            Txn::Restore { state } => match postcard::from_bytes::<ZkState>(state) {
+                // The same bytes decode alike everywhere, so replicas stay equal.
+                Ok(restored) => {
+                    self.tree = restored.tree;
+                    self.sessions = restored.sessions;
+                    TxnResult::Restored
+                }
+                Err(_) => TxnResult::Error(ferrokeeper_protocol::ErrorCode::MarshallingError),
+            },
             Txn::DeleteContainer { path } => match self.delete_container(path, &mut changes) {
                 Ok(()) => TxnResult::Deleted,
                 Err(code) => TxnResult::Error(code),

@@ -118,7 +118,7 @@ impl Model {
             }
             Txn::DeleteContainer { path } => MResult::Single(self.delete_container(path)),
             // Never generated: reconfig is not part of the model.
-            Txn::SetConfig { .. } => MResult::Session,
+            Txn::SetConfig { .. } | Txn::Restore { .. } => MResult::Session,
             // The model has no quotas (generated paths never make one).
             Txn::Write { session_id, op, .. } | Txn::WriteEnforcingQuota { session_id, op, .. } => {
                 match op {
@@ -315,7 +315,9 @@ fn outcome_of_op(r: &OpResult) -> Outcome {
 
 fn observe(result: &TxnResult) -> MResult {
     match result {
-        TxnResult::SessionCreated | TxnResult::SessionClosed => MResult::Session,
+        TxnResult::SessionCreated | TxnResult::SessionClosed | TxnResult::Restored => {
+            MResult::Session
+        }
         TxnResult::Created { path, .. } => MResult::Single(Ok(Some(path.clone()))),
         TxnResult::Deleted | TxnResult::Stat(_) | TxnResult::Data { .. } => {
             MResult::Single(Ok(None))

@@ -46,6 +46,10 @@ pub enum Txn {
     /// lines) and `version=<this entry's zxid, hex>`, as ZooKeeper's reconfig txn sets
     /// it; its watchers get NodeDataChanged.
     SetConfig { members: String },
+    /// ZooKeeper 3.9's admin `restore`: the tree and sessions become those of `state`
+    /// (a postcard-encoded `ZkState`, read from a ZooKeeper snapshot); the zxid goes on
+    /// from this entry's, so it never moves backwards.
+    Restore { state: Bytes },
 }
 
 /// A client write operation, validated only at apply time (so the checks see exactly
@@ -122,6 +126,8 @@ pub enum TxnResult {
         data: Bytes,
         stat: Stat,
     },
+    /// A restore replaced the tree and the sessions.
+    Restored,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
