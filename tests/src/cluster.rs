@@ -355,6 +355,29 @@ impl FerrokeeperEnsemble {
         }
     }
 
+    /// Starts a stopped `member` again without waiting for it to serve (a server that
+    /// is not a member yet, say, which serves only once a reconfig adds it).
+    pub fn start_member(&mut self, member: usize) {
+        self.kill9_member(member);
+        self.spawn(member);
+    }
+
+    fn kill9_member(&mut self, member: usize) {
+        if let Some(mut child) = self.members[member].child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// `member`'s data directory (beside its zoo.cfg, `data<id>`).
+    pub fn data_dir(&self, member: usize) -> std::path::PathBuf {
+        let m = &self.members[member];
+        m.cfg
+            .parent()
+            .map(|dir| dir.join(format!("data{}", m.id)))
+            .unwrap_or_default()
+    }
+
     /// The zoo.cfg `member` runs from (a reconfig rewrites it, as ZooKeeper does).
     pub fn config_path(&self, member: usize) -> std::path::PathBuf {
         self.members[member].cfg.clone()

@@ -524,3 +524,87 @@ fn grow_and_shrink_under_a_write_load() {
     let mut after = connect(fk.client_addr(0), false);
     assert_eq!(config(&mut after, false), (text, version));
 }
+
+/// A server with no data joins by reconfig, as in ZooKeeper: its zoo.cfg lists the
+/// current members and itself; it serves only once a reconfig adds it, catches up, and
+/// then holds everything written before.
+#[test]
+fn a_fresh_server_joins_by_reconfig() {
+    let mut fk = FerrokeeperEnsemble::start(ferrokeeper_options(3));
+    fk.wait_all_serving(Duration::from_secs(30));
+    let leader = leader_first(&fk);
+    // The joiner is a member other than the leader: removed, wiped, started afresh.
+    let joiner = (leader + 1) % 3;
+    let joiner_id = joiner as u64 + 1;
+    let mut admin = connect(fk.client_addr(leader), true);
+    let (text, _) = config(&mut admin, false);
+    let line = text
+        .lines()
+        .find(|l| l.starts_with(&format!("server.{joiner_id}=")))
+        .expect("the joiner's line")
+        .to_owned();
+    // Its zoo.cfg as first written: a removed member rewrites its own to the new
+    // membership (without itself), as ZooKeeper's does; a fresh server gets a new one.
+    let original_cfg = std::fs::read_to_string(fk.config_path(joiner)).expect("zoo.cfg");
+    let removed = reconfig(&mut admin, None, Some(&joiner_id.to_string()), None, -1);
+    assert_eq!(removed.header.err, 0, "{removed:?}");
+    fk.kill9(joiner);
+    std::fs::write(fk.config_path(joiner), &original_cfg).expect("zoo.cfg");
+    let data = fk.data_dir(joiner);
+    for entry in std::fs::read_dir(&data).expect("data dir").flatten() {
+        if entry.file_name() != "myid" {
+            let path = entry.path();
+            let _ = std::fs::remove_dir_all(&path).or_else(|_| std::fs::remove_file(&path));
+        }
+    }
+    for i in 0..20 {
+        let frames = admin
+            .call(Request::Create(CreateRequest {
+                path: format!("/before-join-{i}"),
+                data: None,
+                acl: perms::open_acl_unsafe(),
+                flags: 0,
+            }))
+            .expect("create");
+        assert_eq!(err_of(&frames), 0);
+    }
+    fk.start_member(joiner);
+    let joining = format!("{line};127.0.0.1:{}", fk.client_addr(joiner).port());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let added = loop {
+        let reply = reconfig(&mut admin, Some(&joining), None, None, -1);
+        if reply.header.err == 0 {
+            break reply;
+        }
+        // NewConfigNoQuorum while the joiner is still starting: try again.
+        assert!(
+            Instant::now() < deadline,
+            "the fresh server was never added: {reply:?}\n{}",
+            fk.log_tail(joiner)
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(ids(&data_of(&added)), BTreeSet::from([1, 2, 3]));
+    fk.wait_serving(joiner, Duration::from_secs(60));
+    let mut on_joiner = connect(fk.client_addr(joiner), false);
+    on_joiner
+        .call(Request::Sync(ferrokeeper_protocol::SyncRequest {
+            path: "/".into(),
+        }))
+        .expect("sync");
+    for i in 0..20 {
+        assert!(
+            ferrokeeper_tests::raw::exists(&mut on_joiner, &format!("/before-join-{i}")).is_some(),
+            "the joiner misses /before-join-{i}"
+        );
+    }
+    let frames = on_joiner
+        .call(Request::Create(CreateRequest {
+            path: "/via-joiner".into(),
+            data: None,
+            acl: perms::open_acl_unsafe(),
+            flags: 0,
+        }))
+        .expect("create via the joiner");
+    assert_eq!(err_of(&frames), 0);
+}
