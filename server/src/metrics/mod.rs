@@ -262,9 +262,6 @@ pub const ZOOKEEPER_ONLY: &[(&str, &[&str])] = &[
             "last_proposal_size",
             "max_proposal_size",
             "min_proposal_size",
-            // Per-namespace count of writes refused by a hard quota (the refusals are
-            // logged; the four quota gauge sets are served).
-            "quota_exceeded_error_per_namespace",
         ],
     ),
 ];
