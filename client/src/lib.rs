@@ -150,8 +150,11 @@
 //! election: each participant watches only its predecessor), [`recipes::Group`] with
 //! [`recipes::LeaderDetector`] (Mesos-style groups: `<group>/<label>_NNNNNNNNNN`
 //! members, the lowest sequence leads, a member-set stream for group membership, a new
-//! session after each expiry) and [`recipes::Lock`] (a mutex with a guard that reports
-//! a lost lock). Electing a leader takes three lines:
+//! session after each expiry), [`recipes::Lock`] (a mutex with a guard that reports
+//! a lost lock) and [`recipes::TreeCache`] (Curator's `CuratorCache`: a subtree held in
+//! memory, kept current by a persistent recursive watch, with an event stream of its
+//! changes in zxid order, and read again after every reconnect). Electing a leader
+//! takes three lines:
 //!
 //! ```no_run
 //! # async fn demo() -> ferrokeeper_client::Result<()> {

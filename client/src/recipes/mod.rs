@@ -1,11 +1,13 @@
 //! Coordination recipes built on [`Client`](crate::Client): leader election (Mesos-style
-//! groups and Curator-style latches), a distributed lock and group membership.
+//! groups and Curator-style latches), a distributed lock, group membership and a
+//! subtree cache.
 //!
 //! | Recipe | Nodes | Watches | Bound to |
 //! |---|---|---|---|
 //! | [`Group`] (membership), [`LeaderDetector`], [`Membership::leadership`] (Mesos-style election) | `<group>/<label>_NNNNNNNNNN`, EPHEMERAL_SEQUENTIAL | the group's children (everyone) | a [`Sessions`] source: a new session after each expiry |
 //! | [`LeaderLatch`] (Curator-style election) | `<path>/_c_<uuid>-latch-NNNNNNNNNN` | the predecessor only | one [`Client`](crate::Client) session |
 //! | [`Lock`] | `<path>/_c_<uuid>-lock-NNNNNNNNNN` | the predecessor only | one [`Client`](crate::Client) session |
+//! | [`TreeCache`] (Curator's `CuratorCache`) | none (reads only) | one persistent recursive watch on the root | one [`Client`](crate::Client) session |
 //!
 //! # What every recipe does about failures
 //!
@@ -33,7 +35,26 @@
 //!   come back by itself: join again (as a Mesos master re-contends). A latch or a lock
 //!   is bound to its client's session: make a new client and start again.
 //!
+//! A [`TreeCache`] creates nothing, so it has nothing to lose but its view's
+//! freshness: while disconnected the view stays as it was, after every reconnect it
+//! reads the whole subtree again (the server does not replay the changes a persistent
+//! watch missed) and reports the differences as events, and when the session ends its
+//! event stream ends with [`TreeCacheEvent::Lost`] (start a new cache on a new client).
+//!
 //! # Examples
+//!
+//! Follow a subtree:
+//!
+//! ```no_run
+//! # async fn demo(client: ferrokeeper_client::Client) -> ferrokeeper_client::Result<()> {
+//! use ferrokeeper_client::recipes::TreeCache;
+//! let (cache, _events) = TreeCache::start(&client, "/app/config")?;
+//! cache.initialized().await?;
+//! let names = cache.children("/app/config");
+//! # let _ = names;
+//! # Ok(())
+//! # }
+//! ```
 //!
 //! Elect a leader in a few lines (see also `client/examples/`):
 //!
@@ -55,11 +76,13 @@ mod group;
 mod latch;
 mod lock;
 mod protected;
+mod tree_cache;
 mod util;
 
 pub use group::{Group, Leader, LeaderDetector, Member, MemberStream, Membership, Sessions};
 pub use latch::{LeaderLatch, Participant};
 pub use lock::{Lock, LockGuard};
+pub use tree_cache::{CachedNode, TreeCache, TreeCacheEvent, TreeCacheEvents};
 
 /// Why a membership, a latch's node or a lock stopped being held.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
