@@ -332,8 +332,11 @@ async fn consistency(server: &mut Server) {
     let mut during = Lcg(0xcafe);
     for cut_no in 0..CUTS {
         // Pacing only (where in the writer's sequence the cut lands), not a wait for
-        // anything: every wait below is on an event.
-        tokio::time::sleep(Duration::from_millis(20 + pace.below(150))).await;
+        // anything: every wait below is on an event. The first cut comes at once, while
+        // the cache arms its watch and loads.
+        if cut_no > 0 {
+            tokio::time::sleep(Duration::from_millis(20 + pace.below(150))).await;
+        }
         cut(&proxy, &mut states).await;
         for n in 0..5 {
             random_change(&w, &mut during, 10_000 * (cut_no as u64 + 1) + n).await;

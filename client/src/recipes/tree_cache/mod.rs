@@ -82,7 +82,8 @@ pub use view::{CachedNode, TreeCacheEvent};
 /// The Stat's child fields are not kept current; see [`CachedNode::stat`].
 ///
 /// Dropping the cache (or [`TreeCache::close`]) stops it and removes its watch; the
-/// event stream then ends.
+/// event stream then ends. Until then the cache holds a clone of its client, which
+/// keeps the session open.
 ///
 /// [`LeaderLatch`]: crate::recipes::LeaderLatch
 /// [`Lock`]: crate::recipes::Lock
