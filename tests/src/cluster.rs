@@ -75,6 +75,23 @@ fn free_ports(n: usize) -> Vec<u16> {
     (0..n).map(|_| crate::zk_ensemble::pick_port()).collect()
 }
 
+/// Polls `isro` on `addr` until it answers `want` (a server's mode has no event to
+/// await), bounded by `within`.
+pub fn wait_isro(addr: SocketAddr, want: &str, within: Duration) {
+    let deadline = Instant::now() + within;
+    loop {
+        let answer = try_four_letter(addr, "isro");
+        if answer.as_deref().map(str::trim) == Some(want) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "isro did not become {want:?} within {within:?} (last: {answer:?})"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 /// Sends a four-letter word; `None` if the server does not answer.
 pub fn try_four_letter(addr: SocketAddr, word: &str) -> Option<String> {
     use std::io::{Read, Write};

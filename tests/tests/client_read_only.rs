@@ -20,7 +20,7 @@ use ferrokeeper_client::{
     CONFIG_NODE, Client, ClientBuilder, CreateMode, EnsembleConfig, Error, EventType, SessionState,
     StateStream, WatcherType, open_acl_unsafe,
 };
-use ferrokeeper_tests::cluster::{ClusterOptions, FerrokeeperEnsemble, try_four_letter};
+use ferrokeeper_tests::cluster::{ClusterOptions, FerrokeeperEnsemble, try_four_letter, wait_isro};
 use ferrokeeper_tests::ensemble::Ensemble;
 use ferrokeeper_tests::zk_ensemble::RealZooKeeperEnsemble;
 use futures::StreamExt;
@@ -40,23 +40,6 @@ fn builder() -> ClientBuilder {
         .session_timeout(Duration::from_secs(10))
         .connection_timeout(Duration::from_secs(3))
         .shuffle_hosts(false)
-}
-
-/// Polls `isro` on `addr` until it answers `want` (a server's mode has no event to
-/// await), bounded.
-fn wait_isro(addr: SocketAddr, want: &str, within: Duration) {
-    let deadline = Instant::now() + within;
-    loop {
-        let answer = try_four_letter(addr, "isro");
-        if answer.as_deref().map(str::trim) == Some(want) {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "isro did not become {want:?} within {within:?} (last: {answer:?})"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 fn isro(addr: SocketAddr) -> Option<String> {

@@ -14,8 +14,8 @@ use bytes::Bytes;
 use ferrokeeper_protocol::{
     CreateRequest, ErrorCode, GetDataRequest, Request, Response, SetDataRequest, SyncRequest, perms,
 };
-use ferrokeeper_tests::cluster::try_four_letter;
 use ferrokeeper_tests::cluster::{ClusterOptions, FerrokeeperEnsemble};
+use ferrokeeper_tests::cluster::{try_four_letter, wait_isro};
 use ferrokeeper_tests::ensemble::{Ensemble, srvr_mode};
 use ferrokeeper_tests::raw::{RawClient, err_of};
 use ferrokeeper_tests::zk_ensemble::RealZooKeeperEnsemble;
@@ -49,22 +49,6 @@ fn create(client: &mut RawClient, path: &str) -> i32 {
             }))
             .expect("create"),
     )
-}
-
-/// Polls `isro` on `addr` until it answers `want` (bounded).
-fn wait_isro(addr: SocketAddr, want: &str, within: Duration) {
-    let deadline = Instant::now() + within;
-    loop {
-        let answer = try_four_letter(addr, "isro");
-        if answer.as_deref().map(str::trim) == Some(want) {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "isro did not become {want:?} within {within:?} (last: {answer:?})"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 /// What the scenario saw, compared between the two servers.

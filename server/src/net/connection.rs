@@ -571,13 +571,7 @@ async fn submit(
     match &backend {
         Backend::Raft(replica) => {
             let proposal = Proposal {
-                origin: Some(Origin {
-                    server: shared.core.server_id(),
-                    incarnation: shared.core.incarnation(),
-                    conn: session.conn,
-                    xid,
-                    kinds: kinds.iter().map(|k| k.code()).collect(),
-                }),
+                origin: Some(origin(shared, session, xid, &kinds)),
                 ticket: None,
                 entry: Entry {
                     time_ms: now_ms(),
@@ -632,13 +626,7 @@ async fn reconfig(
     session.leadership = backend.leadership();
     let call = crate::replication::ReconfigCall {
         proposal: Proposal {
-            origin: Some(Origin {
-                server: shared.core.server_id(),
-                incarnation: shared.core.incarnation(),
-                conn: session.conn,
-                xid,
-                kinds: kinds.iter().map(|k| k.code()).collect(),
-            }),
+            origin: Some(origin(shared, session, xid, &kinds)),
             ticket: None,
             // Replaced by the leader with the outcome.
             entry: Entry {
@@ -660,6 +648,18 @@ async fn reconfig(
         .reconfig(call)
         .await
         .map_err(|e| Closed::Unavailable(e.to_string()))
+}
+
+/// Where a proposal's reply goes: this connection, this request (the state machine
+/// answers it when the entry is applied here).
+fn origin(shared: &Shared, session: &Session, xid: i32, kinds: &[OpCode]) -> Origin {
+    Origin {
+        server: shared.core.server_id(),
+        incarnation: shared.core.incarnation(),
+        conn: session.conn,
+        xid,
+        kinds: kinds.iter().map(|k| k.code()).collect(),
+    }
 }
 
 /// A request frame's opcode and the bytes after its header (xid, opcode).
