@@ -956,7 +956,60 @@ async fn lost_create_replies(server: &mut Server) {
     observer.close().await.expect("close");
 }
 
+/// Lock-checked writes: a multi from `checked_multi` commits while the lock is held,
+/// and once the lock's node is gone (the lock lost) it fails at op 0 and writes nothing.
+async fn lock_checked_writes(server: &mut Server) {
+    let addr = server.connect_string();
+    let client = connect(&addr).await;
+    let other = connect(&addr).await;
+    let guard = bounded(
+        "lock",
+        Lock::new(&client, "/locks/checked").expect("lock").lock(),
+    )
+    .await
+    .expect("lock");
+    let mut writes = guard.checked_multi();
+    writes.create(
+        "/checked-1",
+        b"",
+        &open_acl_unsafe(),
+        CreateMode::Persistent,
+    );
+    let results = bounded("checked multi", writes.commit())
+        .await
+        .expect("commit while held");
+    assert_eq!(results.len(), 2, "{results:?}");
+    assert!(client.exists("/checked-1").await.expect("exists").is_some());
+
+    // Someone removes the lock's node: the lock is lost, and so is the right to write.
+    other
+        .delete(guard.path(), None)
+        .await
+        .expect("delete the lock node");
+    let mut writes = guard.checked_multi();
+    writes.create(
+        "/checked-2",
+        b"",
+        &open_acl_unsafe(),
+        CreateMode::Persistent,
+    );
+    match bounded("checked multi", writes.commit()).await {
+        Err(ferrokeeper_client::MultiError::OpFailed {
+            index: 0,
+            error: Error::NoNode,
+            ..
+        }) => {}
+        other => panic!("a lock-checked multi after the loss: {other:?}"),
+    }
+    assert!(client.exists("/checked-2").await.expect("exists").is_none());
+    bounded("lost", guard.lost()).await;
+    guard.unlock().await.expect("unlock");
+    other.close().await.expect("close");
+    client.close().await.expect("close");
+}
+
 ferrokeeper_tests::against_both_servers!(
+    lock_checked_writes,
     latch_election,
     latch_prompt_expiry,
     mesos_election,

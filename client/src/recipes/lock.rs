@@ -258,6 +258,29 @@ impl LockGuard {
         }
     }
 
+    /// A lock-checked multi: it starts with a `check` of this lock's node, so it
+    /// commits only while the lock is held. If the lock was lost (its node deleted, the
+    /// session expired) the whole multi fails at op 0 (`NoNode`, or the session's
+    /// error) and nothing is written — unlike a write made after checking
+    /// [`LockGuard::is_lost`], which a loss can overtake. Add the ops, then `commit`;
+    /// the results start with the check's.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: ferrokeeper_client::Client) -> ferrokeeper_client::Result<()> {
+    /// use ferrokeeper_client::recipes::Lock;
+    /// let guard = Lock::new(&client, "/locks/config")?.lock().await?;
+    /// let mut writes = guard.checked_multi();
+    /// writes.set_data("/config", b"new", None);
+    /// writes.commit().await.map_err(ferrokeeper_client::Error::from)?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn checked_multi(&self) -> crate::MultiWriter {
+        let mut multi = self.client.multi();
+        multi.check(&self.path, -1);
+        multi
+    }
+
     /// Releases the lock: deletes its node. Succeeds also when the lock was already
     /// lost (there is nothing left to release).
     pub async fn unlock(mut self) -> Result<()> {
