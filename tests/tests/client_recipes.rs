@@ -1008,7 +1008,47 @@ async fn lock_checked_writes(server: &mut Server) {
     client.close().await.expect("close");
 }
 
+/// The counter: concurrent adds from several clients are all counted, and the node
+/// holds Curator's DistributedAtomicLong format (8 bytes, big-endian).
+async fn counter_adds_from_many_clients(server: &mut Server) {
+    use ferrokeeper_client::recipes::Counter;
+    const CLIENTS: usize = 4;
+    const ADDS: usize = 25;
+    let addr = server.connect_string();
+    let mut tasks = Vec::new();
+    for _ in 0..CLIENTS {
+        let client = connect(&addr).await;
+        tasks.push(tokio::spawn(async move {
+            let counter = Counter::new(&client, "/counters/hits").expect("counter");
+            for _ in 0..ADDS {
+                counter.add(1).await.expect("add");
+            }
+            client.close().await.expect("close");
+        }));
+    }
+    for task in tasks {
+        bounded("adder", task).await.expect("adder task");
+    }
+    let client = connect(&addr).await;
+    let counter = Counter::new(&client, "/counters/hits").expect("counter");
+    assert_eq!(counter.get().await.expect("get"), (CLIENTS * ADDS) as i64);
+    let (data, _) = client.get_data("/counters/hits").await.expect("read");
+    assert_eq!(&data[..], &((CLIENTS * ADDS) as i64).to_be_bytes());
+    assert_eq!(counter.add(-100).await.expect("add"), 0);
+    assert_eq!(counter.set(-7).await.expect("set"), -7);
+    assert_eq!(
+        Counter::new(&client, "/counters/none")
+            .expect("counter")
+            .get()
+            .await
+            .expect("get"),
+        0
+    );
+    client.close().await.expect("close");
+}
+
 ferrokeeper_tests::against_both_servers!(
+    counter_adds_from_many_clients,
     lock_checked_writes,
     latch_election,
     latch_prompt_expiry,

@@ -8,6 +8,7 @@
 //! | [`LeaderLatch`] (Curator-style election) | `<path>/_c_<uuid>-latch-NNNNNNNNNN` | the predecessor only | one [`Client`](crate::Client) session |
 //! | [`Lock`] | `<path>/_c_<uuid>-lock-NNNNNNNNNN` | the predecessor only | one [`Client`](crate::Client) session |
 //! | [`TreeCache`] (Curator's `CuratorCache`) | none (reads only) | one persistent recursive watch on the root | one [`Client`](crate::Client) session |
+//! | [`Counter`] (Curator's `DistributedAtomicLong` format) | the counter's node, 8 bytes big-endian | none | nothing (each change is a compare-and-set) |
 //!
 //! # What every recipe does about failures
 //!
@@ -72,6 +73,7 @@
 //! # }
 //! ```
 
+mod counter;
 mod group;
 mod latch;
 mod lock;
@@ -79,6 +81,7 @@ mod protected;
 mod tree_cache;
 mod util;
 
+pub use counter::Counter;
 pub use group::{Group, Leader, LeaderDetector, Member, MemberStream, Membership, Sessions};
 pub use latch::{LeaderLatch, Participant};
 pub use lock::{Lock, LockGuard};
