@@ -14,7 +14,15 @@ use crate::zookeeper::RealZooKeeper;
 pub enum TestServer {
     Ferrokeeper(Ferrokeeper),
     ZooKeeper(RealZooKeeper),
+    /// Three ferrokeeper members (clients get every member's address).
+    FerrokeeperEnsemble(crate::cluster::FerrokeeperEnsemble),
+    /// Three ZooKeeper 3.8 members.
+    ZooKeeperEnsemble(crate::zk_ensemble::RealZooKeeperEnsemble),
 }
+
+/// The ensembles' tick: ZooKeeper's default, as the standalone servers', so the same
+/// session timeouts are negotiated.
+const ENSEMBLE_TICK_MS: u64 = 2000;
 
 impl TestServer {
     pub fn ferrokeeper() -> TestServer {
@@ -33,23 +41,81 @@ impl TestServer {
         TestServer::ZooKeeper(zk)
     }
 
+    /// Three ferrokeeper members with extended types, all serving.
+    pub async fn ferrokeeper_ensemble() -> TestServer {
+        let ensemble = tokio::task::spawn_blocking(|| {
+            let mut options = crate::cluster::ClusterOptions::new(3);
+            options.tick_ms = ENSEMBLE_TICK_MS as u32;
+            for member in 0..3 {
+                options.member_env.push((
+                    member,
+                    "SERVER_JVMFLAGS".into(),
+                    "-Dzookeeper.extendedTypesEnabled=true".into(),
+                ));
+            }
+            let ensemble = crate::cluster::FerrokeeperEnsemble::start(options);
+            ensemble.wait_all_serving(Duration::from_secs(60));
+            ensemble
+        })
+        .await
+        .expect("start the ferrokeeper ensemble");
+        TestServer::FerrokeeperEnsemble(ensemble)
+    }
+
+    /// Three ZooKeeper 3.8 members with extended types (JVMs started off the async
+    /// threads).
+    pub async fn zookeeper_ensemble() -> TestServer {
+        let ensemble = tokio::task::spawn_blocking(|| {
+            crate::zk_ensemble::RealZooKeeperEnsemble::start(
+                3,
+                ENSEMBLE_TICK_MS,
+                &[("-Dzookeeper.extendedTypesEnabled", "true")],
+            )
+        })
+        .await
+        .expect("start the ZooKeeper ensemble");
+        TestServer::ZooKeeperEnsemble(ensemble)
+    }
+
+    /// Whether the server is ferrokeeper (one server or an ensemble).
+    pub fn is_ferrokeeper(&self) -> bool {
+        matches!(
+            self,
+            TestServer::Ferrokeeper(_) | TestServer::FerrokeeperEnsemble(_)
+        )
+    }
+
+    /// The server's client address; for an ensemble, its first member's.
     pub fn addr(&self) -> SocketAddr {
+        use crate::ensemble::Ensemble;
         match self {
             TestServer::Ferrokeeper(s) => s.addr(),
             TestServer::ZooKeeper(s) => s.addr(),
+            TestServer::FerrokeeperEnsemble(e) => e.client_addr(0),
+            TestServer::ZooKeeperEnsemble(e) => e.client_addr(0),
         }
     }
 
+    /// What a client connects to: every member of an ensemble.
     pub fn connect_string(&self) -> String {
-        self.addr().to_string()
+        use crate::ensemble::Ensemble;
+        match self {
+            TestServer::FerrokeeperEnsemble(e) => e.connect_string(),
+            TestServer::ZooKeeperEnsemble(e) => e.connect_string(),
+            _ => self.addr().to_string(),
+        }
     }
 
     /// Kills the server (as a crash) and starts it again on the same port and data
-    /// (needs a multi-threaded runtime).
+    /// (needs a multi-threaded runtime). Not for ensembles, whose failover the
+    /// ensemble tests cover.
     pub fn restart(&mut self) {
         tokio::task::block_in_place(|| match self {
             TestServer::Ferrokeeper(s) => s.restart(),
             TestServer::ZooKeeper(s) => s.restart(),
+            TestServer::FerrokeeperEnsemble(_) | TestServer::ZooKeeperEnsemble(_) => {
+                panic!("restart is for a single server")
+            }
         });
     }
 }
@@ -60,6 +126,34 @@ pub async fn bounded<T>(what: &str, limit: Duration, fut: impl Future<Output = T
         Ok(value) => value,
         Err(_) => panic!("{what} did not complete within {limit:?}"),
     }
+}
+
+/// As [`against_both_servers!`](crate::against_both_servers), on 3-member ensembles:
+/// modules `against_ferrokeeper_ensemble` and `against_zookeeper_ensemble` (the
+/// `ensembles` test group runs them one at a time).
+#[macro_export]
+macro_rules! against_both_ensembles {
+    ($($scenario:ident),* $(,)?) => {
+        mod against_ferrokeeper_ensemble {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    let mut server = $crate::either::TestServer::ferrokeeper_ensemble().await;
+                    super::$scenario(&mut server).await;
+                }
+            )*
+        }
+
+        mod against_zookeeper_ensemble {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    let mut server = $crate::either::TestServer::zookeeper_ensemble().await;
+                    super::$scenario(&mut server).await;
+                }
+            )*
+        }
+    };
 }
 
 /// One `#[tokio::test]` per scenario and server kind, each on a fresh server: modules

@@ -191,10 +191,7 @@ async fn data_watch(server: &mut Server) {
     assert_eq!(event.keeper_state, KeeperState::SyncConnected);
     assert_eq!(event.path, "/watched");
     // ferrokeeper sends the change's zxid (as ZooKeeper 3.9 does); 3.8 sends none.
-    let want = match server {
-        Server::Ferrokeeper(_) => Some(set.mzxid),
-        Server::ZooKeeper(_) => None,
-    };
+    let want = server.is_ferrokeeper().then_some(set.mzxid);
     assert_eq!(event.zxid, want);
 
     // A data watch also fires on delete.
@@ -1552,5 +1549,28 @@ ferrokeeper_tests::against_both_servers!(
     session_expiry,
     reconnect_after_restart,
     get_config_standalone,
+    client_side_expiry,
+);
+
+// The same scenarios against 3-member ensembles (clients given every member), but the
+// two about one server: a restart of it, and a standalone server's empty configuration.
+ferrokeeper_tests::against_both_ensembles!(
+    crud_and_errors,
+    children,
+    data_watch,
+    child_watch,
+    exists_watch,
+    many_in_flight,
+    close_removes_ephemeral,
+    create_modes,
+    children2_and_counts,
+    acl_and_auth,
+    sync_and_ephemerals,
+    multi_ops,
+    chroot,
+    persistent_watches,
+    one_shot_watch_removal,
+    mixed_watch_kinds_on_one_path,
+    session_expiry,
     client_side_expiry,
 );

@@ -1058,3 +1058,16 @@ ferrokeeper_tests::against_both_servers!(
     lock_session_expiry,
     lost_create_replies,
 );
+
+// The same recipes against 3-member ensembles (clients given every member).
+ferrokeeper_tests::against_both_ensembles!(
+    counter_adds_from_many_clients,
+    lock_checked_writes,
+    latch_election,
+    latch_prompt_expiry,
+    mesos_election,
+    group_membership,
+    lock_contention,
+    lock_session_expiry,
+    lost_create_replies,
+);
