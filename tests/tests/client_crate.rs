@@ -316,10 +316,14 @@ async fn close_removes_ephemeral(server: &mut Server) {
         owner.session_id(),
         "owned by the creating session"
     );
+    // Another session may be on another member of an ensemble: it syncs before it
+    // reads what the owner did (ZooKeeper guarantees no more across sessions).
+    observer.sync("/eph").await.expect("sync");
     let (_, watch) = observer.exists_w("/eph").await.expect("exists_w");
     bounded("close", owner.close()).await.expect("close");
     assert_eq!(owner.state(), SessionState::Closed);
     // closeSession is answered after the ephemeral is gone.
+    observer.sync("/eph").await.expect("sync");
     assert_eq!(observer.exists("/eph").await, Ok(None));
     let event = bounded("ephemeral delete watch", watch)
         .await
