@@ -651,6 +651,9 @@ async fn lock_contention(server: &mut Server) {
             .is_none()
     );
     guard_b.unlock().await.expect("unlock");
+    // `a` may be on another member of an ensemble than `b`: sync before reading b's
+    // delete (ZooKeeper orders a session only against its own writes).
+    a.sync(&path_b).await.expect("sync");
     assert_eq!(a.exists(&path_b).await, Ok(None));
     let again = bounded("try_lock", lock_a.try_lock(Duration::from_secs(5)))
         .await
@@ -1030,6 +1033,8 @@ async fn counter_adds_from_many_clients(server: &mut Server) {
         bounded("adder", task).await.expect("adder task");
     }
     let client = connect(&addr).await;
+    // On an ensemble this session may be on a member still applying the last adds.
+    client.sync("/counters/hits").await.expect("sync");
     let counter = Counter::new(&client, "/counters/hits").expect("counter");
     assert_eq!(counter.get().await.expect("get"), (CLIENTS * ADDS) as i64);
     let (data, _) = client.get_data("/counters/hits").await.expect("read");

@@ -12,19 +12,18 @@ use ferrokeeper_tests::ferrokeeper_binary;
 use ferrokeeper_tests::process::{clients_dir, require_python, run};
 
 /// A port such that it and the next `5 × servers − 1` are free now: kazoo's harness
-/// gives each server five consecutive ports from its offset.
+/// gives each server five consecutive ports from its offset. Candidates come from below
+/// the kernel's ephemeral range (`pick_port`), where busy client sockets do not crowd
+/// the blocks.
 fn free_port_block(servers: usize) -> u16 {
     let span = 5 * servers as u16;
-    for _ in 0..100 {
-        let first = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let base = first.local_addr().expect("addr").port();
+    for _ in 0..500 {
+        let base = ferrokeeper_tests::zk_ensemble::pick_port();
         if base > 65_000 - span {
             continue;
         }
-        let rest: Vec<_> = (1..span)
-            .map_while(|i| TcpListener::bind(("127.0.0.1", base + i)).ok())
-            .collect();
-        if rest.len() == usize::from(span - 1) {
+        let all_free = (0..span).all(|i| TcpListener::bind(("127.0.0.1", base + i)).is_ok());
+        if all_free {
             return base;
         }
     }
