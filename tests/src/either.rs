@@ -128,6 +128,16 @@ pub async fn bounded<T>(what: &str, limit: Duration, fut: impl Future<Output = T
     }
 }
 
+/// Both of [`against_both_servers!`](crate::against_both_servers) and
+/// [`against_both_ensembles!`](crate::against_both_ensembles) for one list of scenarios.
+#[macro_export]
+macro_rules! against_servers_and_ensembles {
+    ($($scenario:ident),* $(,)?) => {
+        $crate::against_both_servers!($($scenario),*);
+        $crate::against_both_ensembles!($($scenario),*);
+    };
+}
+
 /// As [`against_both_servers!`](crate::against_both_servers), on 3-member ensembles:
 /// modules `against_ferrokeeper_ensemble` and `against_zookeeper_ensemble` (the
 /// `ensembles` test group runs them one at a time).

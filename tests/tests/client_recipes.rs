@@ -1052,20 +1052,9 @@ async fn counter_adds_from_many_clients(server: &mut Server) {
     client.close().await.expect("close");
 }
 
-ferrokeeper_tests::against_both_servers!(
-    counter_adds_from_many_clients,
-    lock_checked_writes,
-    latch_election,
-    latch_prompt_expiry,
-    mesos_election,
-    group_membership,
-    lock_contention,
-    lock_session_expiry,
-    lost_create_replies,
-);
-
-// The same recipes against 3-member ensembles (clients given every member).
-ferrokeeper_tests::against_both_ensembles!(
+// Each recipe against a fresh ferrokeeper and ZooKeeper 3.8, and against 3-member
+// ensembles of both (clients given every member).
+ferrokeeper_tests::against_servers_and_ensembles!(
     counter_adds_from_many_clients,
     lock_checked_writes,
     latch_election,

@@ -463,6 +463,16 @@ fn finish(
                     .to_owned(),
             ));
         }
+        if derived.enforce_quota {
+            // Writes go to ZooKeeper's leader, which enforces (or not) by its own setting.
+            return Err(ConfigError::invalid(
+                at,
+                "zookeeper.enforceQuota",
+                "a server following ZooKeeper cannot enforce quotas: its writes are \
+                 decided by ZooKeeper's leader; set zookeeper.enforceQuota there"
+                    .to_owned(),
+            ));
+        }
     }
     if !derived.admin.enabled {
         diagnostics.push(Diagnostic {

@@ -89,11 +89,6 @@ impl ReadOnlyMode {
     pub fn closed(&self, session: i64) {
         self.table().remove(&session);
     }
-
-    /// Whether `session` is one of this server's local read-only sessions.
-    pub fn is_local(&self, session: i64) -> bool {
-        self.table().contains_key(&session)
-    }
 }
 
 fn prune(table: &mut HashMap<i64, Option<Instant>>, now: Instant) {
@@ -120,7 +115,7 @@ mod tests {
         assert!(!ro.resume(8));
         assert!(ro.open(9));
         ro.set_active(false);
-        assert!(!ro.is_local(9), "forgotten when read-only mode ends");
+        assert!(!ro.resume(9), "forgotten when read-only mode ends");
     }
 
     #[test]

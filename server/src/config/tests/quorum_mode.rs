@@ -266,6 +266,15 @@ fn a_group_of_followers_names_its_members_among_the_observers() {
     );
     assert_eq!(load(&[&p], &[]).expect("loads").follow_ensemble, vec![4, 5]);
 
+    // Quotas are enforced by ZooKeeper's leader, not by a follower of it.
+    let (_dir, p) = with_myid(
+        "group-quota",
+        &format!("{base}enforceQuota=true\n"),
+        Some("4\n"),
+    );
+    let e = err_text(load(&[&p], &[]));
+    assert!(e.contains("zookeeper.enforceQuota"), "{e}");
+
     for (bad, why) in [
         ("ferrokeeper.ensemble=5\n", "own id"),
         ("ferrokeeper.ensemble=4,3\n", "server 3"),

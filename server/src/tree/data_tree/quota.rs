@@ -64,11 +64,6 @@ impl DataTree {
         None
     }
 
-    /// Every path with a quota, in order.
-    pub fn quota_roots(&self) -> impl Iterator<Item = &str> {
-        self.quota_roots.iter().map(String::as_str)
-    }
-
     /// `ZooKeeperServer.checkQuota`: whether adding `count` nodes and `bytes` bytes
     /// under `path` goes over its quota. A hard limit over is `Err(QuotaExceeded)` with
     /// the breach; a soft one is `Ok(Some(breach))`. Checked against the usage before
