@@ -1200,6 +1200,8 @@ async fn session_expiry(server: &mut Server) {
         .expect("resume the session elsewhere");
     assert_eq!(thief.session_id(), c.session_id());
     thief.close().await.expect("close the session");
+    // The observer may be on another member of an ensemble than the thief.
+    observer.sync("/ex-eph").await.expect("sync");
     assert_eq!(
         observer.exists("/ex-eph").await,
         Ok(None),
