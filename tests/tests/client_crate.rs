@@ -479,6 +479,9 @@ async fn acl_and_auth(server: &mut Server) {
         .create("/secret", b"s", &creator_all_acl(), CreateMode::Persistent)
         .await
         .expect("create a protected node");
+    // Each session may be on another member of an ensemble: one syncs before it reads
+    // what another wrote (ZooKeeper guarantees no more across sessions).
+    anon.sync("/secret").await.expect("sync");
     assert_eq!(anon.get_data("/secret").await.err(), Some(Error::NoAuth));
     assert_eq!(
         anon.set_data("/secret", b"x", None).await.err(),
@@ -570,6 +573,7 @@ async fn acl_and_auth(server: &mut Server) {
         )
         .await
         .expect("create");
+    anon.sync("/secret2").await.expect("sync");
     assert_eq!(anon.get_data("/secret2").await.err(), Some(Error::NoAuth));
     anon.add_auth("digest", b"alice:pw")
         .await
@@ -808,6 +812,8 @@ async fn chroot(server: &mut Server) {
         .await
         .expect("create");
     assert_eq!(path, "/a");
+    // The two sessions may be on different members of an ensemble.
+    root.sync("/chr/a").await.expect("sync");
     assert_eq!(
         root.get_data("/chr/a").await.map(|(d, _)| d),
         Ok("1".into())

@@ -293,6 +293,8 @@ async fn latch_election(server: &mut Server) {
         leader
     );
     l4.close().await.expect("close latch 4");
+    // c2 may be on another member of an ensemble than c1, which closed the latch.
+    c2.sync("/election/latch").await.expect("sync");
     assert_eq!(
         c2.get_children("/election/latch").await.map(|c| c.len()),
         Ok(0)
@@ -442,6 +444,8 @@ async fn mesos_election(server: &mut Server) {
     for group in [g1, g2, observer] {
         bounded("close group", group.close()).await;
     }
+    // The admin session may be on another member of an ensemble than the groups'.
+    admin.sync("/mesos").await.expect("sync");
     assert_eq!(
         admin.get_children("/mesos").await,
         Ok(vec!["log_replicas".to_owned()])
@@ -598,6 +602,8 @@ async fn lock_contention(server: &mut Server) {
         bounded("contender", task).await.expect("contender task");
     }
     assert_eq!(overlaps.load(Ordering::SeqCst), 0, "two holders at once");
+    // The admin session may be on another member of an ensemble than the contenders'.
+    admin.sync("/counter").await.expect("sync");
     let (data, stat) = admin.get_data("/counter").await.expect("read");
     assert_eq!(&data[..], (CLIENTS * ROUNDS).to_string().as_bytes());
     assert_eq!(stat.version as usize, CLIENTS * ROUNDS);
@@ -901,6 +907,9 @@ async fn lost_create_replies(server: &mut Server) {
         Some(ferrokeeper_client::SessionState::Disconnected)
     );
     assert_eq!(client.session_id(), session, "the same session");
+    // The observer may be on another member of an ensemble: it syncs before each read
+    // of the client's writes.
+    observer.sync("/lost/latch").await.expect("sync");
     let nodes = observer
         .get_children("/lost/latch")
         .await
@@ -915,6 +924,7 @@ async fn lost_create_replies(server: &mut Server) {
     let lock = Lock::new(&client, "/lost/lock").expect("lock");
     let guard = bounded("lock", lock.lock()).await.expect("lock");
     assert_eq!(proxy.dropped(), 2, "the create reply was not dropped");
+    observer.sync("/lost/lock").await.expect("sync");
     let nodes = observer.get_children("/lost/lock").await.expect("children");
     assert_eq!(nodes.len(), 1, "{nodes:?}");
     assert_eq!(guard.path(), format!("/lost/lock/{}", nodes[0]));
@@ -935,6 +945,7 @@ async fn lost_create_replies(server: &mut Server) {
         .await
         .expect("join");
     assert_eq!(proxy.dropped(), 3, "the create reply was not dropped");
+    observer.sync("/lost/group").await.expect("sync");
     let nodes = observer
         .get_children("/lost/group")
         .await

@@ -405,6 +405,18 @@ async fn handshake(
         if !read_only {
             backend.announce_session_moved(request.session_id);
         }
+        if let (Backend::Raft(replica), false) = (&backend, read_only)
+            && replica.is_ensemble()
+        {
+            // ZooKeeper's follower asks the leader (REVALIDATE); here the member first
+            // applies everything the leader has committed, so a session created, closed
+            // or expired through another member is judged as the leader would judge it,
+            // not by this member's possibly older view.
+            replica
+                .sync()
+                .await
+                .map_err(|e| Closed::Unavailable(e.to_string()))?;
+        }
         let mut known = core.session_timeout(request.session_id);
         let password_ok = request.passwd.as_ref() == session_password(request.session_id);
         if read_only {
