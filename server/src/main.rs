@@ -348,6 +348,9 @@ async fn run(config: Config) -> Result<(), String> {
     } else {
         ensemble(&config).await?
     };
+    if ensemble.is_some() {
+        ferrokeeper_server::replication::quorum_protocol_versions()?;
+    }
     if config.client_address.is_none() && config.secure_client_address.is_none() {
         return Err(
             "neither clientPort nor secureClientPort is configured, so there is \

@@ -372,6 +372,36 @@ impl FerrokeeperEnsemble {
         }
     }
 
+    /// Waits (bounded) for `member`'s process to exit by itself; panics with its log
+    /// if it still runs after `within`.
+    pub fn wait_exit(&mut self, member: usize, within: Duration) -> std::process::ExitStatus {
+        let deadline = Instant::now() + within;
+        let m = &mut self.members[member];
+        let Some(child) = m.child.as_mut() else {
+            panic!("server.{} is not running", m.id);
+        };
+        loop {
+            if let Some(status) = child.try_wait().ok().flatten() {
+                m.child = None;
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "server.{} still runs after {within:?}:\n{}",
+                m.id,
+                m.log.tail(30)
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Sets an environment variable for `member`'s next start.
+    pub fn set_env(&mut self, member: usize, key: &str, value: &str) {
+        let env = &mut self.members[member].env;
+        env.retain(|(k, _)| k != key);
+        env.push((key.to_owned(), value.to_owned()));
+    }
+
     /// Starts a stopped `member` again without waiting for it to serve (a server that
     /// is not a member yet, say, which serves only once a reconfig adds it).
     pub fn start_member(&mut self, member: usize) {

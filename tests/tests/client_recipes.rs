@@ -1022,6 +1022,65 @@ async fn lock_checked_writes(server: &mut Server) {
     client.close().await.expect("close");
 }
 
+/// The barrier: waiters on a raised barrier are released only once it is removed (by
+/// another session), waiting on a lowered one returns at once, and setting or removing
+/// twice is harmless. The node is Curator's: plain and persistent.
+async fn barrier_releases_waiters(server: &mut Server) {
+    use ferrokeeper_client::recipes::Barrier;
+    use std::sync::atomic::AtomicBool;
+    let addr = server.connect_string();
+    let setter = connect(&addr).await;
+    let barrier = Barrier::new(&setter, "/barriers/start").expect("barrier");
+    bounded("wait on a lowered barrier", barrier.wait())
+        .await
+        .expect("not set: through at once");
+    barrier.set().await.expect("set");
+    barrier.set().await.expect("set again");
+    let (_, stat) = setter
+        .get_data("/barriers/start")
+        .await
+        .expect("the barrier's node");
+    assert_eq!(stat.ephemeral_owner, 0, "a persistent node");
+
+    let removed = Arc::new(AtomicBool::new(false));
+    let mut waiters = Vec::new();
+    for _ in 0..3 {
+        let client = connect(&addr).await;
+        // The waiter's own session sees the raised barrier before it starts waiting
+        // (on an ensemble it may be on another member than the setter).
+        client.sync("/barriers/start").await.expect("sync");
+        let removed = removed.clone();
+        waiters.push(tokio::spawn(async move {
+            let barrier = Barrier::new(&client, "/barriers/start").expect("barrier");
+            barrier.wait().await.expect("wait");
+            assert!(
+                removed.load(Ordering::SeqCst),
+                "a waiter went through a raised barrier"
+            );
+            client.close().await.expect("close");
+        }));
+    }
+    let remover = connect(&addr).await;
+    removed.store(true, Ordering::SeqCst);
+    Barrier::new(&remover, "/barriers/start")
+        .expect("barrier")
+        .remove()
+        .await
+        .expect("remove");
+    for waiter in waiters {
+        bounded("a released waiter", waiter)
+            .await
+            .expect("waiter task");
+    }
+    barrier.remove().await.expect("remove again");
+    assert_eq!(
+        Barrier::new(&setter, "relative").err(),
+        Some(Error::BadArguments)
+    );
+    remover.close().await.expect("close");
+    setter.close().await.expect("close");
+}
+
 /// The counter: concurrent adds from several clients are all counted, and the node
 /// holds Curator's DistributedAtomicLong format (8 bytes, big-endian).
 async fn counter_adds_from_many_clients(server: &mut Server) {
@@ -1066,6 +1125,7 @@ async fn counter_adds_from_many_clients(server: &mut Server) {
 // Each recipe against a fresh ferrokeeper and ZooKeeper 3.8, and against 3-member
 // ensembles of both (clients given every member).
 ferrokeeper_tests::against_servers_and_ensembles!(
+    barrier_releases_waiters,
     counter_adds_from_many_clients,
     lock_checked_writes,
     latch_election,

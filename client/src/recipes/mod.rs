@@ -9,6 +9,7 @@
 //! | [`Lock`] | `<path>/_c_<uuid>-lock-NNNNNNNNNN` | the predecessor only | one [`Client`](crate::Client) session |
 //! | [`TreeCache`] (Curator's `CuratorCache`) | none (reads only) | one persistent recursive watch on the root | one [`Client`](crate::Client) session |
 //! | [`Counter`] (Curator's `DistributedAtomicLong` format) | the counter's node, 8 bytes big-endian | none | nothing (each change is a compare-and-set) |
+//! | [`Barrier`] (Curator's `DistributedBarrier`) | the barrier's node, persistent | an exists watch per waiter | nothing (the node outlives its setter's session) |
 //!
 //! # What every recipe does about failures
 //!
@@ -73,6 +74,7 @@
 //! # }
 //! ```
 
+mod barrier;
 mod counter;
 mod group;
 mod latch;
@@ -81,6 +83,7 @@ mod protected;
 mod tree_cache;
 mod util;
 
+pub use barrier::Barrier;
 pub use counter::Counter;
 pub use group::{Group, Leader, LeaderDetector, Member, MemberStream, Membership, Sessions};
 pub use latch::{LeaderLatch, Participant};

@@ -178,6 +178,12 @@ struct Inner {
     stop: CancellationToken,
 }
 
+/// The quorum-port protocol versions this server offers its peers; an unusable
+/// override stops start-up.
+pub fn quorum_protocol_versions() -> Result<String, String> {
+    peer_wire::local_versions().map(|v| v.to_string())
+}
+
 /// How long a leadership transfer may take before it is reported failed: twice the
 /// longest election timeout, and at least 2 s on a loaded machine.
 fn transfer_patience(config: &openraft::Config) -> Duration {

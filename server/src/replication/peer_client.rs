@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::net::TcpStream;
 
 use super::peer_wire::{
-    self, Hello, PeerFramed, PeerIo, PeerRequest, PeerResponse, SaslRefused, WireError,
+    self, Hello, HelloReply, PeerFramed, PeerIo, PeerRequest, PeerResponse, SaslRefused, WireError,
 };
 use crate::tls::peer::PeerTls;
 
@@ -83,7 +83,7 @@ impl PeerConn {
     }
 
     /// Opens a connection: TCP, TLS if configured, the Hello, quorum SASL if configured.
-    async fn open(&self) -> Result<PeerFramed, CallError> {
+    async fn open(&self) -> Result<(PeerFramed, u32), CallError> {
         let fail = |why: String| CallError::Connect {
             target: self.target,
             addr: self.addr.addr.clone(),
@@ -113,14 +113,37 @@ impl PeerConn {
             .await
             .map_err(|_| fail("timed out".into()))??;
         let mut framed = peer_wire::framed(stream);
+        let local = peer_wire::local_versions().map_err(fail)?;
         let hello = Hello {
             protocol: peer_wire::PROTOCOL.to_owned(),
             from: self.me,
             to: self.target,
+            versions: local,
         };
         peer_wire::send(&mut framed, &hello)
             .await
             .map_err(|e| fail(e.to_string()))?;
+        let reply = tokio::time::timeout(CONNECT_TIMEOUT, peer_wire::receive(&mut framed))
+            .await
+            .map_err(|_| fail("no answer to the Hello".into()))?;
+        let version = match reply {
+            Ok(HelloReply::Speak(version)) => version,
+            Ok(HelloReply::Refused(theirs)) => {
+                return Err(fail(format!(
+                    "it speaks quorum protocol versions {theirs}, this server {local}, with \
+                     none in common; upgrade through a release that speaks both"
+                )));
+            }
+            Err(WireError::Closed) => {
+                return Err(fail(
+                    "it closed the connection after the Hello: it refused this server (its \
+                     log says why), or it is a ferrokeeper release that speaks only version 1 \
+                     of the quorum protocol"
+                        .into(),
+                ));
+            }
+            Err(e) => return Err(fail(e.to_string())),
+        };
         if let Some(sasl) = &self.addr.sasl {
             let exchange = authenticate(&mut framed, sasl);
             tokio::time::timeout(CONNECT_TIMEOUT, exchange)
@@ -128,14 +151,18 @@ impl PeerConn {
                 .map_err(|_| fail("quorum SASL timed out".into()))?
                 .map_err(|why| fail(format!("quorum SASL: {why}")))?;
         }
-        Ok(framed)
+        Ok((framed, version))
     }
 
     async fn connect(&mut self) -> Result<&mut PeerFramed, CallError> {
         if self.stream.is_none() {
             let opened = self.open().await;
-            links::record(self.me, self.target, &self.addr.addr, opened.as_ref().err());
-            self.stream = Some(opened?);
+            let outcome = opened.as_ref().map(|(_, version)| *version);
+            links::record(self.me, self.target, &self.addr.addr, outcome);
+            // Every version spoken so far (only 2) carries the same messages; a release
+            // that adds some keeps the agreed version with the stream to choose them.
+            let (stream, _version) = opened?;
+            self.stream = Some(stream);
         }
         // Just set when it was empty.
         self.stream.as_mut().ok_or_else(|| CallError::Connect {
@@ -172,7 +199,7 @@ impl PeerConn {
             && self.stream.is_none()
             && ttl >= LINK_DOWN_AFTER
         {
-            links::record(self.me, target, &self.addr.addr, Some(e));
+            links::record(self.me, target, &self.addr.addr, Err(e));
         }
         if result.is_err() {
             self.stream = None;
@@ -194,8 +221,8 @@ mod links {
     static UP: Mutex<BTreeMap<(u64, u64), bool>> = Mutex::new(BTreeMap::new());
 
     /// Notes the outcome of opening a connection to `peer`; logs a change.
-    pub fn record(me: u64, peer: u64, addr: &str, failed: Option<&CallError>) {
-        let up = failed.is_none();
+    pub fn record(me: u64, peer: u64, addr: &str, outcome: Result<u32, &CallError>) {
+        let up = outcome.is_ok();
         let changed = {
             let mut links = UP.lock().unwrap_or_else(|p| p.into_inner());
             links.insert((me, peer), up) != Some(up)
@@ -203,9 +230,11 @@ mod links {
         if !changed {
             return;
         }
-        match failed {
-            None => tracing::info!(peer, addr, "peer connection up"),
-            Some(e) => tracing::info!(peer, addr, "peer connection down: {e}"),
+        match outcome {
+            Ok(version) => {
+                tracing::info!(peer, addr, protocol_version = version, "peer connection up")
+            }
+            Err(e) => tracing::info!(peer, addr, "peer connection down: {e}"),
         }
     }
 }

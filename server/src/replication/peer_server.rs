@@ -1,6 +1,7 @@
 //! The quorum port: accepts peers' connections and answers their requests, one at a
 //! time per connection, in order (forwarded writes keep their order this way).
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,8 +14,8 @@ use tokio_util::sync::CancellationToken;
 use super::PeerHooks;
 use super::contact::Contact;
 use super::peer_wire::{
-    self, ForwardRefused, Hello, PeerFramed, PeerIo, PeerRequest, PeerResponse, SaslRefused,
-    SaslReply, WireError,
+    self, ForwardRefused, Hello, HelloReply, PeerFramed, PeerIo, PeerRequest, PeerResponse,
+    SaslRefused, SaslReply, WireError,
 };
 use super::types::{Raft, TypeConfig};
 use rustls::pki_types::CertificateDer;
@@ -130,7 +131,7 @@ async fn secure(
 async fn serve_one(service: &PeerService, stream: TcpStream) -> Result<(), WireError> {
     let (stream, chain) = secure(service, stream).await?;
     let mut framed = peer_wire::framed(stream);
-    let hello: Hello = tokio::time::timeout(HELLO_TIMEOUT, peer_wire::receive(&mut framed))
+    let hello: Hello = tokio::time::timeout(HELLO_TIMEOUT, peer_wire::receive_hello(&mut framed))
         .await
         .map_err(|_| WireError::Closed)??;
     if let (Some(tls), Some(chain)) = (&service.tls, &chain) {
@@ -146,6 +147,19 @@ async fn serve_one(service: &PeerService, stream: TcpStream) -> Result<(), WireE
             return Ok(());
         }
     }
+    let local = peer_wire::local_versions().map_err(|e| WireError::Io(std::io::Error::other(e)))?;
+    if hello.protocol == peer_wire::PROTOCOL_V1 {
+        if !first_refusal(service.me, hello.from, hello.versions) {
+            return Ok(());
+        }
+        tracing::warn!(
+            from = hello.from,
+            "refusing server {}: it runs a ferrokeeper release that speaks version 1 of the \
+             quorum protocol, which this one (versions {local}) cannot mix with; upgrade it",
+            hello.from
+        );
+        return Ok(());
+    }
     if hello.protocol != peer_wire::PROTOCOL || hello.to != service.me {
         tracing::warn!(
             from = hello.from,
@@ -155,6 +169,20 @@ async fn serve_one(service: &PeerService, stream: TcpStream) -> Result<(), WireE
         );
         return Ok(());
     }
+    let Some(version) = local.common(hello.versions) else {
+        if first_refusal(service.me, hello.from, hello.versions) {
+            tracing::warn!(
+                from = hello.from,
+                "refusing server {}: it speaks quorum protocol versions {}, this server \
+                 {local}, with none in common; upgrade through a release that speaks both",
+                hello.from,
+                hello.versions
+            );
+        }
+        peer_wire::send(&mut framed, &HelloReply::Refused(local)).await?;
+        return Ok(());
+    };
+    peer_wire::send(&mut framed, &HelloReply::Speak(version)).await?;
     let mut incoming: Option<Incoming> = None;
     let mut sasl = QuorumSaslState::default();
     loop {
@@ -182,6 +210,16 @@ async fn serve_one(service: &PeerService, stream: TcpStream) -> Result<(), WireE
         let response = handle(service, hello.from, request, &mut incoming).await;
         respond(&mut framed, &response).await?;
     }
+}
+
+/// Whether this is the first refusal of `from` speaking `versions` (it retries at every
+/// heartbeat: the log says it once per peer and range).
+fn first_refusal(me: u64, from: u64, versions: peer_wire::Versions) -> bool {
+    static TOLD: std::sync::Mutex<BTreeSet<(u64, u64, u32, u32)>> =
+        std::sync::Mutex::new(BTreeSet::new());
+    TOLD.lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert((me, from, versions.min, versions.max))
 }
 
 /// One connection's quorum SASL exchange, as the accepting side.
