@@ -47,24 +47,60 @@ fn pytest_kazoo_cluster(
     tests: &[&str],
     what: &str,
 ) -> ferrokeeper_tests::process::Finished {
-    // The harness looks for zookeeper-*.jar to build a class path the shim ignores.
+    pytest_kazoo_against(Against::Ferrokeeper, servers, options, tests, what)
+}
+
+/// Which server kazoo's harness starts.
+enum Against {
+    /// ferrokeeper, through the `java` shim.
+    Ferrokeeper,
+    /// Debian's ZooKeeper 3.8 jars on the real `java`.
+    ZooKeeper,
+}
+
+fn pytest_kazoo_against(
+    against: Against,
+    servers: usize,
+    options: &[&str],
+    tests: &[&str],
+    what: &str,
+) -> ferrokeeper_tests::process::Finished {
     let home = tempfile::tempdir().expect("temp dir");
-    std::fs::write(home.path().join("zookeeper-3.8.0.jar"), b"").expect("jar");
-    let path = format!(
-        "{}:{}",
-        clients_dir().join("java_shim").display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
+    let mut command = Command::new("python3");
+    match against {
+        Against::Ferrokeeper => {
+            // The harness looks for zookeeper-*.jar to build a class path the shim
+            // ignores.
+            std::fs::write(home.path().join("zookeeper-3.8.0.jar"), b"").expect("jar");
+            let path = format!(
+                "{}:{}",
+                clients_dir().join("java_shim").display(),
+                std::env::var("PATH").unwrap_or_default()
+            );
+            command
+                .env("PATH", path)
+                .env("FERROKEEPER_BIN", ferrokeeper_binary())
+                .env("ZOOKEEPER_PATH", home.path());
+        }
+        Against::ZooKeeper => {
+            use ferrokeeper_tests::zookeeper::{NETTY_CODEC_JAR, SLF4J_SIMPLE_JAR, ZOOKEEPER_JAR};
+            ferrokeeper_tests::process::require(
+                std::path::Path::new(ZOOKEEPER_JAR).exists(),
+                "ZooKeeper",
+            );
+            command.env(
+                "ZOOKEEPER_CLASSPATH",
+                format!("{ZOOKEEPER_JAR}:{SLF4J_SIMPLE_JAR}:{NETTY_CODEC_JAR}"),
+            );
+        }
+    }
     run(
-        Command::new("python3")
+        command
             .args(["-m", "pytest", "-v", "-p", "no:cacheprovider"])
             .args(["-W", "ignore::DeprecationWarning", "--pyargs"])
             .args(options)
             .args(tests)
             .current_dir(home.path())
-            .env("PATH", path)
-            .env("FERROKEEPER_BIN", ferrokeeper_binary())
-            .env("ZOOKEEPER_PATH", home.path())
             .env("ZOOKEEPER_VERSION", "3.8.0")
             .env("ZOOKEEPER_CLUSTER_SIZE", servers.to_string())
             .env(
@@ -259,6 +295,38 @@ fn reconfig_tests_pass() {
                 .lines()
                 .any(|l| l.starts_with("PASSED ") && l.ends_with(&format!("TestReconfig::{test}"))),
             "TestReconfig::{test} did not pass:\n{}",
+            out.dump()
+        );
+    }
+}
+
+/// The same two kazoo suites (TestReconfig, TestReadOnlyMode::test_read_only) against
+/// three real ZooKeeper 3.8 servers started by kazoo's harness, so the expectations
+/// the ferrokeeper runs meet are ZooKeeper's.
+#[test]
+fn reconfig_and_read_only_tests_pass_against_zookeeper() {
+    require_python("kazoo, pytest", "kazoo pytest");
+    let out = pytest_kazoo_against(
+        Against::ZooKeeper,
+        3,
+        &["-rA"],
+        &[
+            "kazoo.tests.test_client::TestReconfig",
+            "kazoo.tests.test_connection::TestReadOnlyMode::test_read_only",
+        ],
+        "kazoo's TestReconfig and TestReadOnlyMode against ZooKeeper",
+    );
+    for test in [
+        "TestReconfig::test_no_super_auth",
+        "TestReconfig::test_add_remove_observer",
+        "TestReconfig::test_bad_input",
+        "TestReadOnlyMode::test_read_only",
+    ] {
+        assert!(
+            out.stdout
+                .lines()
+                .any(|l| l.starts_with("PASSED ") && l.ends_with(test)),
+            "{test} did not pass against ZooKeeper:\n{}",
             out.dump()
         );
     }
