@@ -12,6 +12,7 @@ pub mod metrics;
 pub mod net;
 pub mod proposal;
 pub mod replication;
+pub mod reply;
 pub mod sasl;
 pub mod server;
 pub mod session;

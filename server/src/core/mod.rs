@@ -203,8 +203,7 @@ fn deliver(
     if let Some((conn, xid, kinds)) = origin
         && let Some(entry) = inner.conns.get_mut(&conn)
     {
-        let reply =
-            crate::net::replies::write_reply(xid, applied.zxid, &kinds, applied.result.clone());
+        let reply = crate::reply::write_reply(xid, applied.zxid, &kinds, applied.result.clone());
         entry.reply(&reply, stats);
         entry.applied.send_modify(|n| *n += 1);
         throttle.finished(1);
@@ -499,7 +498,7 @@ impl Core {
     /// Sends an error reply stamped with the current zxid.
     pub fn send_error(&self, conn: ConnId, xid: i32, code: ErrorCode) {
         let zxid = self.last_zxid();
-        self.send(conn, &crate::net::replies::error_reply(xid, zxid, code));
+        self.send(conn, &crate::reply::error_reply(xid, zxid, code));
     }
 
     /// Sessions by the time they expire unless heard from (ms on the server's uptime

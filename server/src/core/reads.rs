@@ -264,7 +264,7 @@ impl Core {
                 },
                 response,
             },
-            Err(code) => crate::net::replies::error_reply(request_xid, zxid, code),
+            Err(code) => crate::reply::error_reply(request_xid, zxid, code),
         };
         if let Some(entry) = inner.conns.get_mut(&ctx.conn) {
             entry.reply(&frame, &self.stats);

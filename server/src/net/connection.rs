@@ -311,7 +311,7 @@ async fn run(
             Err(e) if e.is_unknown_opcode() => {
                 // ZooKeeper answers Unimplemented stamped with zxid -1, then closes.
                 wait_for_writes(&mut session).await?;
-                let reply = super::replies::error_reply(header.xid, -1, ErrorCode::Unimplemented);
+                let reply = crate::reply::error_reply(header.xid, -1, ErrorCode::Unimplemented);
                 shared.core.send(conn, &reply);
                 let _ = outbox.send(Outgoing::Close);
                 return Err(Closed::Refused("unknown opcode"));
@@ -531,7 +531,7 @@ fn read_only_action(
     action: Action,
 ) -> ReadOnly {
     let reply = |code| {
-        let reply = super::replies::error_reply(xid, shared.core.last_zxid(), code);
+        let reply = crate::reply::error_reply(xid, shared.core.last_zxid(), code);
         shared.core.send(session.conn, &reply);
     };
     match action {
@@ -708,7 +708,7 @@ async fn handle(
         );
         shared.core.send(
             session.conn,
-            &super::replies::error_reply(xid, 0, ErrorCode::SessionClosedRequireSaslAuth),
+            &crate::reply::error_reply(xid, 0, ErrorCode::SessionClosedRequireSaslAuth),
         );
         let _ = outbox.send(Outgoing::Close);
         return Err(Closed::Refused("authentication is required"));
@@ -793,7 +793,7 @@ async fn handle(
             // ZooKeeper answers with the request's xid (−4 from its own clients) and zxid 0.
             shared
                 .core
-                .send(session.conn, &super::replies::error_reply(xid, 0, code));
+                .send(session.conn, &crate::reply::error_reply(xid, 0, code));
             if code == ErrorCode::AuthFailed {
                 shared
                     .core

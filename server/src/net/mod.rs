@@ -8,7 +8,6 @@ mod four_letter;
 mod listener;
 pub mod monitor;
 mod read_only;
-pub mod replies;
 mod tls_ids;
 
 use std::path::PathBuf;

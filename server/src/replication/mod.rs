@@ -38,7 +38,6 @@ pub use reconfig::{ReconfigCall, ReconfigRules};
 pub use role::{FollowerCounts, Role};
 pub use state_machine::{Applier, SnapshotWriter};
 pub use transfer::{ServerId, TransferError};
-pub use types::ApplyOutcome;
 
 use crate::proposal::Proposal;
 use crate::state::txn::TxnResult;

@@ -19,7 +19,7 @@ use tokio::sync::Mutex;
 
 use super::snapshot_file;
 use super::tickets::Tickets;
-use super::types::{ApplyOutcome, TypeConfig};
+use super::types::TypeConfig;
 use crate::proposal::Proposal;
 use crate::state::txn::TxnResult;
 
@@ -219,19 +219,12 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         while let Some((entry, responder)) = entries.try_next().await? {
             meta.last_applied = Some(entry.log_id);
             crate::metrics::count(|m| &m.commit_count);
-            let outcome = match &entry.payload {
-                EntryPayload::Blank => ApplyOutcome {
-                    zxid: 0,
-                    result: None,
-                },
+            match &entry.payload {
+                EntryPayload::Blank => {}
                 EntryPayload::Normal(ours) => {
-                    let (zxid, result) = self.applier.apply(ours);
+                    let (_zxid, result) = self.applier.apply(ours);
                     if let (Some(ticket), Some(tickets)) = (&ours.ticket, &self.tickets) {
                         tickets.resolve(ticket, &result);
-                    }
-                    ApplyOutcome {
-                        zxid,
-                        result: Some(result),
                     }
                 }
                 EntryPayload::Membership(membership) => {
@@ -239,14 +232,10 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                         Some(entry.log_id),
                         membership.clone(),
                     );
-                    ApplyOutcome {
-                        zxid: 0,
-                        result: None,
-                    }
                 }
-            };
+            }
             if let Some(responder) = responder {
-                responder.send(outcome);
+                responder.send(());
             }
         }
         Ok(())

@@ -1,19 +1,11 @@
-//! openraft's type configuration for ferrokeeper: log entries carry a [`Proposal`],
-//! and a write's result is the [`ApplyOutcome`] of applying it.
+//! openraft's type configuration for ferrokeeper: log entries carry a [`Proposal`].
+//! openraft's per-entry response is `()`: writes are proposed fire-and-forget and their
+//! results reach the client through [`crate::core::Core`]'s apply (the origin) or a
+//! ticket (`tickets`), never through openraft.
 
 use std::fmt;
 
 use crate::proposal::Proposal;
-use crate::state::txn::TxnResult;
-
-/// What the state machine answers for one log entry.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct ApplyOutcome {
-    /// The zxid the entry was given; 0 for Raft's own (blank, membership) entries.
-    pub zxid: i64,
-    /// `None` for Raft's own entries.
-    pub result: Option<TxnResult>,
-}
 
 impl fmt::Display for Proposal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -28,7 +20,7 @@ impl fmt::Display for Proposal {
 openraft::declare_raft_types!(
     pub TypeConfig:
         D = Proposal,
-        R = ApplyOutcome,
+        R = (),
         NodeId = u64,
         Node = openraft::BasicNode,
 );

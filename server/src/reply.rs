@@ -1,4 +1,6 @@
-//! Turns an applied write's result into the reply the client's opcode calls for.
+//! The reply frame a request gets: an applied write's result shaped by the client's
+//! opcode, or an error. Shared by the connection layer (refusals) and the core (results),
+//! so neither imports the other for it.
 
 use ferrokeeper_protocol::{
     Create2Response, CreateResponse, ErrorCode, GetDataResponse, MultiResponse, MultiResult,
