@@ -28,7 +28,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 }
                 None => break,
             },
-            lost = me.cancelled() => {
+            lost = me.until_lost() => {
                 println!("{name}: membership lost: {lost}");
                 break;
             }

@@ -39,7 +39,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         client
             .set_data("/examples/counter", (n + 1).to_string().as_bytes(), None)
             .await?;
-        if let Some(lost) = guard.is_lost() {
+        if let Some(lost) = guard.lost() {
             eprintln!("lock lost during the update: {lost}");
         }
         guard.unlock().await?;

@@ -41,7 +41,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 Some(None) => println!("{name}: no leader"),
                 None => break,
             },
-            lost = membership.cancelled() => {
+            lost = membership.until_lost() => {
                 println!("{name}: lost candidacy ({lost}); contending again");
                 membership = group.join(data.as_bytes(), Some("json.info")).await?;
                 println!("{name}: joined as {}", membership.path());

@@ -257,6 +257,10 @@ async fn latch_election(server: &mut Server) {
         Err(Error::SessionExpired)
     );
     assert_eq!(l1.lost(), Some(Lost::SessionExpired));
+    assert_eq!(
+        bounded("until lost", l1.until_lost()).await,
+        Lost::SessionExpired
+    );
     assert!(!l1.is_leader());
     l1.close().await.expect("close an expired latch");
     assert_eq!(
@@ -387,7 +391,7 @@ async fn mesos_election(server: &mut Server) {
     let m1 = election.take(i1);
     let lost = match lost {
         Some(lost) => lost,
-        None => bounded("candidacy lost", m1.cancelled()).await,
+        None => bounded("candidacy lost", m1.until_lost()).await,
     };
     assert!(
         matches!(lost, Lost::SessionTimedOut | Lost::SessionExpired),
@@ -499,7 +503,7 @@ async fn group_membership(server: &mut Server) {
     // Leave by closing the session (group 2's: the unlabelled member).
     let m2 = memberships.pop().expect("m2");
     bounded("close", groups[2].close()).await;
-    assert_eq!(bounded("cancelled", m2.cancelled()).await, Lost::Closed);
+    assert_eq!(bounded("cancelled", m2.until_lost()).await, Lost::Closed);
     let previous = expected.clone();
     expected.pop();
     await_members(&mut stream, &previous, &expected).await;
@@ -517,7 +521,10 @@ async fn group_membership(server: &mut Server) {
     await_members(&mut stream, &[], std::slice::from_ref(m.member())).await;
     let admin = connect(addr).await;
     admin.delete(m.path(), None).await.expect("delete");
-    assert_eq!(bounded("cancelled", m.cancelled()).await, Lost::NodeDeleted);
+    assert_eq!(
+        bounded("cancelled", m.until_lost()).await,
+        Lost::NodeDeleted
+    );
     await_members(&mut stream, std::slice::from_ref(m.member()), &[]).await;
 
     // Bad labels are refused.
@@ -591,7 +598,7 @@ async fn lock_contention(server: &mut Server) {
                     .set_data("/counter", (n + 1).to_string().as_bytes(), None)
                     .await
                     .expect("write");
-                assert_eq!(guard.is_lost(), None);
+                assert_eq!(guard.lost(), None);
                 holders.fetch_sub(1, Ordering::SeqCst);
                 guard.unlock().await.expect("unlock");
             }
@@ -683,7 +690,7 @@ async fn lock_session_expiry(server: &mut Server) {
     let guard = bounded("lock", Lock::new(&holder, "/locks/x").expect("lock").lock())
         .await
         .expect("lock");
-    assert_eq!(guard.is_lost(), None);
+    assert_eq!(guard.lost(), None);
     let lock = Lock::new(&other, "/locks/x").expect("lock");
     let waiter = tokio::spawn(async move { lock.lock().await });
     // Wait until the waiter is queued.
@@ -704,13 +711,16 @@ async fn lock_session_expiry(server: &mut Server) {
         .expect("task")
         .expect("lock");
     proxy.heal();
-    assert_eq!(bounded("lost", guard.lost()).await, Lost::SessionExpired);
-    assert_eq!(guard.is_lost(), Some(Lost::SessionExpired));
+    assert_eq!(
+        bounded("lost", guard.until_lost()).await,
+        Lost::SessionExpired
+    );
+    assert_eq!(guard.lost(), Some(Lost::SessionExpired));
     guard
         .unlock()
         .await
         .expect("unlocking a lost lock is a no-op");
-    assert_eq!(acquired.is_lost(), None);
+    assert_eq!(acquired.lost(), None);
     assert_eq!(other.get_children("/locks/x").await.map(|c| c.len()), Ok(1));
     acquired.unlock().await.expect("unlock");
     other.close().await.expect("close");
@@ -928,7 +938,7 @@ async fn lost_create_replies(server: &mut Server) {
     let nodes = observer.get_children("/lost/lock").await.expect("children");
     assert_eq!(nodes.len(), 1, "{nodes:?}");
     assert_eq!(guard.path(), format!("/lost/lock/{}", nodes[0]));
-    assert_eq!(guard.is_lost(), None);
+    assert_eq!(guard.lost(), None);
 
     observer
         .create(
@@ -1016,7 +1026,7 @@ async fn lock_checked_writes(server: &mut Server) {
         other => panic!("a lock-checked multi after the loss: {other:?}"),
     }
     assert!(client.exists("/checked-2").await.expect("exists").is_none());
-    bounded("lost", guard.lost()).await;
+    bounded("lost", guard.until_lost()).await;
     guard.unlock().await.expect("unlock");
     other.close().await.expect("close");
     client.close().await.expect("close");

@@ -28,7 +28,9 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::recipes::Lost;
-use crate::recipes::util::{check_dir, child_path, create_parents, node_name, wait_connected};
+use crate::recipes::util::{
+    check_dir, child_path, create_parents, node_name, until_lost, wait_connected,
+};
 use crate::{
     Acl, Client, ClientBuilder, CreateMode, Error, Result, SessionState, Watch, open_acl_unsafe,
 };
@@ -751,16 +753,8 @@ impl Membership {
 
     /// Resolves when the membership ends: its node vanished, its session expired or
     /// timed out locally, or the group was closed (Mesos's "lost candidacy").
-    pub async fn cancelled(&self) -> Lost {
-        let mut rx = self.lost.clone();
-        loop {
-            if let Some(lost) = *rx.borrow_and_update() {
-                return lost;
-            }
-            if rx.changed().await.is_err() {
-                return Lost::Closed;
-            }
-        }
+    pub async fn until_lost(&self) -> Lost {
+        until_lost(self.lost.clone()).await
     }
 
     /// Whether this member leads now: it holds the lowest sequence in the group's last

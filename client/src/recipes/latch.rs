@@ -159,6 +159,20 @@ impl LeaderLatch {
         self.status.borrow().lost
     }
 
+    /// Resolves when the latch stops (see [`LeaderLatch::lost`]): a leader leads until
+    /// then, unless leadership is suspended meanwhile ([`LeaderLatch::is_leader`]).
+    pub async fn until_lost(&self) -> Lost {
+        let mut status = self.status.clone();
+        loop {
+            if let Some(lost) = status.borrow_and_update().lost {
+                return lost;
+            }
+            if status.changed().await.is_err() {
+                return Lost::Closed;
+            }
+        }
+    }
+
     /// The latch's node path now.
     pub fn node_path(&self) -> String {
         self.inner.node().path.clone()

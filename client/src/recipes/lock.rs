@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::recipes::Lost;
 use crate::recipes::protected::{create_protected, sorted_nodes};
-use crate::recipes::util::{check_dir, child_path, wait_connected};
+use crate::recipes::util::{check_dir, child_path, until_lost, wait_connected};
 use crate::{Acl, Client, Error, EventType, Result, SessionState, open_acl_unsafe};
 
 /// The name Curator's InterProcessMutex gives its nodes (after the protection prefix).
@@ -35,7 +35,7 @@ const LOCK_NAME: &str = "lock-";
 /// let client = Client::connect("127.0.0.1:2181").await?;
 /// let lock = Lock::new(&client, "/app/locks/config")?;
 /// let guard = lock.lock().await?;
-/// // ... the critical section; `guard.lost()` resolves if the lock is lost ...
+/// // ... the critical section; `guard.until_lost()` resolves if the lock is lost ...
 /// guard.unlock().await?;
 ///
 /// if let Some(guard) = lock.try_lock(Duration::from_secs(1)).await? {
@@ -241,28 +241,20 @@ impl LockGuard {
     /// session expired or was closed, or the session has been disconnected for the
     /// whole session timeout ([`Lost::SessionTimedOut`]: by then the server has
     /// expired it). Stop relying on the lock as soon as this is `Some`.
-    pub fn is_lost(&self) -> Option<Lost> {
+    pub fn lost(&self) -> Option<Lost> {
         *self.lost.borrow()
     }
 
-    /// Resolves when the lock is lost (see [`LockGuard::is_lost`]).
-    pub async fn lost(&self) -> Lost {
-        let mut rx = self.lost.clone();
-        loop {
-            if let Some(lost) = *rx.borrow_and_update() {
-                return lost;
-            }
-            if rx.changed().await.is_err() {
-                return Lost::Closed;
-            }
-        }
+    /// Resolves when the lock is lost (see [`LockGuard::lost`]).
+    pub async fn until_lost(&self) -> Lost {
+        until_lost(self.lost.clone()).await
     }
 
     /// A lock-checked multi: it starts with a `check` of this lock's node, so it
     /// commits only while the lock is held. If the lock was lost (its node deleted, the
     /// session expired) the whole multi fails at op 0 (`NoNode`, or the session's
     /// error) and nothing is written — unlike a write made after checking
-    /// [`LockGuard::is_lost`], which a loss can overtake. Add the ops, then `commit`;
+    /// [`LockGuard::lost`], which a loss can overtake. Add the ops, then `commit`;
     /// the results start with the check's.
     ///
     /// ```no_run

@@ -37,6 +37,11 @@
 //!   come back by itself: join again (as a Mesos master re-contends). A latch or a lock
 //!   is bound to its client's session: make a new client and start again.
 //!
+//! Every holder reports a loss the same two ways: `lost()` says whether it happened
+//! ([`Membership::lost`], [`LeaderLatch::lost`], [`LockGuard::lost`], and
+//! [`TreeCache::lost`] for a cache's session), and `until_lost().await` waits for it
+//! ([`Membership::until_lost`], [`LeaderLatch::until_lost`], [`LockGuard::until_lost`]).
+//!
 //! A [`TreeCache`] creates nothing, so it has nothing to lose but its view's
 //! freshness: while disconnected the view stays as it was, after every reconnect it
 //! reads the whole subtree again (the server does not replay the changes a persistent

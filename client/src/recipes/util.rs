@@ -1,6 +1,9 @@
 //! Small helpers the recipes share.
 
 use futures::StreamExt;
+use tokio::sync::watch;
+
+use super::Lost;
 
 use crate::{Acl, Client, CreateMode, Error, Result};
 
@@ -17,6 +20,19 @@ pub(crate) async fn wait_connected(client: &Client) -> Result<()> {
         }
     }
     Err(client.state().error())
+}
+
+/// Resolves with the loss `lost` reports (at once if it has); a dropped sender counts as
+/// [`Lost::Closed`]. What every holder's `until_lost` is made of.
+pub(crate) async fn until_lost(mut lost: watch::Receiver<Option<Lost>>) -> Lost {
+    loop {
+        if let Some(lost) = *lost.borrow_and_update() {
+            return lost;
+        }
+        if lost.changed().await.is_err() {
+            return Lost::Closed;
+        }
+    }
 }
 
 /// Creates `path` and every missing ancestor with `mode` (persistent or container),
