@@ -8,6 +8,7 @@ pub mod admin;
 pub mod commands;
 pub mod config;
 pub mod core;
+pub mod dispatch;
 pub mod metrics;
 pub mod net;
 pub mod proposal;

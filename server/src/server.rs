@@ -11,7 +11,8 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::core::{Core, now_ms};
-use crate::net::{Backend, ClientPort, NetSettings, Shared, serve_clients};
+use crate::dispatch::Backend;
+use crate::net::{ClientPort, NetSettings, Shared, serve_clients};
 use crate::proposal::Proposal;
 use crate::replication::{Ensemble, Replica, ReplicaOptions, ReplicationError, StorageOptions};
 use crate::state::StateConfig;

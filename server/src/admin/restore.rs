@@ -15,7 +15,8 @@ use axum::body::Body;
 use axum::http::StatusCode;
 use bytes::Bytes;
 
-use crate::net::{Backend, Shared};
+use crate::dispatch::Backend;
+use crate::net::Shared;
 use crate::proposal::Proposal;
 use crate::state::txn::{Entry, Txn, TxnResult};
 use crate::state::{SessionTable, ZkState};

@@ -1,7 +1,8 @@
-//! One client connection: the handshake, then requests strictly in order. Writes are
-//! submitted to the log without waiting for each other (the state machine answers
-//! them in apply order); a read waits until this connection's earlier writes have
-//! been applied, so replies keep the client's order (per-session FIFO).
+//! One client connection: the handshake, then requests strictly in order. What reaches
+//! the ensemble (writes, new and resumed sessions, syncs) goes through
+//! [`crate::dispatch`], which submits writes without waiting for each other (the core
+//! answers them in apply order) and makes a read wait until this connection's earlier
+//! writes have been applied, so replies keep the client's order (per-session FIFO).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -13,16 +14,17 @@ use ferrokeeper_protocol::{
 };
 use futures::{SinkExt, StreamExt};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::sync::watch;
 use tokio_util::codec::{FramedRead, FramedWrite};
 use tokio_util::sync::CancellationToken;
 
+use super::Shared;
 use super::classify::{Action, classify};
-use super::{Backend, Shared};
-use crate::core::{Limits, Outbox, OutboxReceiver, Outgoing, ReadContext, now_ms};
-use crate::proposal::{ConnId, Origin, Proposal};
+use crate::core::{Limits, Outbox, OutboxReceiver, Outgoing, ReadContext};
+use crate::dispatch::writes::{Write, Writer};
+use crate::dispatch::{DispatchError, WriteOrder};
+use crate::proposal::ConnId;
 use crate::session::session_password;
-use crate::state::txn::{Entry, Txn};
+use crate::state::txn::Txn;
 
 /// Why a connection ended early (logged once, at debug or info).
 #[derive(Debug, thiserror::Error)]
@@ -46,15 +48,22 @@ struct Session {
     id: i64,
     auth: Vec<Id>,
     peer_ip: String,
-    /// Writes submitted by this connection; `applied` counts those answered.
-    submitted: u64,
-    applied: watch::Receiver<u64>,
-    /// The leadership under which the last write was submitted.
-    leadership: (u64, Option<u64>),
+    /// This connection's writes in flight, and its ordering rules.
+    writes: WriteOrder,
     /// This connection's SASL exchange, once the client started one.
     sasl: Option<crate::sasl::DigestMd5Server>,
     /// Served in read-only mode: reads only, writes and syncs answered NotReadOnly.
     read_only: bool,
+}
+
+impl From<DispatchError> for Closed {
+    fn from(e: DispatchError) -> Closed {
+        match e {
+            DispatchError::Unavailable(why) => Closed::Unavailable(why),
+            DispatchError::BadFrame(why) => Closed::BadFrame(why),
+            DispatchError::Cancelled => Closed::Cancelled,
+        }
+    }
 }
 
 /// The client's side of a connection, plain or TLS.
@@ -294,7 +303,7 @@ async fn run(
         let payload = match next_frame(frames, cancel, &shared.shutdown).await {
             Err(Closed::ShuttingDown) => {
                 // Answer what this connection already submitted, then close.
-                let _ = tokio::time::timeout(Duration::from_secs(5), wait_for_writes(&mut session))
+                let _ = tokio::time::timeout(Duration::from_secs(5), session.writes.wait_applied())
                     .await;
                 return Ok(());
             }
@@ -310,7 +319,7 @@ async fn run(
             Ok(frame) => frame,
             Err(e) if e.is_unknown_opcode() => {
                 // ZooKeeper answers Unimplemented stamped with zxid -1, then closes.
-                wait_for_writes(&mut session).await?;
+                session.writes.wait_applied().await?;
                 let reply = crate::reply::error_reply(header.xid, -1, ErrorCode::Unimplemented);
                 shared.core.send(conn, &reply);
                 let _ = outbox.send(Outgoing::Close);
@@ -373,29 +382,7 @@ async fn handshake(
                 return Err(Closed::Refused("too many read-only sessions"));
             }
         } else {
-            match &backend {
-                Backend::Raft(replica) => {
-                    let proposal = Proposal {
-                        origin: None,
-                        ticket: None,
-                        entry: Entry {
-                            time_ms: now_ms(),
-                            txn: Txn::CreateSession {
-                                session_id,
-                                timeout_ms: timeout,
-                            },
-                        },
-                    };
-                    replica
-                        .write(proposal)
-                        .await
-                        .map_err(|e| Closed::Unavailable(e.to_string()))?;
-                }
-                Backend::Zab(link) => link
-                    .create_session(session_id, timeout, ids)
-                    .await
-                    .map_err(Closed::Unavailable)?,
-            }
+            crate::dispatch::sessions::create(&backend, session_id, timeout, ids).await?;
         }
         (session_id, timeout)
     } else {
@@ -405,20 +392,19 @@ async fn handshake(
         if !read_only {
             backend.announce_session_moved(request.session_id);
         }
-        if let (Backend::Raft(replica), false) = (&backend, read_only)
-            && replica.is_ensemble()
-        {
-            // ZooKeeper's follower asks the leader (REVALIDATE); here the member first
-            // applies everything the leader has committed, so a session created, closed
-            // or expired through another member is judged as the leader would judge it,
-            // not by this member's possibly older view.
-            replica
-                .sync()
-                .await
-                .map_err(|e| Closed::Unavailable(e.to_string()))?;
-        }
-        let mut known = core.session_timeout(request.session_id);
         let password_ok = request.passwd.as_ref() == session_password(request.session_id);
+        let timeout = request.timeout.clamp(
+            settings.min_session_timeout_ms,
+            settings.max_session_timeout_ms,
+        );
+        let mut known = if read_only {
+            core.session_timeout(request.session_id)
+        } else if password_ok {
+            crate::dispatch::sessions::resumable(core, &backend, request.session_id, timeout)
+                .await?
+        } else {
+            None
+        };
         if read_only {
             if known.is_some() {
                 // As ZooKeeper's read-only server: "Refusing global session reconnection
@@ -429,23 +415,8 @@ async fn handshake(
             }
             if password_ok && shared.read_only.resume(request.session_id) {
                 // One of this server's local read-only sessions.
-                known = Some(request.timeout.clamp(
-                    settings.min_session_timeout_ms,
-                    settings.max_session_timeout_ms,
-                ));
+                known = Some(timeout);
             }
-        }
-        if let (Backend::Zab(link), true, false) = (&backend, password_ok, read_only) {
-            // ZooKeeper's leader owns the session: ask it, as an observer does.
-            let timeout = request.timeout.clamp(
-                settings.min_session_timeout_ms,
-                settings.max_session_timeout_ms,
-            );
-            let valid = link
-                .revalidate(request.session_id, timeout)
-                .await
-                .map_err(Closed::Unavailable)?;
-            known = valid.then_some(timeout);
         }
         match known {
             Some(timeout) if password_ok => (request.session_id, timeout),
@@ -503,9 +474,7 @@ async fn handshake(
         id: session_id,
         auth: ids.to_vec(),
         peer_ip,
-        submitted: 0,
-        applied,
-        leadership: (0, None),
+        writes: WriteOrder::new(applied),
         sasl: None,
         read_only,
     })
@@ -549,18 +518,7 @@ fn read_only_action(
     }
 }
 
-async fn wait_for_writes(session: &mut Session) -> Result<(), Closed> {
-    let target = session.submitted;
-    session
-        .applied
-        .wait_for(|applied| *applied >= target)
-        .await
-        .map(|_| ())
-        .map_err(|_| Closed::Cancelled)
-}
-
-/// A write: proposed to our log, or forwarded to ZooKeeper's leader (`request` is the
-/// client's frame, header included, sent on as it came).
+/// A write of this connection, handed to the dispatch layer.
 async fn submit(
     shared: &Shared,
     session: &mut Session,
@@ -569,119 +527,23 @@ async fn submit(
     txn: Txn,
     request: &Bytes,
 ) -> Result<(), Closed> {
-    // A write must not overtake an earlier one of this connection that a leader
-    // change may have dropped: with writes still in flight from another leadership,
-    // end the connection instead (the client sees a connection loss, as in ZooKeeper).
     let backend = shared.backend();
-    let leadership = backend.leadership();
-    if session.submitted > *session.applied.borrow() && leadership != session.leadership {
-        return Err(Closed::Unavailable(
-            "the leader changed while writes were in flight".into(),
-        ));
-    }
-    session.leadership = leadership;
-    match &backend {
-        Backend::Raft(replica) => {
-            let proposal = Proposal {
-                origin: Some(origin(shared, session, xid, &kinds)),
-                ticket: None,
-                entry: Entry {
-                    time_ms: now_ms(),
-                    txn,
-                },
-            };
-            replica
-                .submit(proposal)
-                .await
-                .map_err(|e| Closed::Unavailable(e.to_string()))?;
-            shared.core.submitted(session.conn);
-        }
-        Backend::Zab(link) => {
-            let (opcode, body) = split_request(request)?;
-            shared
-                .core
-                .expect_forwarded(session.conn, session.id, xid, kinds);
-            link.forward(session.id, xid, opcode, body, &session.auth)
-                .map_err(Closed::Unavailable)?;
-        }
-    }
-    session.submitted += 1;
-    Ok(())
-}
-
-/// A reconfig with `reconfigEnabled`: the leader runs it and proposes its outcome with
-/// this connection's origin, so the answer (the new configuration, or an error) comes
-/// when that entry is applied here, in order with this connection's writes. A
-/// standalone server cannot reconfigure (ZooKeeper: Unimplemented, as an error txn).
-async fn reconfig(
-    shared: &Shared,
-    session: &mut Session,
-    xid: i32,
-    request: &ferrokeeper_protocol::ReconfigRequest,
-    payload: &Bytes,
-) -> Result<(), Closed> {
-    let kinds = vec![OpCode::Reconfig];
-    let backend = shared.backend();
-    let replica = match &backend {
-        Backend::Raft(replica) if replica.is_ensemble() => replica,
-        _ => {
-            let txn = Txn::Write {
-                session_id: session.id,
-                auth: session.auth.clone(),
-                op: crate::state::txn::WriteOp::Fail {
-                    code: ErrorCode::Unimplemented.code(),
-                },
-            };
-            return submit(shared, session, xid, kinds, txn, payload).await;
-        }
-    };
-    session.leadership = backend.leadership();
-    let call = crate::replication::ReconfigCall {
-        proposal: Proposal {
-            origin: Some(origin(shared, session, xid, &kinds)),
-            ticket: None,
-            // Replaced by the leader with the outcome.
-            entry: Entry {
-                time_ms: now_ms(),
-                txn: Txn::CloseSession { session_id: 0 },
-            },
-        },
-        joining: request.joining_servers.clone(),
-        leaving: request.leaving_servers.clone(),
-        new_members: request.new_members.clone(),
-        from_config: request.cur_config_id,
-        session_id: session.id,
-        auth: session.auth.clone(),
-    };
-    // Counted before it can be answered: later reads wait for it like for a write.
-    shared.core.submitted(session.conn);
-    session.submitted += 1;
-    replica
-        .reconfig(call)
-        .await
-        .map_err(|e| Closed::Unavailable(e.to_string()))
-}
-
-/// Where a proposal's reply goes: this connection, this request (the state machine
-/// answers it when the entry is applied here).
-fn origin(shared: &Shared, session: &Session, xid: i32, kinds: &[OpCode]) -> Origin {
-    Origin {
-        server: shared.core.server_id(),
-        incarnation: shared.core.incarnation(),
+    let writer = Writer {
         conn: session.conn,
-        xid,
-        kinds: kinds.iter().map(|k| k.code()).collect(),
-    }
-}
-
-/// A request frame's opcode and the bytes after its header (xid, opcode).
-fn split_request(request: &Bytes) -> Result<(i32, &[u8]), Closed> {
-    let opcode = request
-        .get(4..8)
-        .and_then(|b| <[u8; 4]>::try_from(b).ok())
-        .map(i32::from_be_bytes)
-        .ok_or_else(|| Closed::BadFrame("request shorter than its header".into()))?;
-    Ok((opcode, &request[8..]))
+        session: session.id,
+        auth: &session.auth,
+    };
+    session
+        .writes
+        .submit(
+            &shared.core,
+            &backend,
+            writer,
+            Write { xid, kinds, txn },
+            request,
+        )
+        .await?;
+    Ok(())
 }
 
 /// Handles one request; `false` ends the connection.
@@ -701,7 +563,7 @@ async fn handle(
             .any(|id| enforce.schemes.contains(&id.scheme))
     {
         // ZooKeeper's AuthenticationHelper: answer, then close the connection.
-        wait_for_writes(session).await?;
+        session.writes.wait_applied().await?;
         tracing::warn!(
             schemes = ?enforce.schemes,
             "a request before authenticating with an enforced scheme; closing"
@@ -717,7 +579,16 @@ async fn handle(
         && shared.settings.reconfig_enabled
         && !session.read_only
     {
-        reconfig(shared, session, xid, request, payload).await?;
+        let backend = shared.backend();
+        let writer = Writer {
+            conn: session.conn,
+            session: session.id,
+            auth: &session.auth,
+        };
+        session
+            .writes
+            .reconfig(&shared.core, &backend, writer, xid, request, payload)
+            .await?;
         return Ok(true);
     }
     let mut action = classify(frame.request);
@@ -769,15 +640,15 @@ async fn handle(
             )
             .await?;
             // The state machine answers and then closes every connection of the session.
-            wait_for_writes(session).await?;
+            session.writes.wait_applied().await?;
             return Ok(false);
         }
         Action::Reject(code) => {
-            wait_for_writes(session).await?;
+            session.writes.wait_applied().await?;
             shared.core.send_error(session.conn, xid, code);
         }
         Action::Read(Request::Auth(packet)) => {
-            wait_for_writes(session).await?;
+            session.writes.wait_applied().await?;
             let ids = super::auth::authenticate(&packet, &session.peer_ip, &shared.settings.auth);
             let code = if ids.is_some() {
                 ErrorCode::Ok
@@ -805,25 +676,21 @@ async fn handle(
             }
         }
         Action::Read(Request::Sasl(request)) if shared.settings.auth.sasl.is_some() => {
-            wait_for_writes(session).await?;
+            session.writes.wait_applied().await?;
             return sasl_step(shared, session, outbox, xid, request.token.as_deref());
         }
         Action::Read(request) => {
-            wait_for_writes(session).await?;
+            session.writes.wait_applied().await?;
             if matches!(request, Request::Sync(_)) {
                 // Everything the leader committed before now must be applied here.
-                match &shared.backend() {
-                    Backend::Raft(replica) => replica
-                        .sync()
-                        .await
-                        .map_err(|e| Closed::Unavailable(e.to_string()))?,
-                    Backend::Zab(link) => {
-                        let (_, body) = split_request(payload)?;
-                        link.sync(session.id, xid, body, &session.auth)
-                            .await
-                            .map_err(Closed::Unavailable)?;
-                    }
-                }
+                crate::dispatch::sync::sync(
+                    &shared.backend(),
+                    session.id,
+                    xid,
+                    payload,
+                    &session.auth,
+                )
+                .await?;
             }
             let ctx = ReadContext {
                 conn: session.conn,

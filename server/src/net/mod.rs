@@ -1,7 +1,6 @@
 //! The client port: accepting connections, four-letter words, and serving sessions.
 
 pub mod auth;
-mod backend;
 pub mod classify;
 mod connection;
 mod four_letter;
@@ -13,12 +12,12 @@ mod tls_ids;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-pub use backend::Backend;
 pub use four_letter::VERSION;
 pub use listener::{ClientPort, PerIp, serve_clients};
 pub use read_only::ReadOnlyMode;
 
 use crate::core::Core;
+use crate::dispatch::Backend;
 
 /// What the client port needs to know of the configuration.
 #[derive(Debug, Clone)]
