@@ -9,6 +9,7 @@ pub mod commands;
 pub mod config;
 pub mod core;
 pub mod dispatch;
+pub mod launch;
 pub mod metrics;
 pub mod net;
 pub mod proposal;

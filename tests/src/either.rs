@@ -18,6 +18,10 @@ pub enum TestServer {
     FerrokeeperEnsemble(crate::cluster::FerrokeeperEnsemble),
     /// Three ZooKeeper 3.8 members.
     ZooKeeperEnsemble(crate::zk_ensemble::RealZooKeeperEnsemble),
+    /// ferrokeeper started inside the test process.
+    InProcess(crate::in_process::InProcessServer),
+    /// Three ferrokeeper members inside the test process.
+    InProcessEnsemble(crate::in_process::InProcessEnsemble),
 }
 
 /// The ensembles' tick: ZooKeeper's default, as the standalone servers', so the same
@@ -62,6 +66,26 @@ impl TestServer {
         TestServer::FerrokeeperEnsemble(ensemble)
     }
 
+    /// ferrokeeper with extended types, started in this process.
+    pub async fn in_process() -> TestServer {
+        TestServer::InProcess(
+            crate::in_process::InProcessServer::start("-Dzookeeper.extendedTypesEnabled=true")
+                .await,
+        )
+    }
+
+    /// Three ferrokeeper members with extended types, started in this process.
+    pub async fn in_process_ensemble() -> TestServer {
+        TestServer::InProcessEnsemble(
+            crate::in_process::InProcessEnsemble::start(
+                3,
+                ENSEMBLE_TICK_MS as u32,
+                "-Dzookeeper.extendedTypesEnabled=true",
+            )
+            .await,
+        )
+    }
+
     /// Three ZooKeeper 3.8 members with extended types (JVMs started off the async
     /// threads).
     pub async fn zookeeper_ensemble() -> TestServer {
@@ -81,7 +105,10 @@ impl TestServer {
     pub fn is_ferrokeeper(&self) -> bool {
         matches!(
             self,
-            TestServer::Ferrokeeper(_) | TestServer::FerrokeeperEnsemble(_)
+            TestServer::Ferrokeeper(_)
+                | TestServer::FerrokeeperEnsemble(_)
+                | TestServer::InProcess(_)
+                | TestServer::InProcessEnsemble(_)
         )
     }
 
@@ -93,6 +120,8 @@ impl TestServer {
             TestServer::ZooKeeper(s) => s.addr(),
             TestServer::FerrokeeperEnsemble(e) => e.client_addr(0),
             TestServer::ZooKeeperEnsemble(e) => e.client_addr(0),
+            TestServer::InProcess(s) => s.addr(),
+            TestServer::InProcessEnsemble(e) => e.addr(),
         }
     }
 
@@ -102,7 +131,18 @@ impl TestServer {
         match self {
             TestServer::FerrokeeperEnsemble(e) => e.connect_string(),
             TestServer::ZooKeeperEnsemble(e) => e.connect_string(),
+            TestServer::InProcessEnsemble(e) => e.connect_string(),
             _ => self.addr().to_string(),
+        }
+    }
+
+    /// Ends the server: an in-process one stops cleanly before its data directory goes
+    /// (its tasks would otherwise outlive the test's files); a process is killed on drop.
+    pub async fn shutdown(self) {
+        match self {
+            TestServer::InProcess(s) => s.stop().await,
+            TestServer::InProcessEnsemble(e) => e.stop().await,
+            _ => {}
         }
     }
 
@@ -113,7 +153,11 @@ impl TestServer {
         tokio::task::block_in_place(|| match self {
             TestServer::Ferrokeeper(s) => s.restart(),
             TestServer::ZooKeeper(s) => s.restart(),
-            TestServer::FerrokeeperEnsemble(_) | TestServer::ZooKeeperEnsemble(_) => {
+            // A clean stop and start: an in-process server cannot be killed.
+            TestServer::InProcess(s) => tokio::runtime::Handle::current().block_on(s.restart()),
+            TestServer::FerrokeeperEnsemble(_)
+            | TestServer::ZooKeeperEnsemble(_)
+            | TestServer::InProcessEnsemble(_) => {
                 panic!("restart is for a single server")
             }
         });
@@ -188,6 +232,43 @@ macro_rules! against_both_servers {
                 async fn $scenario() {
                     let mut server = $crate::either::TestServer::zookeeper().await;
                     super::$scenario(&mut server).await;
+                }
+            )*
+        }
+    };
+}
+
+/// The scenarios against ferrokeeper started inside the test process: modules
+/// `against_in_process` (one server) and `against_in_process_ensemble` (three members),
+/// each test on a fresh server. No process is spawned, so they take milliseconds where
+/// the process suites take seconds.
+#[macro_export]
+macro_rules! against_in_process {
+    ($($scenario:ident),* $(,)?) => {
+        mod against_in_process {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    let mut server = $crate::either::TestServer::in_process().await;
+                    super::$scenario(&mut server).await;
+                    server.shutdown().await;
+                }
+            )*
+        }
+    };
+}
+
+/// As [`against_in_process!`](crate::against_in_process), on three in-process members.
+#[macro_export]
+macro_rules! against_in_process_ensemble {
+    ($($scenario:ident),* $(,)?) => {
+        mod against_in_process_ensemble {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    let mut server = $crate::either::TestServer::in_process_ensemble().await;
+                    super::$scenario(&mut server).await;
+                    server.shutdown().await;
                 }
             )*
         }

@@ -9,6 +9,7 @@ pub mod either;
 pub mod ensemble;
 pub mod follow;
 pub mod http;
+pub mod in_process;
 pub mod pki;
 pub mod process;
 pub mod proxy;

@@ -1586,3 +1586,48 @@ ferrokeeper_tests::against_both_ensembles!(
     session_expiry,
     client_side_expiry,
 );
+
+// The same scenarios against ferrokeeper inside the test process (no process spawned).
+ferrokeeper_tests::against_in_process!(
+    crud_and_errors,
+    children,
+    data_watch,
+    child_watch,
+    exists_watch,
+    many_in_flight,
+    close_removes_ephemeral,
+    create_modes,
+    children2_and_counts,
+    acl_and_auth,
+    sync_and_ephemerals,
+    multi_ops,
+    chroot,
+    persistent_watches,
+    one_shot_watch_removal,
+    mixed_watch_kinds_on_one_path,
+    session_expiry,
+    reconnect_after_restart,
+    get_config_standalone,
+    client_side_expiry,
+);
+
+ferrokeeper_tests::against_in_process_ensemble!(
+    crud_and_errors,
+    children,
+    data_watch,
+    child_watch,
+    exists_watch,
+    many_in_flight,
+    close_removes_ephemeral,
+    create_modes,
+    children2_and_counts,
+    acl_and_auth,
+    sync_and_ephemerals,
+    multi_ops,
+    chroot,
+    persistent_watches,
+    one_shot_watch_removal,
+    mixed_watch_kinds_on_one_path,
+    session_expiry,
+    client_side_expiry,
+);
