@@ -11,7 +11,7 @@ use crate::state::txn::Entry;
 pub type ConnId = u64;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Origin {
+pub struct ReplyTo {
     /// The proposing server's id (`myid`).
     pub server: u64,
     /// The proposing process's start time (ms): connection ids restart with the
@@ -24,7 +24,7 @@ pub struct Origin {
     pub kinds: Vec<i32>,
 }
 
-impl Origin {
+impl ReplyTo {
     pub fn kinds(&self) -> Vec<OpCode> {
         self.kinds
             .iter()
@@ -37,7 +37,7 @@ impl Origin {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Ticket {
     pub server: u64,
-    /// As in [`Origin`]: a replayed entry must not resolve a new process's ticket.
+    /// As in [`ReplyTo`]: a replayed entry must not resolve a new process's ticket.
     pub incarnation: i64,
     pub id: u64,
 }
@@ -45,7 +45,7 @@ pub struct Ticket {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Proposal {
     /// `None` for entries the server makes itself (session expiry, container reaping).
-    pub origin: Option<Origin>,
+    pub reply_to: Option<ReplyTo>,
     /// Set by the replication layer when the proposer waits for the result.
     pub ticket: Option<Ticket>,
     pub entry: Entry,

@@ -626,7 +626,7 @@ fn is_leader(replica: &Replica) -> bool {
 async fn propose_internal(replica: &Replica, txn: Txn) -> Result<(), ReplicationError> {
     replica
         .write(Proposal {
-            origin: None,
+            reply_to: None,
             ticket: None,
             entry: Entry {
                 time_ms: now_ms(),

@@ -162,7 +162,7 @@ struct State {
 }
 
 #[derive(Debug)]
-struct Inner {
+struct GroupState {
     path: String,
     acl: Vec<Acl>,
     view: watch::Sender<View>,
@@ -170,7 +170,7 @@ struct Inner {
     shutdown: CancellationToken,
 }
 
-impl Inner {
+impl GroupState {
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state
             .lock()
@@ -269,7 +269,7 @@ impl Drop for TaskGuard {
 /// ```
 #[derive(Debug, Clone)]
 pub struct Group {
-    inner: Arc<Inner>,
+    inner: Arc<GroupState>,
     _task: Arc<TaskGuard>,
 }
 
@@ -287,7 +287,7 @@ impl Group {
         let path = check_dir(path)?;
         let (view, _) = watch::channel(View::default());
         let shutdown = CancellationToken::new();
-        let inner = Arc::new(Inner {
+        let inner = Arc::new(GroupState {
             path,
             acl: acl.to_vec(),
             view,
@@ -550,7 +550,7 @@ enum End {
     Session(SessionState),
 }
 
-async fn run(inner: Arc<Inner>, sessions: Sessions) {
+async fn run(inner: Arc<GroupState>, sessions: Sessions) {
     let mut fixed = match &sessions.kind {
         SessionsKind::Fixed(client) => Some(client.clone()),
         SessionsKind::Builder { .. } => None,
@@ -625,7 +625,7 @@ async fn run(inner: Arc<Inner>, sessions: Sessions) {
 }
 
 /// Follows the group with one session until it ends.
-async fn session_loop(inner: &Inner, client: &Client) -> End {
+async fn session_loop(inner: &GroupState, client: &Client) -> End {
     let mut states = client.state_stream();
     let mut connected = false;
     let mut deadline: Option<Instant> = None;
@@ -709,7 +709,7 @@ async fn session_loop(inner: &Inner, client: &Client) -> End {
 }
 
 /// Lists the group with a child watch, creating its node first if it is missing.
-async fn list(inner: &Inner, client: &Client) -> Result<(Vec<String>, Watch)> {
+async fn list(inner: &GroupState, client: &Client) -> Result<(Vec<String>, Watch)> {
     match client.get_children_w(&inner.path).await {
         Err(Error::NoNode) => {
             create_parents(client, &inner.path, &inner.acl, CreateMode::Persistent).await?;

@@ -49,7 +49,7 @@ const PAUSE: std::time::Duration = std::time::Duration::from_secs(1);
 /// Dropping the latch deletes its node (queued, not awaited).
 #[derive(Debug)]
 pub struct LeaderLatch {
-    inner: Arc<Inner>,
+    inner: Arc<LatchState>,
     status: watch::Receiver<Status>,
     stop: CancellationToken,
 }
@@ -62,7 +62,7 @@ struct Status {
 }
 
 #[derive(Debug)]
-struct Inner {
+struct LatchState {
     client: Client,
     dir: String,
     id: Bytes,
@@ -72,7 +72,7 @@ struct Inner {
     status: watch::Sender<Status>,
 }
 
-impl Inner {
+impl LatchState {
     fn node(&self) -> MutexGuard<'_, ProtectedNode> {
         self.node
             .lock()
@@ -132,7 +132,7 @@ impl LeaderLatch {
         let node = create_protected(client, &dir, LATCH_NAME, id, acl).await?;
         tracing::info!(path = node.path, "latch node created");
         let (status_tx, status) = watch::channel(Status::default());
-        let inner = Arc::new(Inner {
+        let inner = Arc::new(LatchState {
             client: client.clone(),
             dir,
             id: Bytes::copy_from_slice(id),
@@ -289,7 +289,7 @@ enum Next {
 }
 
 /// The latch's task: decides leadership and watches the predecessor (or its own node).
-async fn follow(inner: Arc<Inner>, stop: CancellationToken) {
+async fn follow(inner: Arc<LatchState>, stop: CancellationToken) {
     let client = inner.client.clone();
     let mut states = client.state_stream();
     let mut connected = client.state().is_connected();
@@ -327,7 +327,7 @@ async fn follow(inner: Arc<Inner>, stop: CancellationToken) {
     }
 }
 
-fn on_state(inner: &Inner, state: Option<SessionState>, connected: &mut bool) -> Next {
+fn on_state(inner: &LatchState, state: Option<SessionState>, connected: &mut bool) -> Next {
     match state {
         Some(state) if state.is_connected() => {
             *connected = true;
@@ -346,7 +346,7 @@ fn on_state(inner: &Inner, state: Option<SessionState>, connected: &mut bool) ->
 
 /// Looks at the participants once, sets leadership, and waits for the watched node to
 /// change. Returns when it is time to look again.
-async fn check(inner: &Inner) -> Next {
+async fn check(inner: &LatchState) -> Next {
     let client = &inner.client;
     let children = match client.get_children(&inner.dir).await {
         Ok(children) => children,

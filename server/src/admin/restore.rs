@@ -77,7 +77,7 @@ pub async fn run(shared: &Arc<Shared>, body: Body) -> Outcome {
         Err(e) => return (StatusCode::BAD_REQUEST, Err(format!("not a snapshot: {e}"))),
     };
     let proposal = Proposal {
-        origin: None,
+        reply_to: None,
         ticket: None,
         entry: Entry {
             time_ms: crate::core::now_ms(),

@@ -97,7 +97,7 @@ impl ConnEntry {
     }
 }
 
-struct Inner {
+struct CoreState {
     zk: ZkState,
     watches: WatchRegistry<ConnId>,
     conns: HashMap<ConnId, ConnEntry>,
@@ -144,7 +144,7 @@ pub struct ConnInfo {
 pub struct Core {
     server_id: u64,
     incarnation: i64,
-    inner: Mutex<Inner>,
+    inner: Mutex<CoreState>,
     next_conn: AtomicU64,
     started: Instant,
     pub stats: Stats,
@@ -174,7 +174,7 @@ fn observe_fired(event: ferrokeeper_protocol::EventType, fired: usize) {
 /// reflects the change), then the proposer's reply when it is connected here (`origin`:
 /// connection, xid, opcodes), then the close of a closed session's connections.
 fn deliver(
-    inner: &mut Inner,
+    inner: &mut CoreState,
     (stats, throttle): (&Stats, &Throttle),
     applied: &crate::state::txn::Applied,
     origin: Option<(ConnId, i32, Vec<ferrokeeper_protocol::OpCode>)>,
@@ -245,7 +245,7 @@ impl Core {
         Core {
             server_id,
             incarnation: now_ms(),
-            inner: Mutex::new(Inner {
+            inner: Mutex::new(CoreState {
                 zk: ZkState::new(config),
                 watches: WatchRegistry::new(),
                 conns: HashMap::new(),
@@ -266,7 +266,7 @@ impl Core {
 
     /// The lock is never held across an await and no code under it panics on input,
     /// so a poisoned lock can only follow a bug; carry on with the data as it is.
-    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, CoreState> {
         self.inner
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -292,7 +292,7 @@ impl Core {
     /// A fresh session id not in use.
     pub fn new_session_id(&self) -> i64 {
         let mut inner = self.lock();
-        let Inner { zk, ids, .. } = &mut *inner;
+        let CoreState { zk, ids, .. } = &mut *inner;
         ids.next_id(|id| zk.sessions().contains(id))
     }
 
@@ -435,7 +435,7 @@ impl Core {
         self.lock().watch_event_zxid = on;
     }
 
-    /// Where a reconfig's membership is written (see `Inner::zoo_cfg`).
+    /// Where a reconfig's membership is written (see `CoreState::zoo_cfg`).
     pub fn set_zoo_cfg(&self, path: std::path::PathBuf) {
         self.lock().zoo_cfg = Some(path);
     }
@@ -669,7 +669,7 @@ impl Applier for Core {
         }
 
         let origin = proposal
-            .origin
+            .reply_to
             .as_ref()
             .filter(|o| o.server == self.server_id && o.incarnation == self.incarnation)
             .map(|o| (o.conn, o.xid, o.kinds()));

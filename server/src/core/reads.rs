@@ -9,7 +9,7 @@ use ferrokeeper_protocol::{
     perms, xid,
 };
 
-use super::{Core, Inner};
+use super::{Core, CoreState};
 use crate::proposal::ConnId;
 use crate::tree::acl;
 use crate::watch::{NodeZxids, ResetWatches, WatchKind, WatchRegistry};
@@ -25,7 +25,7 @@ pub struct ReadContext {
 
 type Reply = Result<Response, ErrorCode>;
 
-fn check(inner: &Inner, path: &str, perm: i32, auth: &[Id]) -> Result<(), ErrorCode> {
+fn check(inner: &CoreState, path: &str, perm: i32, auth: &[Id]) -> Result<(), ErrorCode> {
     let node_acl = inner.zk.tree().acl(path).ok_or(ErrorCode::NoNode)?;
     if acl::check(node_acl, perm, auth) {
         Ok(())
@@ -36,7 +36,7 @@ fn check(inner: &Inner, path: &str, perm: i32, auth: &[Id]) -> Result<(), ErrorC
 
 /// Arms a watch for `conn`; past its limit of watched paths the request fails with
 /// QuotaExceeded (the clearest code ZooKeeper's clients know for "too many"), logged.
-fn arm(inner: &mut Inner, path: &str, conn: ConnId, kind: WatchKind) -> Result<(), ErrorCode> {
+fn arm(inner: &mut CoreState, path: &str, conn: ConnId, kind: WatchKind) -> Result<(), ErrorCode> {
     inner.watches.try_add(path, conn, kind).map_err(|_| {
         tracing::warn!(
             conn,
@@ -47,7 +47,7 @@ fn arm(inner: &mut Inner, path: &str, conn: ConnId, kind: WatchKind) -> Result<(
     })
 }
 
-fn get_data(inner: &mut Inner, ctx: &ReadContext, path: &str, watch: bool) -> Reply {
+fn get_data(inner: &mut CoreState, ctx: &ReadContext, path: &str, watch: bool) -> Reply {
     let node = lookup_path(path);
     check(inner, node, perms::READ, &ctx.auth)?;
     let (data, stat) = inner.zk.tree().get_data(node)?;
@@ -58,7 +58,7 @@ fn get_data(inner: &mut Inner, ctx: &ReadContext, path: &str, watch: bool) -> Re
 }
 
 fn get_children(
-    inner: &mut Inner,
+    inner: &mut CoreState,
     ctx: &ReadContext,
     path: &str,
     watch: bool,
@@ -72,7 +72,7 @@ fn get_children(
     Ok((children, stat))
 }
 
-fn exists(inner: &mut Inner, ctx: &ReadContext, path: &str, watch: bool) -> Reply {
+fn exists(inner: &mut CoreState, ctx: &ReadContext, path: &str, watch: bool) -> Reply {
     // A missing node arms the watch (it fires on create); an existing one needs READ
     // first, as in ZooKeeper 3.8.4+, and a denied exists arms nothing.
     if path.contains('\0') {
@@ -95,7 +95,7 @@ fn exists(inner: &mut Inner, ctx: &ReadContext, path: &str, watch: bool) -> Repl
     Ok(Response::Stat(stat))
 }
 
-fn get_acl(inner: &Inner, ctx: &ReadContext, path: &str) -> Reply {
+fn get_acl(inner: &CoreState, ctx: &ReadContext, path: &str) -> Reply {
     let path = lookup_path(path);
     let node_acl = inner.zk.tree().acl(path).ok_or(ErrorCode::NoNode)?;
     let can_admin = acl::check(node_acl, perms::ADMIN, &ctx.auth);
@@ -127,7 +127,7 @@ fn who_am_i(auth: &[Id]) -> Response {
     Response::WhoAmI(WhoAmIResponse { client_info })
 }
 
-fn multi_read(inner: &mut Inner, ctx: &ReadContext, ops: &[MultiOp]) -> Response {
+fn multi_read(inner: &mut CoreState, ctx: &ReadContext, ops: &[MultiOp]) -> Response {
     // Not atomic: every op stands alone.
     let results = ops
         .iter()
@@ -161,7 +161,7 @@ fn lookup_path(path: &str) -> &str {
     if path.is_empty() { "/" } else { path }
 }
 
-fn answer(inner: &mut Inner, ctx: &ReadContext, request: Request) -> Reply {
+fn answer(inner: &mut CoreState, ctx: &ReadContext, request: Request) -> Reply {
     match request {
         Request::Exists(r) => exists(inner, ctx, &r.path, r.watch),
         Request::GetData(r) => get_data(inner, ctx, &r.path, r.watch),
@@ -277,11 +277,11 @@ impl Core {
     /// reply is QuotaExceeded.
     fn reset_watches(
         &self,
-        inner: &mut Inner,
+        inner: &mut CoreState,
         conn: ConnId,
         request: SetWatches2,
     ) -> Result<(), ErrorCode> {
-        let Inner {
+        let CoreState {
             zk, watches, conns, ..
         } = inner;
         let (events, armed) = reset(watches, zk.tree(), conn, request);

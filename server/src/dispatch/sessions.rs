@@ -19,7 +19,7 @@ pub async fn create(
     match backend {
         Backend::Raft(replica) => {
             let proposal = Proposal {
-                origin: None,
+                reply_to: None,
                 ticket: None,
                 entry: Entry {
                     time_ms: now_ms(),

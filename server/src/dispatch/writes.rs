@@ -8,7 +8,7 @@ use tokio::sync::watch;
 
 use super::{Backend, DispatchError};
 use crate::core::{Core, now_ms};
-use crate::proposal::{ConnId, Origin, Proposal};
+use crate::proposal::{ConnId, Proposal, ReplyTo};
 use crate::state::txn::{Entry, Txn, WriteOp};
 
 /// One connection's writes in flight.
@@ -89,7 +89,7 @@ impl WriteOrder {
         match backend {
             Backend::Raft(replica) => {
                 let proposal = Proposal {
-                    origin: Some(origin(core, writer.conn, xid, &kinds)),
+                    reply_to: Some(origin(core, writer.conn, xid, &kinds)),
                     ticket: None,
                     entry: Entry {
                         time_ms: now_ms(),
@@ -146,7 +146,7 @@ impl WriteOrder {
         self.leadership = backend.leadership();
         let call = crate::replication::ReconfigCall {
             proposal: Proposal {
-                origin: Some(origin(core, writer.conn, xid, &kinds)),
+                reply_to: Some(origin(core, writer.conn, xid, &kinds)),
                 ticket: None,
                 // Replaced by the leader with the outcome.
                 entry: Entry {
@@ -173,8 +173,8 @@ impl WriteOrder {
 
 /// Where a proposal's reply goes: this connection, this request (the core answers it
 /// when the entry is applied here).
-fn origin(core: &Core, conn: ConnId, xid: i32, kinds: &[OpCode]) -> Origin {
-    Origin {
+fn origin(core: &Core, conn: ConnId, xid: i32, kinds: &[OpCode]) -> ReplyTo {
+    ReplyTo {
         server: core.server_id(),
         incarnation: core.incarnation(),
         conn,

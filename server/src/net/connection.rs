@@ -43,7 +43,7 @@ enum Closed {
     ShuttingDown,
 }
 
-struct Session {
+struct ConnSession {
     conn: ConnId,
     id: i64,
     auth: Vec<Id>,
@@ -352,7 +352,7 @@ async fn handshake(
     (conn, peer, ids, transport): Client<'_>,
     request: ConnectRequest,
     outbox: &Outbox,
-) -> Result<Session, Closed> {
+) -> Result<ConnSession, Closed> {
     let core = &shared.core;
     if request.last_zxid_seen > core.last_zxid() {
         // The client has seen a newer state than ours: say nothing, it tries another server.
@@ -469,7 +469,7 @@ async fn handshake(
         timeout,
         "session established"
     );
-    Ok(Session {
+    Ok(ConnSession {
         conn,
         id: session_id,
         auth: ids.to_vec(),
@@ -494,7 +494,7 @@ enum ReadOnly {
 /// everything else is served as usual.
 fn read_only_action(
     shared: &Arc<Shared>,
-    session: &Session,
+    session: &ConnSession,
     outbox: &Outbox,
     xid: i32,
     action: Action,
@@ -521,7 +521,7 @@ fn read_only_action(
 /// A write of this connection, handed to the dispatch layer.
 async fn submit(
     shared: &Shared,
-    session: &mut Session,
+    session: &mut ConnSession,
     xid: i32,
     kinds: Vec<OpCode>,
     txn: Txn,
@@ -549,7 +549,7 @@ async fn submit(
 /// Handles one request; `false` ends the connection.
 async fn handle(
     shared: &Arc<Shared>,
-    session: &mut Session,
+    session: &mut ConnSession,
     outbox: &Outbox,
     frame: RequestFrame,
     payload: &Bytes,
@@ -710,7 +710,7 @@ async fn handle(
 /// connection closes, unless `allowSaslFailedClients` keeps it.
 fn sasl_step(
     shared: &Arc<Shared>,
-    session: &mut Session,
+    session: &mut ConnSession,
     outbox: &Outbox,
     xid: i32,
     token: Option<&[u8]>,

@@ -115,7 +115,7 @@ pub struct RaftFacts {
 pub struct ReplicaOptions {
     /// `myid`.
     pub id: u64,
-    /// This process's incarnation (see [`crate::proposal::Origin`]).
+    /// This process's incarnation (see [`crate::proposal::ReplyTo`]).
     pub incarnation: i64,
     /// `None`: a standalone server, a one-voter cluster.
     pub ensemble: Option<Ensemble>,
@@ -152,10 +152,10 @@ pub enum ReplicationError {
 /// A handle to this server's Raft member.
 #[derive(Clone)]
 pub struct Replica {
-    inner: Arc<Inner>,
+    inner: Arc<ReplicaState>,
 }
 
-struct Inner {
+struct ReplicaState {
     me: u64,
     raft: Raft,
     tickets: Arc<Tickets>,
@@ -300,7 +300,7 @@ impl Replica {
                 .map_err(|e| start(&e))?;
             let (_, role) = watch::channel(Role::Standalone);
             return Ok(Replica {
-                inner: Arc::new(Inner {
+                inner: Arc::new(ReplicaState {
                     me: id,
                     raft,
                     tickets,
@@ -414,7 +414,7 @@ impl Replica {
         let priorities = ensemble.priorities.clone();
         let voters = ensemble.voters.clone();
         let replica = Replica {
-            inner: Arc::new(Inner {
+            inner: Arc::new(ReplicaState {
                 me: id,
                 raft,
                 tickets,

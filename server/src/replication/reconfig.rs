@@ -309,7 +309,7 @@ mod tests {
     fn call(joining: Option<&str>, leaving: Option<&str>, new: Option<&str>) -> ReconfigCall {
         ReconfigCall {
             proposal: Proposal {
-                origin: None,
+                reply_to: None,
                 ticket: None,
                 entry: Entry {
                     time_ms: 0,

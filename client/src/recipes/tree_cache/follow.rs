@@ -11,7 +11,7 @@ use futures::future::BoxFuture;
 use futures::stream::FuturesOrdered;
 use tokio_util::sync::CancellationToken;
 
-use super::Inner;
+use super::CacheState;
 use super::view::CachedNode;
 use crate::recipes::Lost;
 use crate::recipes::util::{child_path, wait_connected};
@@ -38,7 +38,7 @@ enum Step {
 }
 
 /// Follows the subtree until the session ends (the loss) or `stop` (`None`).
-pub(super) async fn run(inner: Arc<Inner>, client: Client, stop: CancellationToken) {
+pub(super) async fn run(inner: Arc<CacheState>, client: Client, stop: CancellationToken) {
     let lost = tokio::select! {
         _ = stop.cancelled() => None,
         lost = follow(&inner, &client) => Some(lost),
@@ -49,7 +49,7 @@ pub(super) async fn run(inner: Arc<Inner>, client: Client, stop: CancellationTok
     }
 }
 
-async fn follow(inner: &Inner, client: &Client) -> Lost {
+async fn follow(inner: &CacheState, client: &Client) -> Lost {
     loop {
         match follow_watch(inner, client).await {
             Ok(()) => tracing::warn!(root = inner.root, "tree cache watch removed; re-arming"),
@@ -60,7 +60,7 @@ async fn follow(inner: &Inner, client: &Client) -> Lost {
 
 /// Arms the watch and follows it; `Ok` when the watch was removed (by
 /// [`Client::remove_watches`] on the root), to arm it again.
-async fn follow_watch(inner: &Inner, client: &Client) -> Result<(), Lost> {
+async fn follow_watch(inner: &CacheState, client: &Client) -> Result<(), Lost> {
     let root = inner.root.as_str();
     // The watch goes first: every change after it is reported, so a load that starts
     // after it misses nothing.
@@ -143,7 +143,7 @@ async fn follow_watch(inner: &Inner, client: &Client) -> Result<(), Lost> {
 }
 
 /// The read (or the decision without one) for a watch event.
-fn read_for(inner: &Inner, client: &Client, event: WatchedEvent) -> BoxFuture<'static, Step> {
+fn read_for(inner: &CacheState, client: &Client, event: WatchedEvent) -> BoxFuture<'static, Step> {
     let path = event.path;
     // The event's zxid (ZooKeeper 3.9, ferrokeeper) spares reads the view makes
     // needless; without it (3.8, changes replayed after a reconnect) every event is
@@ -184,7 +184,7 @@ fn read_for(inner: &Inner, client: &Client, event: WatchedEvent) -> BoxFuture<'s
 
 /// Applies one step; `Ok(true)` when the view may have missed a change and must be
 /// loaded again.
-fn apply(inner: &Inner, client: &Client, step: Step) -> Result<bool, Lost> {
+fn apply(inner: &CacheState, client: &Client, step: Step) -> Result<bool, Lost> {
     match step {
         Step::Found(path, node) => inner.apply(|view, out| view.found(&path, node, out)),
         Step::Missing(path, before) => inner.apply(|view, out| view.missing(&path, before, out)),

@@ -89,7 +89,7 @@ pub use view::{CachedNode, TreeCacheEvent};
 /// [`Lock`]: crate::recipes::Lock
 #[derive(Debug)]
 pub struct TreeCache {
-    inner: Arc<Inner>,
+    inner: Arc<CacheState>,
     status: watch::Receiver<Status>,
     stop: CancellationToken,
 }
@@ -118,7 +118,7 @@ struct Status {
 }
 
 #[derive(Debug)]
-struct Inner {
+struct CacheState {
     root: String,
     /// The view and the event sender under one lock, so that events are sent in the
     /// order the view changed.
@@ -132,7 +132,7 @@ struct State {
     events: mpsc::UnboundedSender<TreeCacheEvent>,
 }
 
-impl Inner {
+impl CacheState {
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state
             .lock()
@@ -203,7 +203,7 @@ impl TreeCache {
         let root = check_dir(path)?;
         let (events, rx) = mpsc::unbounded_channel();
         let (status_tx, status) = watch::channel(Status::default());
-        let inner = Arc::new(Inner {
+        let inner = Arc::new(CacheState {
             state: Mutex::new(State {
                 view: View::new(&root),
                 events,

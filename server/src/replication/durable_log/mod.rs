@@ -222,9 +222,9 @@ impl LogContent {
         self.last().map(|l| l.index + 1)
     }
 
-    fn apply(&mut self, op: &Applied) {
+    fn apply(&mut self, op: &RecordEffect) {
         match op {
-            Applied::Entry(loc) => {
+            RecordEffect::Entry(loc) => {
                 let index = loc.log_id.index;
                 // Appending over existing entries replaces them and everything after.
                 self.index.split_off(&index);
@@ -233,9 +233,9 @@ impl LogContent {
                     self.phantom = None;
                 }
             }
-            Applied::Vote(v) => self.vote = Some(*v),
-            Applied::Committed(c) => self.committed = *c,
-            Applied::TruncateAfter(id) => {
+            RecordEffect::Vote(v) => self.vote = Some(*v),
+            RecordEffect::Committed(c) => self.committed = *c,
+            RecordEffect::TruncateAfter(id) => {
                 let from = id.map_or(0, |id| id.index + 1);
                 self.index.split_off(&from);
                 if let Some(ph) = self.phantom
@@ -244,7 +244,7 @@ impl LogContent {
                     self.phantom = id.filter(|id| id.index >= self.purged_next());
                 }
             }
-            Applied::Purge(id) => {
+            RecordEffect::Purge(id) => {
                 self.index = self.index.split_off(&(id.index + 1));
                 if self.purged.is_none_or(|p| p < *id) {
                     self.purged = Some(*id);
@@ -258,7 +258,7 @@ impl LogContent {
 }
 
 /// A record's effect on [`LogContent`].
-enum Applied {
+enum RecordEffect {
     Entry(Loc),
     Vote(VoteOf<TypeConfig>),
     Committed(Option<LogIdOf<TypeConfig>>),
@@ -276,7 +276,7 @@ struct Op {
 
 enum Effect {
     Entry(LogIdOf<TypeConfig>),
-    Other(Applied),
+    Other(RecordEffect),
 }
 
 struct Segment {
@@ -287,7 +287,8 @@ struct Segment {
     sealed_last: Option<Option<u64>>,
 }
 
-struct Core {
+/// The log's model and its segment files: what every read and append works on.
+struct LogFiles {
     dir: PathBuf,
     opts: LogOptions,
     content: LogContent,
@@ -300,8 +301,9 @@ struct Core {
     sync_tx: mpsc::Sender<SyncRequest>,
 }
 
-struct Shared {
-    core: RwLock<Core>,
+/// What clones of the store share: the files behind a lock, and the first I/O failure.
+struct StoreState {
+    core: RwLock<LogFiles>,
     /// Set once a write or fdatasync failed; the store then refuses all further I/O.
     failed: Arc<Mutex<Option<String>>>,
     _lock: File,
@@ -310,7 +312,7 @@ struct Shared {
 /// The durable Raft log store; cheap to clone (clones share the log).
 #[derive(Clone)]
 pub struct DurableLogStore {
-    shared: Arc<Shared>,
+    shared: Arc<StoreState>,
 }
 
 fn sync_dir(dir: &Path) -> Result<(), LogStoreError> {
@@ -386,7 +388,7 @@ fn create_segment(
     ))
 }
 
-impl Core {
+impl LogFiles {
     /// Writes `ops` in order, rolling to a new segment when the active one is full, and
     /// applies their effects. The caller checked that they are valid.
     fn write(&mut self, ops: Vec<Op>) -> Result<(), LogStoreError> {
@@ -406,7 +408,7 @@ impl Core {
             format::encode_record(self.active_seq, offset, op.kind, &op.payload, &mut buf);
             self.write_offset += rlen;
             let applied = match op.effect {
-                Effect::Entry(log_id) => Applied::Entry(Loc {
+                Effect::Entry(log_id) => RecordEffect::Entry(Loc {
                     log_id,
                     seq: self.active_seq,
                     offset,
@@ -523,7 +525,7 @@ impl DurableLogStore {
         let failed = Arc::new(Mutex::new(None));
         let sync_tx = sync::spawn(opts.sync, failed.clone())
             .map_err(io_err("start the sync thread for", dir))?;
-        let mut core = Core {
+        let mut core = LogFiles {
             dir: dir.to_path_buf(),
             opts,
             content: recovered.content,
@@ -543,7 +545,7 @@ impl DurableLogStore {
             "raft log opened"
         );
         Ok(DurableLogStore {
-            shared: Arc::new(Shared {
+            shared: Arc::new(StoreState {
                 core: RwLock::new(core),
                 failed,
                 _lock: lock,
@@ -570,14 +572,14 @@ impl DurableLogStore {
         }
     }
 
-    fn core_read(&self) -> Result<std::sync::RwLockReadGuard<'_, Core>, LogStoreError> {
+    fn core_read(&self) -> Result<std::sync::RwLockReadGuard<'_, LogFiles>, LogStoreError> {
         self.shared
             .core
             .read()
             .map_err(|_| LogStoreError::Failed("lock poisoned".into()))
     }
 
-    fn core_write(&self) -> Result<std::sync::RwLockWriteGuard<'_, Core>, LogStoreError> {
+    fn core_write(&self) -> Result<std::sync::RwLockWriteGuard<'_, LogFiles>, LogStoreError> {
         self.shared
             .core
             .write()
@@ -906,7 +908,7 @@ fn replay_record(
     seq: u64,
     offset: u64,
     len: u64,
-) -> Result<Applied, String> {
+) -> Result<RecordEffect, String> {
     Ok(match kind {
         Kind::Checkpoint => return Err("checkpoint record inside a segment".into()),
         Kind::Entry => {
@@ -914,29 +916,29 @@ fn replay_record(
             let (id, _): (DiskLogId, _) =
                 postcard::take_from_bytes(payload).map_err(|e| format!("bad entry: {e}"))?;
             content.check_append(id.index, content.next_index())?;
-            Applied::Entry(Loc {
+            RecordEffect::Entry(Loc {
                 log_id: id.to_log_id(),
                 seq,
                 offset,
                 len,
             })
         }
-        Kind::Vote => Applied::Vote(
+        Kind::Vote => RecordEffect::Vote(
             format::decode::<DiskVote>(payload)
                 .map_err(|e| format!("bad vote: {e}"))?
                 .to_vote(),
         ),
-        Kind::Committed => Applied::Committed(
+        Kind::Committed => RecordEffect::Committed(
             format::decode::<Option<DiskLogId>>(payload)
                 .map_err(|e| format!("bad committed: {e}"))?
                 .map(DiskLogId::to_log_id),
         ),
-        Kind::TruncateAfter => Applied::TruncateAfter(
+        Kind::TruncateAfter => RecordEffect::TruncateAfter(
             format::decode::<Option<DiskLogId>>(payload)
                 .map_err(|e| format!("bad truncate: {e}"))?
                 .map(DiskLogId::to_log_id),
         ),
-        Kind::Purge => Applied::Purge(
+        Kind::Purge => RecordEffect::Purge(
             format::decode::<DiskLogId>(payload)
                 .map_err(|e| format!("bad purge: {e}"))?
                 .to_log_id(),
@@ -944,7 +946,11 @@ fn replay_record(
     })
 }
 
-fn encode_op<T: serde::Serialize>(kind: Kind, value: &T, effect: Applied) -> Result<Op, io::Error> {
+fn encode_op<T: serde::Serialize>(
+    kind: Kind,
+    value: &T,
+    effect: RecordEffect,
+) -> Result<Op, io::Error> {
     let payload =
         format::encode(value).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
     Ok(Op {
@@ -998,7 +1004,11 @@ impl RaftLogStorage<TypeConfig> for DurableLogStore {
     }
 
     async fn save_vote(&mut self, vote: &VoteOf<TypeConfig>) -> Result<(), io::Error> {
-        let op = encode_op(Kind::Vote, &DiskVote::from_vote(vote), Applied::Vote(*vote))?;
+        let op = encode_op(
+            Kind::Vote,
+            &DiskVote::from_vote(vote),
+            RecordEffect::Vote(*vote),
+        )?;
         self.submit_durable(op).await
     }
 
@@ -1011,7 +1021,7 @@ impl RaftLogStorage<TypeConfig> for DurableLogStore {
         let op = encode_op(
             Kind::Committed,
             &committed.as_ref().map(DiskLogId::from_log_id),
-            Applied::Committed(committed),
+            RecordEffect::Committed(committed),
         )?;
         Ok(self.submit(vec![op], None)?)
     }
@@ -1071,7 +1081,7 @@ impl RaftLogStorage<TypeConfig> for DurableLogStore {
         let op = encode_op(
             Kind::TruncateAfter,
             &last_log_id.as_ref().map(DiskLogId::from_log_id),
-            Applied::TruncateAfter(last_log_id),
+            RecordEffect::TruncateAfter(last_log_id),
         )?;
         self.submit_durable(op).await
     }
@@ -1080,7 +1090,7 @@ impl RaftLogStorage<TypeConfig> for DurableLogStore {
         let op = encode_op(
             Kind::Purge,
             &DiskLogId::from_log_id(&log_id),
-            Applied::Purge(log_id),
+            RecordEffect::Purge(log_id),
         )?;
         // The purge record must be durable before any segment disappears.
         self.submit_durable(op).await?;

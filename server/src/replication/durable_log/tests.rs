@@ -16,7 +16,7 @@ use openraft::{BasicNode, Membership, RaftLogReader, StorageError};
 use super::super::state_machine::{Applier, SnapshotOptions, SnapshotWriter, StateMachine};
 use super::super::types::TypeConfig;
 use super::*;
-use crate::proposal::{Origin, Proposal};
+use crate::proposal::{Proposal, ReplyTo};
 use crate::state::txn::{Entry, Txn, TxnResult};
 
 struct NullApplier;
@@ -84,7 +84,7 @@ fn vote(term: u64, node_id: u64, committed: bool) -> VoteOf<TypeConfig> {
 
 fn proposal(i: u64) -> Proposal {
     Proposal {
-        origin: Some(Origin {
+        reply_to: Some(ReplyTo {
             server: 1,
             incarnation: 1,
             conn: i,
@@ -537,7 +537,7 @@ async fn measure_append_throughput() {
     let payload_entry = |i: u64| {
         // ~100 bytes encoded.
         let mut p = proposal(i);
-        p.origin.as_mut().unwrap().kinds = vec![1; 60];
+        p.reply_to.as_mut().unwrap().kinds = vec![1; 60];
         EntryOf::<TypeConfig>::new_normal(log_id(1, i), p)
     };
     println!(
