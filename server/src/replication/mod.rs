@@ -2,6 +2,7 @@
 //! server proposes [`Proposal`]s through a [`Replica`] and learns results as
 //! [`TxnResult`]s.
 
+mod activity;
 mod address_book;
 mod contact;
 mod durable_log;
@@ -14,6 +15,7 @@ mod peer_wire;
 mod priority;
 mod reconfig;
 mod role;
+mod role_monitor;
 mod snapshot_file;
 mod state_machine;
 mod tickets;
@@ -41,6 +43,7 @@ pub use transfer::{ServerId, TransferError};
 
 use crate::proposal::Proposal;
 use crate::state::txn::TxnResult;
+use activity::report_activity;
 use address_book::AddressBook;
 use contact::Contact;
 use forward::ForwarderTask;
@@ -48,6 +51,7 @@ use network::Peers;
 use peer_client::PeerConn;
 use peer_server::PeerService;
 use peer_wire::{PeerRequest, PeerResponse};
+use role_monitor::RoleMonitor;
 use state_machine::{SnapshotOptions, StateMachine};
 use tickets::Tickets;
 use transfer::Transfers;
@@ -740,316 +744,6 @@ impl Replica {
         self.inner.stop.cancel();
         if let Err(e) = self.inner.raft.shutdown().await {
             tracing::warn!("raft shutdown: {e}");
-        }
-    }
-}
-
-/// Watches openraft's metrics and publishes this server's [`Role`]; on a leader
-/// change, announces possibly lost writes; on becoming leader, refreshes sessions and
-/// adds the observers as learners.
-struct RoleMonitor {
-    me: u64,
-    raft: Raft,
-    contact: Arc<Contact>,
-    hooks: Arc<dyn PeerHooks>,
-    observers: BTreeSet<u64>,
-    quorum_timeout: Duration,
-    role: watch::Sender<Role>,
-    lost: watch::Sender<u64>,
-    /// An attempt to add observers as learners is under way.
-    adding: Arc<AtomicBool>,
-    /// Learns the addresses of members a reconfig added.
-    addrs: AddressBook,
-}
-
-impl RoleMonitor {
-    async fn run(self, stop: CancellationToken) {
-        let mut ticker = tokio::time::interval(Duration::from_millis(20));
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut seen_leader: Option<(u64, Option<u64>)> = None;
-        let mut seen_members: Option<Members> = None;
-        loop {
-            tokio::select! {
-                _ = ticker.tick() => {}
-                () = stop.cancelled() => return,
-            }
-            let metrics = self.raft.metrics().borrow_watched().clone();
-            let leadership = (metrics.current_term, metrics.current_leader);
-            if seen_leader != Some(leadership) {
-                if seen_leader.is_some() {
-                    // Entries not yet committed may be dropped by a new leader.
-                    self.lost.send_modify(|n| *n += 1);
-                }
-                log_leadership(self.me, &metrics);
-                if metrics.current_leader == Some(self.me) {
-                    self.hooks.became_leader();
-                }
-                seen_leader = Some(leadership);
-            }
-            let members = Members::of(&metrics);
-            if seen_members.as_ref() != Some(&members) {
-                members.log_changes_from(seen_members.as_ref());
-                self.learn_addresses(&members);
-                seen_members = Some(members);
-            }
-            // Until every configured observer is a learner (an attempt can fail, e.g.
-            // while the first membership is not committed yet). Once a reconfig has
-            // named the members, the membership alone says who observes.
-            let reconfigured = seen_members.as_ref().is_some_and(Members::reconfigured);
-            if metrics.current_leader == Some(self.me)
-                && !self.adding.load(Ordering::Relaxed)
-                && !reconfigured
-            {
-                self.add_observers(&metrics);
-            }
-            let role = self.role_now(&metrics);
-            let was = *self.role.borrow();
-            if was != role {
-                tracing::info!(mode = role.mode(), "serving state changed");
-                // A leader that lost its quorum stays openraft's leader (same term) and
-                // may regain it without an election; while it did not serve, no client
-                // could reach a serving server, so the deadlines it kept are void. As
-                // in ZooKeeper (a leader without a quorum stops leading and the next
-                // one starts every session afresh), refresh every session before the
-                // role that lets the expiry loop run is published.
-                if role.is_leader() && !was.is_leader() {
-                    self.hooks.became_leader();
-                }
-                self.role.send_replace(role);
-            }
-        }
-    }
-
-    fn role_now(&self, metrics: &openraft::RaftMetrics<TypeConfig>) -> Role {
-        use openraft::ServerState;
-        let fresh = |age: Duration| age < self.quorum_timeout;
-        match metrics.state {
-            ServerState::Leader => {
-                let acked = metrics.last_quorum_acked.map(|t| {
-                    use openraft::Instant as _;
-                    t.into_inner().elapsed()
-                });
-                // A one-voter ensemble (standaloneEnabled=false with one server.N line)
-                // is its own quorum: no follower acknowledges it, and it serves anyway.
-                let alone = metrics
-                    .membership_config
-                    .membership()
-                    .voter_ids()
-                    .eq(std::iter::once(self.me));
-                if alone || acked.is_some_and(fresh) {
-                    Role::Leader
-                } else {
-                    Role::NotServing
-                }
-            }
-            ServerState::Follower | ServerState::Learner => {
-                let in_touch = matches!(
-                    (self.contact.last(), metrics.current_leader),
-                    (Some((heard, at)), Some(leader)) if heard == leader && fresh(at.elapsed())
-                );
-                let leader_serving = matches!(
-                    (self.contact.last_leader_serving(), metrics.current_leader),
-                    (Some((said, at)), Some(leader)) if said == leader && fresh(at.elapsed())
-                );
-                let in_touch = in_touch && leader_serving;
-                // Start serving only once caught up with what the leader said is
-                // committed; then apply may trail commit by a little under load.
-                let applied = metrics.last_applied.map(|l| l.index);
-                let committed = metrics.local_committed.map(|l| l.index);
-                let caught_up = applied >= committed
-                    || matches!(*self.role.borrow(), Role::Follower | Role::Observer);
-                let voter = metrics
-                    .membership_config
-                    .membership()
-                    .voter_ids()
-                    .any(|v| v == self.me);
-                if in_touch && caught_up {
-                    if !voter || self.observers.contains(&self.me) {
-                        Role::Observer
-                    } else {
-                        Role::Follower
-                    }
-                } else {
-                    Role::NotServing
-                }
-            }
-            _ => Role::NotServing,
-        }
-    }
-
-    /// Points the address book at the members a reconfig named (their spec's first
-    /// quorum address). Nothing is removed: a member that left may be added again, and
-    /// a stale entry only costs a refused connection.
-    fn learn_addresses(&self, members: &Members) {
-        if !members.reconfigured() {
-            return;
-        }
-        for (id, spec) in &members.specs {
-            if *id == self.me {
-                continue;
-            }
-            let quorum = crate::config::QuorumServer::parse(*id, spec, true)
-                .ok()
-                .and_then(|s| s.addresses.first().cloned());
-            if let Some(a) = quorum {
-                self.addrs.set(
-                    *id,
-                    crate::config::HostPort::new(a.host, a.quorum_port).to_addr_string(),
-                );
-            }
-        }
-    }
-
-    fn add_observers(&self, metrics: &openraft::RaftMetrics<TypeConfig>) {
-        let known: BTreeSet<u64> = metrics
-            .membership_config
-            .membership()
-            .nodes()
-            .map(|(id, _)| *id)
-            .collect();
-        for observer in self.observers.iter().filter(|o| !known.contains(o)) {
-            let raft = self.raft.clone();
-            let observer = *observer;
-            tokio::spawn(async move {
-                tracing::info!(observer, "adding an observer as a learner");
-                if let Err(e) = raft
-                    .add_learner(observer, BasicNode::default(), false)
-                    .await
-                {
-                    tracing::warn!(observer, "cannot add the observer: {e}");
-                }
-            });
-        }
-    }
-}
-
-/// One line per change of leadership as this server sees it: an election won, or the
-/// leader it now follows, with the term.
-fn log_leadership(me: u64, metrics: &openraft::RaftMetrics<TypeConfig>) {
-    let term = metrics.current_term;
-    match metrics.current_leader {
-        Some(leader) if leader == me => {
-            tracing::info!(term, leader, "became leader (election won)");
-        }
-        Some(leader) => tracing::info!(term, leader, "following leader {leader}"),
-        None => tracing::info!(term, "no leader (an election is under way)"),
-    }
-}
-
-/// The Raft membership: voters, and learners (observers), and the server spec each
-/// member's node record carries (empty until a reconfig names it).
-#[derive(Debug, PartialEq, Eq)]
-struct Members {
-    voters: BTreeSet<u64>,
-    learners: BTreeSet<u64>,
-    specs: BTreeMap<u64, String>,
-}
-
-impl Members {
-    fn of(metrics: &openraft::RaftMetrics<TypeConfig>) -> Self {
-        let membership = metrics.membership_config.membership();
-        Members {
-            voters: membership.voter_ids().collect(),
-            learners: membership.learner_ids().collect(),
-            specs: membership
-                .nodes()
-                .map(|(id, node)| {
-                    (
-                        *id,
-                        reconfig::node_spec(node).unwrap_or_default().to_owned(),
-                    )
-                })
-                .collect(),
-        }
-    }
-
-    /// Whether a reconfig has set the members (their node records carry specs).
-    fn reconfigured(&self) -> bool {
-        self.specs.values().any(|spec| !spec.is_empty())
-    }
-
-    /// The whole membership the first time, then one line per member added or removed.
-    fn log_changes_from(&self, before: Option<&Members>) {
-        let Some(before) = before else {
-            tracing::info!(voters = ?self.voters, learners = ?self.learners, "membership");
-            return;
-        };
-        let changes = [
-            (&self.voters, &before.voters, "voter"),
-            (&self.learners, &before.learners, "learner"),
-        ];
-        for (now, then, kind) in changes {
-            for member in now.difference(then) {
-                tracing::info!(member, kind, "member joined: {kind} {member} added");
-            }
-            for member in then.difference(now) {
-                tracing::info!(member, kind, "member left: {kind} {member} removed");
-            }
-        }
-    }
-}
-
-/// A non-leader reports its sessions' activity to the leader every half tick, so the
-/// leader (the only server that expires sessions) keeps them alive; the answer tells
-/// whether the leader still has its quorum.
-async fn report_activity(
-    me: u64,
-    raft: Raft,
-    hooks: Arc<dyn PeerHooks>,
-    contact: Arc<Contact>,
-    addrs: AddressBook,
-    every: Duration,
-    stop: CancellationToken,
-) {
-    let mut ticker = tokio::time::interval(every.max(Duration::from_millis(10)));
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut conn: Option<PeerConn> = None;
-    let mut metrics = raft.metrics();
-    let mut reported_to = None;
-    loop {
-        // A new leader hears from us at once: its answer lets this server serve again.
-        let leader_changed = async {
-            loop {
-                let leader = metrics.borrow_watched().current_leader;
-                if leader != reported_to {
-                    return;
-                }
-                if metrics.changed().await.is_err() {
-                    std::future::pending::<()>().await;
-                }
-            }
-        };
-        tokio::select! {
-            _ = ticker.tick() => {}
-            () = leader_changed => {}
-            () = stop.cancelled() => return,
-        }
-        let touched = hooks.take_touched_sessions();
-        reported_to = raft.metrics().borrow_watched().current_leader;
-        let leader = raft.metrics().borrow_watched().current_leader;
-        let Some(leader) = leader.filter(|l| *l != me) else {
-            continue;
-        };
-        // Sent even when empty: the answer says whether the leader has its quorum.
-        let Some(addr) = addrs.get(leader) else {
-            continue;
-        };
-        if conn.as_ref().is_none_or(|c| c.target() != leader) {
-            conn = Some(PeerConn::new(me, leader, addr));
-        }
-        let Some(conn) = conn.as_mut() else {
-            continue;
-        };
-        match conn
-            .call(
-                &PeerRequest::Activity(touched),
-                every.max(Duration::from_secs(1)),
-            )
-            .await
-        {
-            Ok(PeerResponse::Leader { serving: true }) => contact.leader_serving(leader),
-            Ok(_) => {}
-            Err(e) => tracing::debug!("cannot report session activity to the leader: {e}"),
         }
     }
 }
