@@ -152,12 +152,7 @@ async fn ensemble(config: &Config) -> Result<Option<Ensemble>, String> {
         .filter(|s| s.id != me)
         .map(|s| Ok((s.id, quorum(s)?)))
         .collect::<Result<Vec<_>, String>>()?;
-    let PeerSide {
-        listen,
-        peer_addrs,
-        tls,
-        sasl,
-    } = peer_side(config, me, quorum(own)?, peers).await?;
+    let side = peer_side(config, me, quorum(own)?, peers).await?;
     let of_type = |t: PeerType| {
         config
             .servers
@@ -166,24 +161,16 @@ async fn ensemble(config: &Config) -> Result<Option<Ensemble>, String> {
             .map(|s| s.id)
             .collect()
     };
-    Ok(Some(Ensemble {
-        voters: of_type(PeerType::Participant),
-        observers: of_type(PeerType::Observer),
-        peer_addrs,
-        listen,
-        tls,
-        sasl,
-        priorities: config.priorities.clone(),
-        reconfig: ReconfigRules {
-            standalone_enabled: config.standalone_enabled,
-            multi_address: config.multi_address_enabled,
-        },
-        specs: config
-            .servers
-            .values()
-            .map(|s| (s.id, s.to_string()))
-            .collect(),
-    }))
+    let specs = config
+        .servers
+        .values()
+        .map(|s| (s.id, s.to_string()))
+        .collect();
+    Ok(Some(side.ensemble(
+        config,
+        (of_type(PeerType::Participant), of_type(PeerType::Observer)),
+        specs,
+    )))
 }
 
 fn settings(
@@ -312,12 +299,7 @@ async fn promoted_ensemble(config: &Config) -> Result<Option<Ensemble>, String> 
         .filter(|id| **id != me)
         .map(|id| Ok((*id, quorum(*id)?)))
         .collect::<Result<Vec<_>, String>>()?;
-    let PeerSide {
-        listen,
-        peer_addrs,
-        tls,
-        sasl,
-    } = peer_side(config, me, quorum(me)?, peers).await?;
+    let side = peer_side(config, me, quorum(me)?, peers).await?;
     // As participants: the promoted servers were ZooKeeper's observers.
     let specs = ids
         .iter()
@@ -328,20 +310,7 @@ async fn promoted_ensemble(config: &Config) -> Result<Option<Ensemble>, String> 
             (s.id, s.to_string())
         })
         .collect();
-    Ok(Some(Ensemble {
-        voters: ids,
-        observers: BTreeSet::new(),
-        peer_addrs,
-        listen,
-        tls,
-        sasl,
-        priorities: config.priorities.clone(),
-        reconfig: ReconfigRules {
-            standalone_enabled: config.standalone_enabled,
-            multi_address: config.multi_address_enabled,
-        },
-        specs,
-    }))
+    Ok(Some(side.ensemble(config, (ids, BTreeSet::new()), specs)))
 }
 
 /// What an ensemble's member needs of its peers: where it listens for them, how it
@@ -351,6 +320,32 @@ struct PeerSide {
     peer_addrs: BTreeMap<u64, PeerAddr>,
     tls: Option<Arc<PeerTls>>,
     sasl: Option<Arc<crate::config::QuorumSasl>>,
+}
+
+impl PeerSide {
+    /// The ensemble of `voters` and `observers` (ids) this member belongs to, with each
+    /// member's `server.N` text in `specs`.
+    fn ensemble(
+        self,
+        config: &Config,
+        (voters, observers): (BTreeSet<u64>, BTreeSet<u64>),
+        specs: BTreeMap<u64, String>,
+    ) -> Ensemble {
+        Ensemble {
+            voters,
+            observers,
+            peer_addrs: self.peer_addrs,
+            listen: self.listen,
+            tls: self.tls,
+            sasl: self.sasl,
+            priorities: config.priorities.clone(),
+            reconfig: ReconfigRules {
+                standalone_enabled: config.standalone_enabled,
+                multi_address: config.multi_address_enabled,
+            },
+            specs,
+        }
+    }
 }
 
 async fn peer_side(

@@ -1541,93 +1541,47 @@ async fn reconnect_after_restart(server: &mut Server) {
     b.close().await.expect("close");
 }
 
-ferrokeeper_tests::against_both_servers!(
-    crud_and_errors,
-    children,
-    data_watch,
-    child_watch,
-    exists_watch,
-    many_in_flight,
-    close_removes_ephemeral,
-    create_modes,
-    children2_and_counts,
-    acl_and_auth,
-    sync_and_ephemerals,
-    multi_ops,
-    chroot,
-    persistent_watches,
-    one_shot_watch_removal,
-    mixed_watch_kinds_on_one_path,
-    session_expiry,
+/// Calls the suite macro `$suite` with every scenario that runs against one server or
+/// an ensemble alike, and then `$extra` (the scenarios about one server: a restart of
+/// it, and a standalone server's empty configuration).
+macro_rules! scenarios {
+    ($($suite:ident)::+ $(, $extra:ident)*) => {
+        $($suite)::+!(
+            crud_and_errors,
+            children,
+            data_watch,
+            child_watch,
+            exists_watch,
+            many_in_flight,
+            close_removes_ephemeral,
+            create_modes,
+            children2_and_counts,
+            acl_and_auth,
+            sync_and_ephemerals,
+            multi_ops,
+            chroot,
+            persistent_watches,
+            one_shot_watch_removal,
+            mixed_watch_kinds_on_one_path,
+            session_expiry,
+            client_side_expiry,
+            $($extra),*
+        );
+    };
+}
+
+// A fresh ferrokeeper and a fresh ZooKeeper 3.8 per scenario.
+scenarios!(
+    ferrokeeper_tests::against_both_servers,
     reconnect_after_restart,
-    get_config_standalone,
-    client_side_expiry,
+    get_config_standalone
 );
-
-// The same scenarios against 3-member ensembles (clients given every member), but the
-// two about one server: a restart of it, and a standalone server's empty configuration.
-ferrokeeper_tests::against_both_ensembles!(
-    crud_and_errors,
-    children,
-    data_watch,
-    child_watch,
-    exists_watch,
-    many_in_flight,
-    close_removes_ephemeral,
-    create_modes,
-    children2_and_counts,
-    acl_and_auth,
-    sync_and_ephemerals,
-    multi_ops,
-    chroot,
-    persistent_watches,
-    one_shot_watch_removal,
-    mixed_watch_kinds_on_one_path,
-    session_expiry,
-    client_side_expiry,
-);
-
-// The same scenarios against ferrokeeper inside the test process (no process spawned).
-ferrokeeper_tests::against_in_process!(
-    crud_and_errors,
-    children,
-    data_watch,
-    child_watch,
-    exists_watch,
-    many_in_flight,
-    close_removes_ephemeral,
-    create_modes,
-    children2_and_counts,
-    acl_and_auth,
-    sync_and_ephemerals,
-    multi_ops,
-    chroot,
-    persistent_watches,
-    one_shot_watch_removal,
-    mixed_watch_kinds_on_one_path,
-    session_expiry,
+// 3-member ensembles of each (clients given every member).
+scenarios!(ferrokeeper_tests::against_both_ensembles);
+// ferrokeeper inside the test process, one server and three members.
+scenarios!(
+    ferrokeeper_tests::against_in_process,
     reconnect_after_restart,
-    get_config_standalone,
-    client_side_expiry,
+    get_config_standalone
 );
-
-ferrokeeper_tests::against_in_process_ensemble!(
-    crud_and_errors,
-    children,
-    data_watch,
-    child_watch,
-    exists_watch,
-    many_in_flight,
-    close_removes_ephemeral,
-    create_modes,
-    children2_and_counts,
-    acl_and_auth,
-    sync_and_ephemerals,
-    multi_ops,
-    chroot,
-    persistent_watches,
-    one_shot_watch_removal,
-    mixed_watch_kinds_on_one_path,
-    session_expiry,
-    client_side_expiry,
-);
+scenarios!(ferrokeeper_tests::against_in_process_ensemble);

@@ -518,6 +518,18 @@ fn read_only_action(
     }
 }
 
+impl ConnSession {
+    /// The connection's writes in flight, and who writes them, for the dispatch layer.
+    fn for_dispatch(&mut self) -> (&mut WriteOrder, Writer<'_>) {
+        let writer = Writer {
+            conn: self.conn,
+            session: self.id,
+            auth: &self.auth,
+        };
+        (&mut self.writes, writer)
+    }
+}
+
 /// A write of this connection, handed to the dispatch layer.
 async fn submit(
     shared: &Shared,
@@ -528,13 +540,8 @@ async fn submit(
     request: &Bytes,
 ) -> Result<(), Closed> {
     let backend = shared.backend();
-    let writer = Writer {
-        conn: session.conn,
-        session: session.id,
-        auth: &session.auth,
-    };
-    session
-        .writes
+    let (writes, writer) = session.for_dispatch();
+    writes
         .submit(
             &shared.core,
             &backend,
@@ -580,13 +587,8 @@ async fn handle(
         && !session.read_only
     {
         let backend = shared.backend();
-        let writer = Writer {
-            conn: session.conn,
-            session: session.id,
-            auth: &session.auth,
-        };
-        session
-            .writes
+        let (writes, writer) = session.for_dispatch();
+        writes
             .reconfig(&shared.core, &backend, writer, xid, request, payload)
             .await?;
         return Ok(true);
