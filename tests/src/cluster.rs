@@ -472,6 +472,10 @@ impl Ensemble for FerrokeeperEnsemble {
         self.wait_serving(member, Duration::from_secs(60));
     }
 
+    fn pid(&self, member: usize) -> Option<u32> {
+        FerrokeeperEnsemble::pid(self, member)
+    }
+
     fn is_running(&self, member: usize) -> bool {
         self.members[member].child.is_some()
     }

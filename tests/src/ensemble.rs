@@ -35,6 +35,9 @@ pub trait Ensemble {
     /// Whether `member`'s process runs.
     fn is_running(&self, member: usize) -> bool;
 
+    /// `member`'s process id while it runs (for SIGSTOP/SIGCONT).
+    fn pid(&self, member: usize) -> Option<u32>;
+
     /// The member that `srvr` reports as `Mode: leader`, if any (a one-member ensemble
     /// reports `standalone`, which counts as leader).
     fn leader(&self) -> Option<usize>;

@@ -342,6 +342,10 @@ impl Ensemble for RealZooKeeperEnsemble {
         );
     }
 
+    fn pid(&self, member: usize) -> Option<u32> {
+        RealZooKeeperEnsemble::pid(self, member)
+    }
+
     fn is_running(&self, member: usize) -> bool {
         self.members[member].child.is_some()
     }

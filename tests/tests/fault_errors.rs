@@ -1,8 +1,8 @@
-//! What a leader crash costs the clients, side by side: five sessions of the client
+//! What a leader fault costs the clients, side by side: five sessions of the client
 //! crate write (creates and compare-and-set updates) against a 3-server ferrokeeper
 //! ensemble and a 3-server Apache ZooKeeper 3.8 ensemble at the README's tickTime; the
-//! leader is killed with SIGKILL, and the operations that failed before every session
-//! wrote again are counted. The counts are printed (the machines are shared, so no
+//! leader is killed with SIGKILL (or paused with SIGSTOP), and the operations that
+//! failed before every session wrote again are counted. The counts are printed (the machines are shared, so no
 //! ratio is asserted); asserted are that every session keeps its session and writes
 //! again, and a generous bound of four failures per session and kill on ferrokeeper.
 //! (Before a member judged resumed sessions behind the leader's commits, the sessions
@@ -21,6 +21,37 @@ use ferrokeeper_tests::zk_ensemble::RealZooKeeperEnsemble;
 const TICK_MS: u32 = 2000;
 const SESSIONS: usize = 5;
 const ROUNDS: usize = 3;
+
+/// What happens to the leader.
+#[derive(Clone, Copy, Debug)]
+enum Fault {
+    /// SIGKILL, then a restart once every session wrote again.
+    Kill,
+    /// SIGSTOP, then SIGCONT once every session wrote again (a long GC pause, a frozen
+    /// VM): the old leader comes back behind a new one.
+    Pause,
+}
+
+fn signal(e: &dyn Ensemble, member: usize, signal: &str) {
+    let pid = e.pid(member).expect("the member runs");
+    let status = std::process::Command::new("kill")
+        .args([signal, &pid.to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success(), "kill {signal} {pid}");
+}
+
+/// The leader, waiting (bounded) while there is none.
+async fn leader(e: &dyn Ensemble) -> usize {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(leader) = tokio::task::block_in_place(|| e.leader()) {
+            return leader;
+        }
+        assert!(Instant::now() < deadline, "{}: no leader", e.name());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
 
 /// One session's counts.
 #[derive(Default)]
@@ -94,9 +125,9 @@ async fn progress(all: &[Arc<Counts>], from: &[usize], more: usize, what: &str) 
     }
 }
 
-/// Kills the leader `ROUNDS` times; returns the failed operations of all sessions in
-/// each round.
-async fn failed_per_kill(e: &mut dyn Ensemble) -> Vec<usize> {
+/// Hits the leader with `fault` `rounds` times; returns the failed operations of all
+/// sessions in each round.
+async fn failed_per_fault(e: &mut dyn Ensemble, fault: Fault, rounds: usize) -> Vec<usize> {
     let connect_string = e.connect_string();
     let setup = Client::builder()
         .session_timeout(Duration::from_secs(30))
@@ -133,20 +164,23 @@ async fn failed_per_kill(e: &mut dyn Ensemble) -> Vec<usize> {
         tasks.push(tokio::spawn(work(client, id, counts, stop.clone())));
     }
     let mut per_round = Vec::new();
-    for _ in 0..ROUNDS {
+    for _ in 0..rounds {
         let now: Vec<usize> = all.iter().map(|c| c.done.load(Ordering::SeqCst)).collect();
         progress(&all, &now, 20, e.name()).await;
         let before: usize = all.iter().map(|c| c.failed.load(Ordering::SeqCst)).sum();
         let done: Vec<usize> = all.iter().map(|c| c.done.load(Ordering::SeqCst)).collect();
-        let leader = tokio::task::block_in_place(|| {
-            let leader = e.leader().expect("a leader");
-            e.kill9(leader);
-            leader
-        });
+        let leader = leader(e).await;
+        match fault {
+            Fault::Kill => tokio::task::block_in_place(|| e.kill9(leader)),
+            Fault::Pause => signal(e, leader, "-STOP"),
+        }
         progress(&all, &done, 5, e.name()).await;
         let after: usize = all.iter().map(|c| c.failed.load(Ordering::SeqCst)).sum();
         per_round.push(after - before);
-        tokio::task::block_in_place(|| e.restart(leader));
+        match fault {
+            Fault::Kill => tokio::task::block_in_place(|| e.restart(leader)),
+            Fault::Pause => signal(e, leader, "-CONT"),
+        }
     }
     stop.store(true, Ordering::SeqCst);
     for task in tasks {
@@ -159,8 +193,8 @@ async fn failed_per_kill(e: &mut dyn Ensemble) -> Vec<usize> {
     per_round
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn failed_operations_per_leader_kill_ferrokeeper_and_zookeeper() {
+/// Runs `fault` on a ferrokeeper ensemble, then on a ZooKeeper one; prints both.
+async fn side_by_side(fault: Fault, rounds: usize) -> (Vec<usize>, Vec<usize>) {
     let mut ferrokeeper = tokio::task::spawn_blocking(|| {
         let mut options = ClusterOptions::new(3);
         options.tick_ms = TICK_MS;
@@ -168,18 +202,24 @@ async fn failed_operations_per_leader_kill_ferrokeeper_and_zookeeper() {
     })
     .await
     .expect("start ferrokeeper");
-    let ours = failed_per_kill(&mut ferrokeeper).await;
+    let ours = failed_per_fault(&mut ferrokeeper, fault, rounds).await;
     drop(ferrokeeper);
     let mut zookeeper =
         tokio::task::spawn_blocking(|| RealZooKeeperEnsemble::start(3, u64::from(TICK_MS), &[]))
             .await
             .expect("start ZooKeeper");
-    let theirs = failed_per_kill(&mut zookeeper).await;
+    let theirs = failed_per_fault(&mut zookeeper, fault, rounds).await;
     drop(zookeeper);
     eprintln!(
-        "failed operations per leader kill -9, {SESSIONS} sessions, tickTime {TICK_MS} ms, \
-         {ROUNDS} rounds:\n  ferrokeeper {ours:?}\n  zookeeper   {theirs:?}"
+        "failed operations per leader fault ({fault:?}), {SESSIONS} sessions, tickTime \
+         {TICK_MS} ms, {rounds} rounds:\n  ferrokeeper {ours:?}\n  zookeeper   {theirs:?}"
     );
+    (ours, theirs)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_operations_per_leader_kill_ferrokeeper_and_zookeeper() {
+    let (ours, theirs) = side_by_side(Fault::Kill, ROUNDS).await;
     for failed in &ours {
         assert!(
             *failed <= 4 * SESSIONS,
@@ -187,4 +227,11 @@ async fn failed_operations_per_leader_kill_ferrokeeper_and_zookeeper() {
              zookeeper {theirs:?})"
         );
     }
+}
+
+/// The same with the leader paused (SIGSTOP) instead of killed. Printed only: a paused
+/// leader's sessions wait for their read timeout in both servers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_operations_per_paused_leader_ferrokeeper_and_zookeeper() {
+    side_by_side(Fault::Pause, 2).await;
 }
