@@ -160,6 +160,8 @@ pub struct Replica {
 }
 
 struct ReplicaState {
+    /// Released at shutdown, so the log can be opened again at once in this process.
+    log_store: DurableLogStore,
     me: u64,
     raft: Raft,
     tickets: Arc<Tickets>,
@@ -270,6 +272,7 @@ impl Replica {
             me: id,
             addrs: peer_addrs.clone(),
         };
+        let log_store = log.clone();
         let raft = Raft::new(id, config.clone(), network, log, state_machine)
             .await
             .map_err(|e| start(&e))?;
@@ -309,6 +312,7 @@ impl Replica {
             let (_, role) = watch::channel(Role::Standalone);
             return Ok(Replica {
                 inner: Arc::new(ReplicaState {
+                    log_store: log_store.clone(),
                     me: id,
                     raft,
                     tickets,
@@ -423,6 +427,7 @@ impl Replica {
         let voters = ensemble.voters.clone();
         let replica = Replica {
             inner: Arc::new(ReplicaState {
+                log_store: log_store.clone(),
                 me: id,
                 raft,
                 tickets,
@@ -749,5 +754,6 @@ impl Replica {
         if let Err(e) = self.inner.raft.shutdown().await {
             tracing::warn!("raft shutdown: {e}");
         }
+        self.inner.log_store.release();
     }
 }

@@ -145,7 +145,9 @@ struct StoreState {
     core: RwLock<LogFiles>,
     /// Set once a write or fdatasync failed; the store then refuses all further I/O.
     failed: Arc<Mutex<Option<String>>>,
-    _lock: File,
+    /// The flock'd `LOCK` file; dropped by [`DurableLogStore::release`] or with the last
+    /// clone.
+    lock: Mutex<Option<File>>,
 }
 
 /// The durable Raft log store; cheap to clone (clones share the log).
@@ -209,9 +211,24 @@ impl DurableLogStore {
             shared: Arc::new(StoreState {
                 core: RwLock::new(core),
                 failed,
-                _lock: lock,
+                lock: Mutex::new(Some(lock)),
             }),
         })
+    }
+
+    /// Closes the store for good: every later operation on any clone fails, and the
+    /// directory's lock is released now, not when the last clone goes (openraft's tasks
+    /// may hold clones a little after its shutdown), so the log can be opened again in
+    /// the same process at once.
+    pub fn release(&self) {
+        if let Ok(mut failed) = self.shared.failed.lock()
+            && failed.is_none()
+        {
+            *failed = Some("the log store was closed".into());
+        }
+        if let Ok(mut lock) = self.shared.lock.lock() {
+            lock.take();
+        }
     }
 
     fn check_failed(&self) -> Result<(), LogStoreError> {

@@ -275,6 +275,19 @@ async fn a_second_open_of_the_same_directory_is_refused() {
     assert!(matches!(err, LogStoreError::Locked { .. }), "{err}");
 }
 
+#[tokio::test]
+async fn a_released_store_can_be_opened_again_while_old_clones_live() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut first = DurableLogStore::open(dir.path(), SyncMode::Fsync).unwrap();
+    append(&mut first, vec![entry(1, 1)]).await;
+    let mut lingering = first.clone();
+    first.release();
+    // The old clone refuses further I/O; a new store owns the directory.
+    assert!(lingering.save_vote(&vote(2, 1, false)).await.is_err());
+    let mut second = DurableLogStore::open(dir.path(), SyncMode::Fsync).unwrap();
+    assert_eq!(all_entries(&mut second).await.len(), 1);
+}
+
 // ---- purge ----
 
 #[tokio::test]
