@@ -212,14 +212,21 @@ async fn serve_one(service: &PeerService, stream: TcpStream) -> Result<(), WireE
     }
 }
 
+/// How many refused (peer, range) pairs are remembered. Anyone who reaches the quorum
+/// port can name any id and range, so the memory is bounded: when full it starts over
+/// (the log then says it again, once per pair).
+const REFUSALS_KEPT: usize = 256;
+
 /// Whether this is the first refusal of `from` speaking `versions` (it retries at every
 /// heartbeat: the log says it once per peer and range).
 fn first_refusal(me: u64, from: u64, versions: peer_wire::Versions) -> bool {
     static TOLD: std::sync::Mutex<BTreeSet<(u64, u64, u32, u32)>> =
         std::sync::Mutex::new(BTreeSet::new());
-    TOLD.lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .insert((me, from, versions.min, versions.max))
+    let mut told = TOLD.lock().unwrap_or_else(|p| p.into_inner());
+    if told.len() >= REFUSALS_KEPT {
+        told.clear();
+    }
+    told.insert((me, from, versions.min, versions.max))
 }
 
 /// One connection's quorum SASL exchange, as the accepting side.
@@ -416,4 +423,26 @@ async fn forward(
             .map_err(|e| ForwardRefused::Failed(e.to_string()))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{REFUSALS_KEPT, first_refusal};
+    use crate::replication::peer_wire::Versions;
+
+    #[test]
+    fn refusals_are_logged_once_and_their_memory_is_bounded() {
+        let v = |min, max| Versions { min, max };
+        assert!(first_refusal(7, 3, v(3, 3)));
+        assert!(!first_refusal(7, 3, v(3, 3)), "said twice");
+        assert!(first_refusal(7, 3, v(3, 4)), "another range is news");
+        // A peer naming ever new ids: the memory starts over instead of growing.
+        for from in 0..REFUSALS_KEPT as u64 {
+            first_refusal(8, from, v(9, 9));
+        }
+        assert!(
+            first_refusal(7, 3, v(3, 3)),
+            "forgotten once the memory was full"
+        );
+    }
 }
