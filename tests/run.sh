@@ -60,6 +60,11 @@ for pinned in "pure-sasl==0.6.2" "pytest==8.3.4" "pyjks==20.0.0" "pyOpenSSL==24.
   fi
 done
 
+# One clean build: incremental compilation's caches would only double the target
+# directory's size (a clean CI machine once ran out of disk).
+export CARGO_INCREMENTAL=0
+log "disk before the build: $(df -h . | awk 'NR==2 {print $4 " free"}')"
+
 log "cargo fmt --check"
 cargo fmt --all -- --check
 
@@ -93,4 +98,5 @@ else
   cargo test --workspace --locked --no-fail-fast
 fi
 
+log "disk after the run: target/ holds $(du -sh "${CARGO_TARGET_DIR:-target}" | cut -f1), $(df -h . | awk 'NR==2 {print $4 " free"}')"
 log "all checks passed"
