@@ -472,7 +472,7 @@ async fn promote_now(t: &TakeOver) -> Result<i64, String> {
     use crate::replication::Applier;
     let id = t.settings.server_id;
     let zxid = t.core.last_zxid();
-    let state = (t.core.snapshot())().map_err(|e| format!("encoding the state: {e}"))?;
+    let state = t.core.snapshot();
     let ensemble = t.settings.promoted_ensemble.clone();
     let voters = ensemble.as_ref().map_or_else(
         || std::collections::BTreeSet::from([id]),

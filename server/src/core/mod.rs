@@ -697,18 +697,16 @@ impl Applier for Core {
         let started = Instant::now();
         let copy = self.lock().zk.clone();
         let stall = started.elapsed();
-        Box::new(move || {
+        Box::new(move |out: &mut dyn io::Write| {
             let encoding = Instant::now();
-            let bytes = postcard::to_allocvec(&copy)
-                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+            copy.encode_into(out)?;
             tracing::info!(
                 nodes = copy.tree().node_count(),
-                bytes = bytes.len(),
                 write_stall_ms = stall.as_millis() as u64,
                 encode_ms = encoding.elapsed().as_millis() as u64,
                 "snapshot state copied and encoded"
             );
-            Ok(bytes)
+            Ok(())
         })
     }
 

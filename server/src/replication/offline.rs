@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 use std::fs;
-use std::io;
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use openraft::alias::{LogIdOf, SnapshotMetaOf, StoredMembershipOf};
@@ -13,8 +13,7 @@ use openraft::vote::RaftLeaderIdExt;
 use openraft::{EntryPayload, Membership};
 
 use super::durable_log::{DurableLogStore, SyncMode};
-use super::snapshot_file;
-use super::state_machine::SnapshotPayload;
+use super::state_machine::{read_snapshot, write_snapshot};
 use super::types::TypeConfig;
 use crate::proposal::Proposal;
 
@@ -60,7 +59,7 @@ pub fn seed_snapshot(
     snapshot_dir: &Path,
     voters: &BTreeSet<u64>,
     zxid: i64,
-    state: Vec<u8>,
+    state: impl FnOnce(&mut dyn Write) -> io::Result<()>,
 ) -> io::Result<PathBuf> {
     let index = seed_index(zxid);
     let leader = voters.iter().next().copied().unwrap_or(1);
@@ -75,9 +74,7 @@ pub fn seed_snapshot(
         last_log_id: Some(log_id),
         last_membership: StoredMembershipOf::<TypeConfig>::new(Some(log_id), membership),
     };
-    let payload = postcard::to_allocvec(&SnapshotPayload { meta, state })
-        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
-    snapshot_file::write(snapshot_dir, index, &payload).map_err(io::Error::other)
+    write_snapshot(snapshot_dir, &meta, state).map(|(path, _)| path)
 }
 
 /// What a stopped server holds: its newest snapshot's state, and the writes after it.
@@ -96,10 +93,8 @@ pub struct StoredState {
 /// log's lock is held).
 pub fn read_stored(log_dir: &Path, snapshot_dir: &Path) -> io::Result<StoredState> {
     let (snapshot, mut last_index, mut membership) =
-        match snapshot_file::read_newest(snapshot_dir).map_err(io::Error::other)? {
-            Some((_, bytes)) => {
-                let payload: SnapshotPayload = postcard::from_bytes(&bytes)
-                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+        match read_snapshot(snapshot_dir)? {
+            Some((_, payload)) => {
                 (
                     Some(payload.state),
                     payload.meta.last_log_id.map_or(0, |id| id.index),

@@ -1,18 +1,38 @@
-//! Snapshot files: one checksummed blob per snapshot, written so that a crash at any
+//! Snapshot files: one checksummed file per snapshot, written so that a crash at any
 //! moment leaves either the old set of snapshots or the old set plus a complete new
 //! one — never a half-written file that looks valid.
 //!
-//! Layout: `MAGIC` (8 bytes), payload length (u64 LE), payload, CRC-32C of the payload
-//! (u32 LE). Name: `snapshot.<last log index, 20 digits>`, so names sort by age.
-//! Writing goes to `<name>.tmp`, fsync, rename, fsync of the directory.
+//! Layout (version 2): `MAGIC_V2` (8 bytes), metadata length and state length (u64 LE
+//! each), the metadata, the state, and a CRC-32C (u32 LE) of metadata and state followed
+//! by the two lengths. The state is streamed into the file as it is encoded, so taking a
+//! snapshot holds no encoded copy of the tree in memory (at a million znodes that copy,
+//! and the copies made of it, raised the peak RSS by half); the state length is written
+//! into the header once known. Version 1 files (`MAGIC_V1`, payload length, one payload
+//! holding metadata and state together, CRC-32C of the payload) are still read.
+//! Name: `snapshot.<last log index, 20 digits>`, so names sort by age. Writing goes to
+//! `<name>.tmp`, fsync, rename, fsync of the directory.
 
 use std::fs::{self, File};
-use std::io::{self, Read, Write};
+use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-const MAGIC: &[u8; 8] = b"FKSNAP\x00\x01";
+const MAGIC_V1: &[u8; 8] = b"FKSNAP\x00\x01";
+const MAGIC_V2: &[u8; 8] = b"FKSNAP\x00\x02";
+const HEADER_V2: usize = 24;
 const PREFIX: &str = "snapshot.";
 const TMP_SUFFIX: &str = ".tmp";
+/// Write buffer for the streamed state: the encoder writes a few bytes at a time.
+const WRITE_BUFFER: usize = 1 << 20;
+
+/// What an intact snapshot file holds.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Contents {
+    /// Version 1: one payload with metadata and state together, as the state machine
+    /// encoded them.
+    Combined(Vec<u8>),
+    /// Version 2: the metadata and the state apart.
+    Split { meta: Vec<u8>, state: Vec<u8> },
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum SnapshotFileError {
@@ -77,51 +97,119 @@ fn list(dir: &Path) -> Result<Vec<(u64, PathBuf)>, SnapshotFileError> {
     Ok(found)
 }
 
-/// Writes `payload` as the snapshot at `index`, durably, and returns its path.
-pub fn write(dir: &Path, index: u64, payload: &[u8]) -> Result<PathBuf, SnapshotFileError> {
+/// Counts and checksums what passes through to the file.
+struct Tracked<W> {
+    inner: W,
+    crc: u32,
+    len: u64,
+}
+
+impl<W: Write> Write for Tracked<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.crc = crc32c::crc32c_append(self.crc, &buf[..n]);
+        self.len += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Writes the snapshot at `index` durably: `meta`, then the state as `state` writes it.
+/// Returns the file's path and the state's length in bytes.
+pub fn write(
+    dir: &Path,
+    index: u64,
+    meta: &[u8],
+    state: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> Result<(PathBuf, u64), SnapshotFileError> {
     fs::create_dir_all(dir).map_err(io_error(dir, "create directory"))?;
     let path = dir.join(file_name(index));
     let tmp = dir.join(format!("{}{TMP_SUFFIX}", file_name(index)));
-    {
-        let mut file = File::create(&tmp).map_err(io_error(&tmp, "create"))?;
-        let mut header = Vec::with_capacity(16);
-        header.extend_from_slice(MAGIC);
-        header.extend_from_slice(&(payload.len() as u64).to_le_bytes());
-        file.write_all(&header).map_err(io_error(&tmp, "write"))?;
-        file.write_all(payload).map_err(io_error(&tmp, "write"))?;
-        file.write_all(&crc32c::crc32c(payload).to_le_bytes())
-            .map_err(io_error(&tmp, "write"))?;
-        file.sync_all().map_err(io_error(&tmp, "fsync"))?;
-    }
+    let state_len = write_v2(&tmp, meta, state).map_err(io_error(&tmp, "write"))?;
     fs::rename(&tmp, &path).map_err(io_error(&path, "rename"))?;
     File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(io_error(dir, "fsync directory"))?;
-    Ok(path)
+    Ok((path, state_len))
+}
+
+fn write_v2(
+    tmp: &Path,
+    meta: &[u8],
+    state: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> io::Result<u64> {
+    let mut file = File::create(tmp)?;
+    // The state length is not known yet: the header is written again at the end.
+    file.write_all(&[0; HEADER_V2])?;
+    // Buffered before the checksum, so it runs over large chunks, not the encoder's
+    // many small writes.
+    let mut out = BufWriter::with_capacity(
+        WRITE_BUFFER,
+        Tracked {
+            inner: file,
+            crc: 0,
+            len: 0,
+        },
+    );
+    out.write_all(meta)?;
+    state(&mut out)?;
+    let tracked = out.into_inner().map_err(|e| e.into_error())?;
+    let state_len = tracked.len - meta.len() as u64;
+    let lengths = lengths(meta.len() as u64, state_len);
+    let crc = crc32c::crc32c_append(tracked.crc, &lengths);
+    let mut file = tracked.inner;
+    file.write_all(&crc.to_le_bytes())?;
+    file.seek(SeekFrom::Start(0))?;
+    file.write_all(MAGIC_V2)?;
+    file.write_all(&lengths)?;
+    file.sync_all()?;
+    Ok(state_len)
+}
+
+fn lengths(meta: u64, state: u64) -> [u8; 16] {
+    let mut both = [0; 16];
+    both[..8].copy_from_slice(&meta.to_le_bytes());
+    both[8..].copy_from_slice(&state.to_le_bytes());
+    both
+}
+
+fn u64_at(bytes: &[u8], at: usize) -> Option<u64> {
+    let raw: [u8; 8] = bytes.get(at..at + 8)?.try_into().ok()?;
+    Some(u64::from_le_bytes(raw))
+}
+
+fn u32_at(bytes: &[u8], at: usize) -> Option<u32> {
+    let raw: [u8; 4] = bytes.get(at..at + 4)?.try_into().ok()?;
+    Some(u32::from_le_bytes(raw))
 }
 
 /// Why one snapshot file cannot be used.
-fn check(path: &Path) -> Result<Vec<u8>, String> {
+fn check(path: &Path) -> Result<Contents, String> {
     let mut bytes = Vec::new();
     File::open(path)
         .and_then(|mut f| f.read_to_end(&mut bytes))
         .map_err(|e| format!("cannot read: {e}"))?;
-    if bytes.len() < 20 || &bytes[..8] != MAGIC {
-        return Err("not a ferrokeeper snapshot (bad header)".into());
+    match bytes.get(..8) {
+        Some(magic) if magic == MAGIC_V1 => check_v1(bytes).map(Contents::Combined),
+        Some(magic) if magic == MAGIC_V2 => check_v2(bytes),
+        _ => Err("not a ferrokeeper snapshot (bad header)".into()),
     }
-    let mut len = [0u8; 8];
-    len.copy_from_slice(&bytes[8..16]);
-    let len =
-        usize::try_from(u64::from_le_bytes(len)).map_err(|_| "length overflows".to_string())?;
-    if bytes.len() != 16 + len + 4 {
+}
+
+fn check_v1(mut bytes: Vec<u8>) -> Result<Vec<u8>, String> {
+    let len = u64_at(&bytes, 8).ok_or("truncated header")?;
+    let len = usize::try_from(len).map_err(|_| "length overflows".to_string())?;
+    if len.checked_add(20) != Some(bytes.len()) {
         return Err(format!(
             "truncated: {} bytes for a {len}-byte payload",
             bytes.len()
         ));
     }
-    let mut crc = [0u8; 4];
-    crc.copy_from_slice(&bytes[16 + len..]);
-    if crc32c::crc32c(&bytes[16..16 + len]) != u32::from_le_bytes(crc) {
+    let crc = u32_at(&bytes, 16 + len).ok_or("truncated")?;
+    if crc32c::crc32c(&bytes[16..16 + len]) != crc {
         return Err("checksum mismatch".into());
     }
     bytes.truncate(16 + len);
@@ -129,17 +217,51 @@ fn check(path: &Path) -> Result<Vec<u8>, String> {
     Ok(bytes)
 }
 
-/// The newest snapshot whose checksum holds: `(index, payload)`. Damaged newer ones are
+fn check_v2(mut bytes: Vec<u8>) -> Result<Contents, String> {
+    let (Some(meta_len), Some(state_len)) = (u64_at(&bytes, 8), u64_at(&bytes, 16)) else {
+        return Err("truncated header".into());
+    };
+    let size = |n: u64| usize::try_from(n).map_err(|_| "length overflows".to_string());
+    let (meta, state) = (size(meta_len)?, size(state_len)?);
+    let body_end = meta
+        .checked_add(state)
+        .and_then(|body| body.checked_add(HEADER_V2))
+        .ok_or("length overflows")?;
+    if body_end.checked_add(4) != Some(bytes.len()) {
+        return Err(format!(
+            "truncated: {} bytes for {meta} bytes of metadata and {state} of state",
+            bytes.len()
+        ));
+    }
+    let stored = u32_at(&bytes, body_end).ok_or("truncated")?;
+    let crc = crc32c::crc32c_append(
+        crc32c::crc32c(&bytes[HEADER_V2..body_end]),
+        &lengths(meta_len, state_len),
+    );
+    if crc != stored {
+        return Err("checksum mismatch".into());
+    }
+    let meta_bytes = bytes[HEADER_V2..HEADER_V2 + meta].to_vec();
+    // The state stays in the buffer it was read into (no second copy of it).
+    bytes.truncate(body_end);
+    bytes.drain(..HEADER_V2 + meta);
+    Ok(Contents::Split {
+        meta: meta_bytes,
+        state: bytes,
+    })
+}
+
+/// The newest snapshot whose checksum holds: `(index, contents)`. Damaged newer ones are
 /// skipped with a log line; if snapshots exist but none is intact, that is an error.
-pub fn read_newest(dir: &Path) -> Result<Option<(u64, Vec<u8>)>, SnapshotFileError> {
+pub fn read_newest(dir: &Path) -> Result<Option<(u64, Contents)>, SnapshotFileError> {
     let mut problems = Vec::new();
     for (index, path) in list(dir)? {
         match check(&path) {
-            Ok(payload) => {
+            Ok(contents) => {
                 if !problems.is_empty() {
                     tracing::warn!(dir = %dir.display(), "skipped damaged snapshots: {}", problems.join("; "));
                 }
-                return Ok(Some((index, payload)));
+                return Ok(Some((index, contents)));
             }
             Err(why) => problems.push(format!("{}: {why}", path.display())),
         }
@@ -177,25 +299,36 @@ pub fn retain(dir: &Path, keep: usize) -> Result<(), SnapshotFileError> {
 mod tests {
     use super::*;
 
+    fn put(dir: &Path, index: u64, meta: &[u8], state: &[u8]) {
+        write(dir, index, meta, |w| w.write_all(state)).unwrap();
+    }
+
+    fn split(meta: &[u8], state: &[u8]) -> Contents {
+        Contents::Split {
+            meta: meta.to_vec(),
+            state: state.to_vec(),
+        }
+    }
+
     #[test]
     fn newest_valid_snapshot_wins_and_damage_is_detected() {
         let dir = tempfile::tempdir().unwrap();
         assert!(read_newest(dir.path()).unwrap().is_none());
-        write(dir.path(), 5, b"five").unwrap();
-        write(dir.path(), 12, b"twelve").unwrap();
+        put(dir.path(), 5, b"m5", b"five");
+        put(dir.path(), 12, b"m12", b"twelve");
         assert_eq!(
             read_newest(dir.path()).unwrap(),
-            Some((12, b"twelve".to_vec()))
+            Some((12, split(b"m12", b"twelve")))
         );
 
-        // Flip a payload byte of the newest: the older one is used.
+        // Flip a state byte of the newest: the older one is used.
         let newest = dir.path().join(file_name(12));
         let mut bytes = fs::read(&newest).unwrap();
-        bytes[17] ^= 0xff;
+        bytes[HEADER_V2 + 4] ^= 0xff;
         fs::write(&newest, &bytes).unwrap();
         assert_eq!(
             read_newest(dir.path()).unwrap(),
-            Some((5, b"five".to_vec()))
+            Some((5, split(b"m5", b"five")))
         );
 
         // Truncate the older one too: nothing intact is an error, not "no snapshot".
@@ -210,10 +343,54 @@ mod tests {
     }
 
     #[test]
+    fn the_lengths_in_the_header_are_checked_too() {
+        let dir = tempfile::tempdir().unwrap();
+        put(dir.path(), 3, b"meta", b"state");
+        let path = dir.path().join(file_name(3));
+        let mut bytes = fs::read(&path).unwrap();
+        // Move one byte from the state to the metadata: same total, other split.
+        bytes[8] += 1;
+        bytes[16] -= 1;
+        fs::write(&path, &bytes).unwrap();
+        let err = read_newest(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("checksum mismatch"), "{err}");
+    }
+
+    #[test]
+    fn a_version_1_file_is_still_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let payload = b"combined payload";
+        let mut file = MAGIC_V1.to_vec();
+        file.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+        file.extend_from_slice(payload);
+        file.extend_from_slice(&crc32c::crc32c(payload).to_le_bytes());
+        fs::write(dir.path().join(file_name(7)), &file).unwrap();
+        assert_eq!(
+            read_newest(dir.path()).unwrap(),
+            Some((7, Contents::Combined(payload.to_vec())))
+        );
+        file[20] ^= 1;
+        fs::write(dir.path().join(file_name(7)), &file).unwrap();
+        assert!(read_newest(dir.path()).is_err());
+    }
+
+    #[test]
+    fn a_failed_state_writer_leaves_no_snapshot() {
+        let dir = tempfile::tempdir().unwrap();
+        put(dir.path(), 1, b"m", b"one");
+        let failed = write(dir.path(), 2, b"m", |w| {
+            w.write_all(b"partial")?;
+            Err(io::Error::other("encoder failed"))
+        });
+        assert!(failed.is_err());
+        assert_eq!(read_newest(dir.path()).unwrap(), Some((1, split(b"m", b"one"))));
+    }
+
+    #[test]
     fn temp_files_are_ignored_and_retention_keeps_the_newest() {
         let dir = tempfile::tempdir().unwrap();
         for i in 1..=5 {
-            write(dir.path(), i, format!("s{i}").as_bytes()).unwrap();
+            put(dir.path(), i, b"m", format!("s{i}").as_bytes());
         }
         fs::write(
             dir.path().join("snapshot.00000000000000000009.tmp"),

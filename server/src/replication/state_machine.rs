@@ -6,8 +6,8 @@
 //! learns of them: openraft purges the log behind a snapshot, so a snapshot it knows
 //! about must survive any crash.
 
-use std::io::{self, Cursor};
-use std::path::PathBuf;
+use std::io::{self, Cursor, Write};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use futures::{Stream, TryStreamExt};
@@ -17,7 +17,7 @@ use openraft::{EntryPayload, RaftSnapshotBuilder};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 
-use super::snapshot_file;
+use super::snapshot_file::{self, Contents};
 use super::tickets::Tickets;
 use super::types::TypeConfig;
 use crate::proposal::Proposal;
@@ -36,14 +36,56 @@ pub trait Applier: Send + Sync + 'static {
     fn last_zxid(&self) -> i64;
 }
 
-/// Serializes a state copy taken by [`Applier::snapshot`].
-pub type SnapshotWriter = Box<dyn FnOnce() -> io::Result<Vec<u8>> + Send>;
+/// Serializes a state copy taken by [`Applier::snapshot`] into a writer (the snapshot
+/// file, streamed: no encoded copy of the state is held in memory).
+pub type SnapshotWriter = Box<dyn FnOnce(&mut dyn Write) -> io::Result<()> + Send>;
 
-/// What a snapshot file holds: openraft's metadata and the application state.
+/// What a version 1 snapshot file holds: openraft's metadata and the application state
+/// in one payload. Only read; version 2 files keep the two apart.
 #[derive(Serialize, Deserialize)]
-pub(super) struct SnapshotPayload {
+struct SnapshotPayload {
+    meta: SnapshotMetaOf<TypeConfig>,
+    state: Vec<u8>,
+}
+
+/// A snapshot read back from its file.
+pub(super) struct StoredSnapshot {
     pub(super) meta: SnapshotMetaOf<TypeConfig>,
     pub(super) state: Vec<u8>,
+}
+
+/// The newest intact snapshot in `dir` and its index, if there is one.
+pub(super) fn read_snapshot(dir: &Path) -> io::Result<Option<(u64, StoredSnapshot)>> {
+    let Some((index, contents)) = snapshot_file::read_newest(dir).map_err(io::Error::other)?
+    else {
+        return Ok(None);
+    };
+    let stored = match contents {
+        Contents::Combined(payload) => {
+            let payload: SnapshotPayload = postcard::from_bytes(&payload).map_err(invalid)?;
+            StoredSnapshot {
+                meta: payload.meta,
+                state: payload.state,
+            }
+        }
+        Contents::Split { meta, state } => StoredSnapshot {
+            meta: postcard::from_bytes(&meta).map_err(invalid)?,
+            state,
+        },
+    };
+    Ok(Some((index, stored)))
+}
+
+/// Writes a snapshot file durably (blocking): `meta`, then the state `state` writes.
+/// Returns its path and the state's size in bytes.
+pub(super) fn write_snapshot(
+    dir: &Path,
+    meta: &SnapshotMetaOf<TypeConfig>,
+    state: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> io::Result<(PathBuf, u64)> {
+    let index = meta.last_log_id.map_or(0, |id| id.index);
+    let meta_bytes = postcard::to_allocvec(meta).map_err(invalid)?;
+    snapshot_file::write(dir, index, &meta_bytes, state).map_err(io::Error::other)
 }
 
 /// Where and how snapshots are kept.
@@ -92,10 +134,8 @@ impl StateMachine {
             current: None,
         };
         if let Some(dir) = &options.dir
-            && let Some((index, bytes)) =
-                snapshot_file::read_newest(dir).map_err(io::Error::other)?
+            && let Some((index, payload)) = read_snapshot(dir)?
         {
-            let payload: SnapshotPayload = postcard::from_bytes(&bytes).map_err(invalid)?;
             applier.restore(&payload.state)?;
             tracing::info!(index, dir = %dir.display(), "loaded snapshot");
             let written =
@@ -121,37 +161,34 @@ impl StateMachine {
         self
     }
 
-    /// What to remember of a snapshot just made or installed.
-    fn current(&self, meta: &SnapshotMetaOf<TypeConfig>, state: Vec<u8>) -> Current {
+    /// What to remember of a snapshot just made or installed: its state bytes only
+    /// when there is no file.
+    fn current(&self, meta: &SnapshotMetaOf<TypeConfig>, state: &[u8]) -> Current {
         Current {
             meta: meta.clone(),
-            in_memory: self.options.dir.is_none().then_some(state),
+            in_memory: self.options.dir.is_none().then(|| state.to_vec()),
         }
     }
 
     /// Writes the snapshot file (off the async threads) and prunes old ones; returns
-    /// the file's payload size (0 without a directory).
-    async fn persist(&self, meta: &SnapshotMetaOf<TypeConfig>, state: &[u8]) -> io::Result<usize> {
+    /// the state's size (0 without a directory).
+    async fn persist(
+        &self,
+        meta: &SnapshotMetaOf<TypeConfig>,
+        state: impl FnOnce(&mut dyn Write) -> io::Result<()> + Send + 'static,
+    ) -> io::Result<u64> {
         let Some(dir) = self.options.dir.clone() else {
             return Ok(0);
         };
-        let index = meta.last_log_id.map_or(0, |id| id.index);
-        let payload = postcard::to_allocvec(&SnapshotPayload {
-            meta: meta.clone(),
-            state: state.to_vec(),
-        })
-        .map_err(invalid)?;
+        let meta = meta.clone();
         let retain = self.options.retain;
-        let bytes = payload.len();
         tokio::task::spawn_blocking(move || {
-            snapshot_file::write(&dir, index, &payload)?;
-            snapshot_file::retain(&dir, retain)
+            let (_, bytes) = write_snapshot(&dir, &meta, state)?;
+            snapshot_file::retain(&dir, retain).map_err(io::Error::other)?;
+            Ok(bytes)
         })
         .await
         .map_err(io::Error::other)?
-        .map_err(io::Error::other)?;
-        tracing::debug!(index, bytes, "snapshot written");
-        Ok(bytes)
     }
 }
 
@@ -175,10 +212,19 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
             };
             (snapshot_meta, writer)
         };
-        let data = tokio::task::spawn_blocking(writer)
+        // With a directory the state is streamed into the file and never held whole;
+        // without one (tests of the log store) it is kept in memory.
+        let (bytes, data) = if self.options.dir.is_some() {
+            (self.persist(&snapshot_meta, writer).await?, Vec::new())
+        } else {
+            let data = tokio::task::spawn_blocking(move || {
+                let mut data = Vec::new();
+                writer(&mut data).map(|()| data)
+            })
             .await
             .map_err(io::Error::other)??;
-        let file_bytes = self.persist(&snapshot_meta, &data).await?;
+            (data.len() as u64, data)
+        };
         crate::metrics::global()
             .snapshottime
             .observe_duration(started.elapsed());
@@ -186,11 +232,15 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
         // One line per snapshot, for operators: how big and how long (copy, encode, fsync).
         tracing::info!(
             index = snapshot_meta.last_log_id.map_or(0, |id| id.index),
-            bytes = file_bytes.max(data.len()),
+            bytes,
             duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
             "snapshot taken"
         );
-        self.meta.lock().await.current = Some(self.current(&snapshot_meta, data.clone()));
+        self.meta.lock().await.current = Some(self.current(&snapshot_meta, &data));
+        // openraft reads only the metadata of a snapshot it had built (its state machine
+        // worker sends `snap.meta` on and drops the rest); the state is read back from
+        // the file by `get_current_snapshot` when a peer needs it. So with a file the
+        // data returned here is empty rather than a copy of the file.
         Ok(SnapshotOf::<TypeConfig, Cursor<Vec<u8>>> {
             meta: snapshot_meta,
             snapshot: Cursor::new(data),
@@ -250,14 +300,17 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         snapshot_meta: &SnapshotMetaOf<TypeConfig>,
         snapshot: Self::SnapshotData,
     ) -> Result<(), io::Error> {
-        let data = snapshot.into_inner();
+        let data = Arc::new(snapshot.into_inner());
         // Durable first: once installed, openraft may purge the log it replaces.
-        self.persist(snapshot_meta, &data).await?;
+        let written = Arc::clone(&data);
+        self.persist(snapshot_meta, move |w| w.write_all(&written))
+            .await?;
         self.applier.restore(&data)?;
+        let current = self.current(snapshot_meta, &data);
         let mut meta = self.meta.lock().await;
         meta.last_applied = snapshot_meta.last_log_id;
         meta.membership = snapshot_meta.last_membership.clone();
-        meta.current = Some(self.current(snapshot_meta, data));
+        meta.current = Some(current);
         Ok(())
     }
 
@@ -272,13 +325,11 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             (Some(bytes), _) => bytes.clone(),
             (None, Some(dir)) => {
                 let dir = dir.clone();
-                let found = tokio::task::spawn_blocking(move || snapshot_file::read_newest(&dir))
+                let found = tokio::task::spawn_blocking(move || read_snapshot(&dir))
                     .await
-                    .map_err(io::Error::other)?
-                    .map_err(io::Error::other)?;
-                let (_, bytes) =
+                    .map_err(io::Error::other)??;
+                let (_, payload) =
                     found.ok_or_else(|| io::Error::other("the current snapshot's file is gone"))?;
-                let payload: SnapshotPayload = postcard::from_bytes(&bytes).map_err(invalid)?;
                 if payload.meta.last_log_id != current.meta.last_log_id {
                     return Err(io::Error::other(
                         "the newest snapshot file is not the current snapshot",

@@ -8,6 +8,7 @@
 mod changes;
 mod containers;
 mod create;
+mod encoding;
 mod multi;
 mod session;
 pub mod txn;

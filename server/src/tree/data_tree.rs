@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use super::node::{Node, new_stat};
 use super::owner::OwnerKind;
 use super::path::{java_len, split_parent};
+use super::shared_acl::SharedAcl;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(from = "StoredTree")]
@@ -88,7 +89,7 @@ pub(crate) enum Undo {
     },
     AclSet {
         path: String,
-        acl: Vec<Acl>,
+        acl: SharedAcl,
         aversion: i32,
     },
 }
@@ -200,12 +201,12 @@ impl DataTree {
     /// The node's ACL unmasked; see [`super::acl::mask_digests`] for readers without ADMIN.
     pub fn get_acl(&self, path: &str) -> Result<(Vec<Acl>, Stat), ErrorCode> {
         let node = self.get(path)?;
-        Ok((node.acl.clone(), node.client_stat(self.extended_types)))
+        Ok((node.acl.to_vec(), node.client_stat(self.extended_types)))
     }
 
     /// The ACL to check a request against; `None` if there is no such node.
     pub fn acl(&self, path: &str) -> Option<&[Acl]> {
-        self.nodes.get(path).map(|n| n.acl.as_slice())
+        self.nodes.get(path).map(|n| &*n.acl)
     }
 
     /// `getAllChildrenNumber`: every node whose path starts with `path + "/"`; for `/`
@@ -370,7 +371,7 @@ impl DataTree {
         let node = self.nodes.get_mut(path).ok_or(ErrorCode::NoNode)?;
         let undo = Undo::AclSet {
             path: path.to_owned(),
-            acl: std::mem::replace(&mut node.acl, acl),
+            acl: std::mem::replace(&mut node.acl, acl.into()),
             aversion: node.stat.aversion,
         };
         node.stat.aversion = aversion;

@@ -7,6 +7,7 @@ mod node;
 pub mod owner;
 pub mod path;
 pub mod quota;
+mod shared_acl;
 
 #[cfg(test)]
 mod tests;
@@ -15,3 +16,4 @@ pub(crate) use data_tree::Undo;
 pub use data_tree::{DataTree, QuotaBreach};
 pub use node::Node;
 pub use owner::OwnerKind;
+pub use shared_acl::SharedAcl;

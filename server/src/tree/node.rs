@@ -7,6 +7,7 @@ use ferrokeeper_protocol::{Acl, Stat, StatPersisted};
 use serde::{Deserialize, Serialize};
 
 use super::owner::client_owner;
+use super::shared_acl::SharedAcl;
 
 /// A znode: what ZooKeeper persists (`DataNode`) plus its children's names.
 ///
@@ -16,7 +17,7 @@ use super::owner::client_owner;
 pub struct Node {
     /// `None` is a null buffer, kept as ZooKeeper keeps it (returned as length −1).
     pub(crate) data: Option<Bytes>,
-    pub(crate) acl: Vec<Acl>,
+    pub(crate) acl: SharedAcl,
     pub(crate) stat: StatPersisted,
     pub(crate) children: OrdSet<String>,
 }
@@ -25,7 +26,7 @@ impl Node {
     pub(crate) fn new(data: Option<Bytes>, acl: Vec<Acl>, stat: StatPersisted) -> Node {
         Node {
             data,
-            acl,
+            acl: acl.into(),
             stat,
             children: OrdSet::new(),
         }

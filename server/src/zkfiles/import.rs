@@ -138,12 +138,11 @@ pub fn import(req: &ImportRequest) -> Result<ImportSummary, ZkFilesError> {
     let ephemerals = state.tree().ephemeral_count();
     let session_count = state.sessions().len();
     let last_zxid = state.last_zxid();
-    let bytes = postcard::to_allocvec(&state)
-        .map_err(|e| refused(format!("cannot encode the imported state: {e}")))?;
-    // The tree is the bulk of the memory; the encoded copy is all that is left to write.
-    drop(state);
-    let written = offline::seed_snapshot(&req.snapshot_dir, &req.voters, last_zxid, bytes)
-        .map_err(io_err(&req.snapshot_dir, "write the imported snapshot"))?;
+    // Streamed into the file: no encoded copy of the tree is held beside it.
+    let written = offline::seed_snapshot(&req.snapshot_dir, &req.voters, last_zxid, |w| {
+        state.encode_into(w)
+    })
+    .map_err(io_err(&req.snapshot_dir, "write the imported snapshot"))?;
     Ok(ImportSummary {
         snapshot: base.map(|(p, _, _)| p),
         snapshot_znodes,

@@ -81,7 +81,7 @@ impl DataTree {
             return Err(ErrorCode::NoNode);
         }
         if let Some(existing) = self.nodes.get_mut(path) {
-            existing.acl = acl;
+            existing.acl = acl.into();
             return Err(ErrorCode::NodeExists);
         }
         let parent = self.nodes.get_mut(parent_path).ok_or(ErrorCode::NoNode)?;
