@@ -92,17 +92,14 @@ pub struct StoredState {
 /// applies only what it knows to be committed. Refuses while the server runs (the
 /// log's lock is held).
 pub fn read_stored(log_dir: &Path, snapshot_dir: &Path) -> io::Result<StoredState> {
-    let (snapshot, mut last_index, mut membership) =
-        match read_snapshot(snapshot_dir)? {
-            Some((_, payload)) => {
-                (
-                    Some(payload.state),
-                    payload.meta.last_log_id.map_or(0, |id| id.index),
-                    Some(payload.meta.last_membership.membership().clone()),
-                )
-            }
-            None => (None, 0, None),
-        };
+    let (snapshot, mut last_index, mut membership) = match read_snapshot(snapshot_dir)? {
+        Some((_, payload)) => (
+            Some(payload.state),
+            payload.meta.last_log_id.map_or(0, |id| id.index),
+            Some(payload.meta.last_membership.membership().clone()),
+        ),
+        None => (None, 0, None),
+    };
     if !log_dir.exists() {
         return Ok(StoredState {
             snapshot,

@@ -383,7 +383,10 @@ mod tests {
             Err(io::Error::other("encoder failed"))
         });
         assert!(failed.is_err());
-        assert_eq!(read_newest(dir.path()).unwrap(), Some((1, split(b"m", b"one"))));
+        assert_eq!(
+            read_newest(dir.path()).unwrap(),
+            Some((1, split(b"m", b"one")))
+        );
     }
 
     #[test]

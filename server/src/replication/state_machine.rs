@@ -56,8 +56,7 @@ pub(super) struct StoredSnapshot {
 
 /// The newest intact snapshot in `dir` and its index, if there is one.
 pub(super) fn read_snapshot(dir: &Path) -> io::Result<Option<(u64, StoredSnapshot)>> {
-    let Some((index, contents)) = snapshot_file::read_newest(dir).map_err(io::Error::other)?
-    else {
+    let Some((index, contents)) = snapshot_file::read_newest(dir).map_err(io::Error::other)? else {
         return Ok(None);
     };
     let stored = match contents {

@@ -66,7 +66,9 @@ mod tests {
 
     #[test]
     fn a_writers_error_is_reported_as_it_was() {
-        let err = ZkState::new(crate::state::StateConfig::default()).encode_into(&mut Refuses).unwrap_err();
+        let err = ZkState::new(crate::state::StateConfig::default())
+            .encode_into(&mut Refuses)
+            .unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::StorageFull);
         assert!(err.to_string().contains("disk full"), "{err}");
     }
