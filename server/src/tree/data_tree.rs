@@ -11,13 +11,15 @@
 //! Mutations here do no checking beyond what `DataTree.java` itself does: the
 //! request checks (versions, ACLs, modes) live in `state`, which calls these.
 
+use std::sync::Arc;
+
 use imbl::{OrdMap, OrdSet};
 
 use bytes::Bytes;
 use ferrokeeper_protocol::{Acl, ErrorCode, Stat, StatPersisted, perms};
 use serde::{Deserialize, Serialize};
 
-use super::node::{Node, new_stat};
+use super::node::{Node, new_stat, own_copy};
 use super::owner::OwnerKind;
 use super::path::{java_len, split_parent};
 use super::shared_acl::SharedAcl;
@@ -25,7 +27,7 @@ use super::shared_acl::SharedAcl;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(from = "StoredTree")]
 pub struct DataTree {
-    nodes: OrdMap<String, Node>,
+    nodes: OrdMap<String, Arc<Node>>,
     /// Session id → its ephemeral nodes (ZooKeeper's `ephemerals`).
     ephemerals: OrdMap<i64, OrdSet<String>>,
     containers: OrdSet<String>,
@@ -43,7 +45,7 @@ pub struct DataTree {
 /// A `DataTree` as stored in snapshots: every field but the derived ones, in order.
 #[derive(Deserialize)]
 struct StoredTree {
-    nodes: OrdMap<String, Node>,
+    nodes: OrdMap<String, Arc<Node>>,
     ephemerals: OrdMap<i64, OrdSet<String>>,
     containers: OrdSet<String>,
     ttls: OrdSet<String>,
@@ -115,7 +117,7 @@ impl DataTree {
         let mut add = |path: &str, acl: Vec<Acl>, stat: StatPersisted, children: &[&str]| {
             let mut node = Node::new(Some(Bytes::new()), acl, stat);
             node.children = children.iter().map(|c| (*c).to_owned()).collect();
-            nodes.insert(path.to_owned(), node);
+            nodes.insert(path.to_owned(), Arc::new(node));
         };
         add("/", open.clone(), zeroed.clone(), &["zookeeper"]);
         add(
@@ -162,16 +164,16 @@ impl DataTree {
     // ---- reads ---------------------------------------------------------------
 
     pub fn node(&self, path: &str) -> Option<&Node> {
-        self.nodes.get(path)
+        self.nodes.get(path).map(|n| &**n)
     }
 
     #[cfg(test)]
     pub(crate) fn node_mut(&mut self, path: &str) -> Option<&mut Node> {
-        self.nodes.get_mut(path)
+        self.nodes.get_mut(path).map(Arc::make_mut)
     }
 
     fn get(&self, path: &str) -> Result<&Node, ErrorCode> {
-        self.nodes.get(path).ok_or(ErrorCode::NoNode)
+        self.nodes.get(path).map(|n| &**n).ok_or(ErrorCode::NoNode)
     }
 
     /// The kind of node `path` is, by its owner value.
@@ -277,7 +279,7 @@ impl DataTree {
 
     /// Every node, in path order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &Node)> {
-        self.nodes.iter().map(|(p, n)| (p.as_str(), n))
+        self.nodes.iter().map(|(p, n)| (p.as_str(), &**n))
     }
 
     // ---- mutations (DataTree.java's, checks done by the caller) ----------------
@@ -296,7 +298,7 @@ impl DataTree {
         if self.nodes.contains_key(path) {
             return Err(ErrorCode::NodeExists);
         }
-        let parent = self.nodes.get_mut(parent_path).ok_or(ErrorCode::NoNode)?;
+        let parent = self.nodes.get_mut(parent_path).map(Arc::make_mut).ok_or(ErrorCode::NoNode)?;
         let undo = Undo::Created {
             path: path.to_owned(),
             parent: parent_path.to_owned(),
@@ -319,7 +321,7 @@ impl DataTree {
         if !self.nodes.contains_key(path) {
             return Err(ErrorCode::NoNode);
         }
-        let parent = self.nodes.get_mut(parent_path).ok_or(ErrorCode::NoNode)?;
+        let parent = self.nodes.get_mut(parent_path).map(Arc::make_mut).ok_or(ErrorCode::NoNode)?;
         let parent_pzxid = parent.stat.pzxid;
         parent.children.remove(name);
         if zxid > parent.stat.pzxid {
@@ -344,11 +346,11 @@ impl DataTree {
         time: i64,
     ) -> Result<(Stat, Undo), ErrorCode> {
         let extended = self.extended_types;
-        let node = self.nodes.get_mut(path).ok_or(ErrorCode::NoNode)?;
+        let node = self.nodes.get_mut(path).map(Arc::make_mut).ok_or(ErrorCode::NoNode)?;
         let old_size = node_size(path, node.data.as_ref());
         let undo = Undo::DataSet {
             path: path.to_owned(),
-            data: std::mem::replace(&mut node.data, data),
+            data: std::mem::replace(&mut node.data, own_copy(data)),
             stat: node.stat.clone(),
         };
         node.stat.mtime = time;
@@ -368,7 +370,7 @@ impl DataTree {
         aversion: i32,
     ) -> Result<(Stat, Undo), ErrorCode> {
         let extended = self.extended_types;
-        let node = self.nodes.get_mut(path).ok_or(ErrorCode::NoNode)?;
+        let node = self.nodes.get_mut(path).map(Arc::make_mut).ok_or(ErrorCode::NoNode)?;
         let undo = Undo::AclSet {
             path: path.to_owned(),
             acl: std::mem::replace(&mut node.acl, acl.into()),
@@ -382,7 +384,7 @@ impl DataTree {
     /// start-up (outside any txn: every member writes the same text, data version −1).
     pub(crate) fn set_config_data(&mut self, data: Bytes) {
         const CONFIG: &str = "/zookeeper/config";
-        if let Some(node) = self.nodes.get_mut(CONFIG) {
+        if let Some(node) = self.nodes.get_mut(CONFIG).map(Arc::make_mut) {
             let data = Some(data);
             self.data_size +=
                 node_size(CONFIG, data.as_ref()) - node_size(CONFIG, node.data.as_ref());
@@ -403,7 +405,7 @@ impl DataTree {
                 if let Some(node) = self.remove_indexed(&path) {
                     self.quota_removed(&path, node.data_len() as i64);
                 }
-                if let Some(p) = self.nodes.get_mut(&parent) {
+                if let Some(p) = self.nodes.get_mut(&parent).map(Arc::make_mut) {
                     if let Some((_, name)) = split_parent(&path) {
                         p.children.remove(name);
                     }
@@ -417,7 +419,7 @@ impl DataTree {
                 node,
                 parent_pzxid,
             } => {
-                if let Some(p) = self.nodes.get_mut(&parent) {
+                if let Some(p) = self.nodes.get_mut(&parent).map(Arc::make_mut) {
                     if let Some((_, name)) = split_parent(&path) {
                         p.children.insert(name.to_owned());
                     }
@@ -428,7 +430,7 @@ impl DataTree {
                 self.quota_added(&path, bytes, false);
             }
             Undo::DataSet { path, data, stat } => {
-                if let Some(node) = self.nodes.get_mut(&path) {
+                if let Some(node) = self.nodes.get_mut(&path).map(Arc::make_mut) {
                     let delta =
                         node_size(&path, data.as_ref()) - node_size(&path, node.data.as_ref());
                     node.data = data;
@@ -442,7 +444,7 @@ impl DataTree {
                 acl,
                 aversion,
             } => {
-                if let Some(node) = self.nodes.get_mut(&path) {
+                if let Some(node) = self.nodes.get_mut(&path).map(Arc::make_mut) {
                     node.acl = acl;
                     node.stat.aversion = aversion;
                 }
@@ -467,11 +469,11 @@ impl DataTree {
                     .insert(path.to_owned());
             }
         }
-        self.nodes.insert(path.to_owned(), node);
+        self.nodes.insert(path.to_owned(), Arc::new(node));
     }
 
     fn remove_indexed(&mut self, path: &str) -> Option<Node> {
-        let node = self.nodes.remove(path)?;
+        let node = Arc::unwrap_or_clone(self.nodes.remove(path)?);
         self.data_size -= node_size(path, node.data.as_ref());
         let owner = node.stat.ephemeral_owner;
         match OwnerKind::of(owner, self.extended_types) {

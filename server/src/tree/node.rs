@@ -25,7 +25,7 @@ pub struct Node {
 impl Node {
     pub(crate) fn new(data: Option<Bytes>, acl: Vec<Acl>, stat: StatPersisted) -> Node {
         Node {
-            data,
+            data: own_copy(data),
             acl: acl.into(),
             stat,
             children: OrdSet::new(),
@@ -74,6 +74,14 @@ impl Node {
             pzxid: s.pzxid,
         }
     }
+}
+
+/// A znode's data in an allocation of its own. Data decoded from a request is a slice of
+/// the connection's read buffer; kept as it is, every znode would pin the whole buffer it
+/// arrived in (kilobytes for 100 bytes of data, until the last znode from that buffer is
+/// deleted or changed).
+pub(crate) fn own_copy(data: Option<Bytes>) -> Option<Bytes> {
+    data.map(|d| Bytes::copy_from_slice(&d))
 }
 
 /// `DataTree.createStat`: a new node's persisted stat.

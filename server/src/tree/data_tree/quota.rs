@@ -7,6 +7,7 @@
 //! Creating a stats node recounts its subtree; a loaded tree recounts every quota
 //! (`setupQuota`), so usage is right after a restart whatever an older server wrote.
 
+use std::sync::Arc;
 use bytes::Bytes;
 use ferrokeeper_protocol::ErrorCode;
 
@@ -214,7 +215,7 @@ impl DataTree {
     }
 
     fn put_stats(&mut self, stats: &str, usage: StatsTrack) {
-        if let Some(node) = self.nodes.get_mut(stats) {
+        if let Some(node) = self.nodes.get_mut(stats).map(Arc::make_mut) {
             let data = Some(Bytes::from(usage.encode()));
             self.data_size +=
                 node_size(stats, data.as_ref()) - node_size(stats, node.data.as_ref());

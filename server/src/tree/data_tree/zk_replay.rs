@@ -5,6 +5,7 @@
 //! applies ZooKeeper's txns as they come); the server's own writes go through the
 //! checked mutations in `data_tree.rs`.
 
+use std::sync::Arc;
 use bytes::Bytes;
 use ferrokeeper_protocol::{Acl, ErrorCode, Stat, StatPersisted};
 use imbl::{OrdMap, OrdSet};
@@ -45,6 +46,7 @@ impl DataTree {
             let parent_node = self
                 .nodes
                 .get_mut(parent)
+                .map(Arc::make_mut)
                 .ok_or_else(|| format!("node {path} comes before its parent {parent}"))?;
             parent_node.children.insert(name.to_owned());
         }
@@ -80,11 +82,11 @@ impl DataTree {
         if !self.nodes.contains_key(parent_path) {
             return Err(ErrorCode::NoNode);
         }
-        if let Some(existing) = self.nodes.get_mut(path) {
+        if let Some(existing) = self.nodes.get_mut(path).map(Arc::make_mut) {
             existing.acl = acl.into();
             return Err(ErrorCode::NodeExists);
         }
-        let parent = self.nodes.get_mut(parent_path).ok_or(ErrorCode::NoNode)?;
+        let parent = self.nodes.get_mut(parent_path).map(Arc::make_mut).ok_or(ErrorCode::NoNode)?;
         let undo = Undo::Created {
             path: path.to_owned(),
             parent: parent_path.to_owned(),
@@ -105,7 +107,7 @@ impl DataTree {
     /// when the node is already gone. Returns how to undo the delete.
     pub(crate) fn zk_delete(&mut self, path: &str, zxid: i64) -> Result<Undo, ErrorCode> {
         let (parent_path, name) = split_parent(path).ok_or(ErrorCode::BadArguments)?;
-        let parent = self.nodes.get_mut(parent_path).ok_or(ErrorCode::NoNode)?;
+        let parent = self.nodes.get_mut(parent_path).map(Arc::make_mut).ok_or(ErrorCode::NoNode)?;
         let parent_pzxid = parent.stat.pzxid;
         parent.children.remove(name);
         if zxid > parent.stat.pzxid {
@@ -128,7 +130,7 @@ impl DataTree {
         cversion: i32,
         zxid: i64,
     ) -> Result<(), ErrorCode> {
-        let node = self.nodes.get_mut(path).ok_or(ErrorCode::NoNode)?;
+        let node = self.nodes.get_mut(path).map(Arc::make_mut).ok_or(ErrorCode::NoNode)?;
         advance_cversion(&mut node.stat, cversion, zxid);
         Ok(())
     }
