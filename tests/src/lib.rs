@@ -8,6 +8,7 @@ pub mod differential;
 pub mod either;
 pub mod ensemble;
 pub mod follow;
+pub mod history;
 pub mod http;
 pub mod in_process;
 pub mod pki;

@@ -298,7 +298,11 @@ impl DataTree {
         if self.nodes.contains_key(path) {
             return Err(ErrorCode::NodeExists);
         }
-        let parent = self.nodes.get_mut(parent_path).map(Arc::make_mut).ok_or(ErrorCode::NoNode)?;
+        let parent = self
+            .nodes
+            .get_mut(parent_path)
+            .map(Arc::make_mut)
+            .ok_or(ErrorCode::NoNode)?;
         let undo = Undo::Created {
             path: path.to_owned(),
             parent: parent_path.to_owned(),
@@ -321,7 +325,11 @@ impl DataTree {
         if !self.nodes.contains_key(path) {
             return Err(ErrorCode::NoNode);
         }
-        let parent = self.nodes.get_mut(parent_path).map(Arc::make_mut).ok_or(ErrorCode::NoNode)?;
+        let parent = self
+            .nodes
+            .get_mut(parent_path)
+            .map(Arc::make_mut)
+            .ok_or(ErrorCode::NoNode)?;
         let parent_pzxid = parent.stat.pzxid;
         parent.children.remove(name);
         if zxid > parent.stat.pzxid {
@@ -346,7 +354,11 @@ impl DataTree {
         time: i64,
     ) -> Result<(Stat, Undo), ErrorCode> {
         let extended = self.extended_types;
-        let node = self.nodes.get_mut(path).map(Arc::make_mut).ok_or(ErrorCode::NoNode)?;
+        let node = self
+            .nodes
+            .get_mut(path)
+            .map(Arc::make_mut)
+            .ok_or(ErrorCode::NoNode)?;
         let old_size = node_size(path, node.data.as_ref());
         let undo = Undo::DataSet {
             path: path.to_owned(),
@@ -370,7 +382,11 @@ impl DataTree {
         aversion: i32,
     ) -> Result<(Stat, Undo), ErrorCode> {
         let extended = self.extended_types;
-        let node = self.nodes.get_mut(path).map(Arc::make_mut).ok_or(ErrorCode::NoNode)?;
+        let node = self
+            .nodes
+            .get_mut(path)
+            .map(Arc::make_mut)
+            .ok_or(ErrorCode::NoNode)?;
         let undo = Undo::AclSet {
             path: path.to_owned(),
             acl: std::mem::replace(&mut node.acl, acl.into()),

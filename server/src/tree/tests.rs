@@ -247,12 +247,20 @@ fn stored_data_does_not_pin_the_buffer_it_was_decoded_from() {
     let buffer = Bytes::from(vec![7u8; 64 * 1024]);
     let inside = |d: &Bytes| buffer.as_ptr_range().contains(&d.as_ptr());
     let mut t = DataTree::new();
-    t.create("/a", Some(buffer.slice(100..200)), perms::open_acl_unsafe(), 0, 1, 1)
-        .unwrap();
+    t.create(
+        "/a",
+        Some(buffer.slice(100..200)),
+        perms::open_acl_unsafe(),
+        0,
+        1,
+        1,
+    )
+    .unwrap();
     let created = t.node("/a").unwrap().data().unwrap().clone();
     assert_eq!(created.as_ref(), &[7u8; 100][..]);
     assert!(!inside(&created));
-    t.set_data("/a", Some(buffer.slice(300..350)), 1, 2, 2).unwrap();
+    t.set_data("/a", Some(buffer.slice(300..350)), 1, 2, 2)
+        .unwrap();
     let set = t.node("/a").unwrap().data().unwrap().clone();
     assert_eq!(set.len(), 50);
     assert!(!inside(&set));

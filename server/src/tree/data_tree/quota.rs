@@ -7,9 +7,9 @@
 //! Creating a stats node recounts its subtree; a loaded tree recounts every quota
 //! (`setupQuota`), so usage is right after a restart whatever an older server wrote.
 
-use std::sync::Arc;
 use bytes::Bytes;
 use ferrokeeper_protocol::ErrorCode;
+use std::sync::Arc;
 
 use super::{DataTree, node_size};
 use crate::tree::quota::{

@@ -5,10 +5,10 @@
 //! applies ZooKeeper's txns as they come); the server's own writes go through the
 //! checked mutations in `data_tree.rs`.
 
-use std::sync::Arc;
 use bytes::Bytes;
 use ferrokeeper_protocol::{Acl, ErrorCode, Stat, StatPersisted};
 use imbl::{OrdMap, OrdSet};
+use std::sync::Arc;
 
 use super::{DataTree, Undo, advance_cversion, node_size};
 use crate::tree::node::{Node, new_stat};
@@ -86,7 +86,11 @@ impl DataTree {
             existing.acl = acl.into();
             return Err(ErrorCode::NodeExists);
         }
-        let parent = self.nodes.get_mut(parent_path).map(Arc::make_mut).ok_or(ErrorCode::NoNode)?;
+        let parent = self
+            .nodes
+            .get_mut(parent_path)
+            .map(Arc::make_mut)
+            .ok_or(ErrorCode::NoNode)?;
         let undo = Undo::Created {
             path: path.to_owned(),
             parent: parent_path.to_owned(),
@@ -107,7 +111,11 @@ impl DataTree {
     /// when the node is already gone. Returns how to undo the delete.
     pub(crate) fn zk_delete(&mut self, path: &str, zxid: i64) -> Result<Undo, ErrorCode> {
         let (parent_path, name) = split_parent(path).ok_or(ErrorCode::BadArguments)?;
-        let parent = self.nodes.get_mut(parent_path).map(Arc::make_mut).ok_or(ErrorCode::NoNode)?;
+        let parent = self
+            .nodes
+            .get_mut(parent_path)
+            .map(Arc::make_mut)
+            .ok_or(ErrorCode::NoNode)?;
         let parent_pzxid = parent.stat.pzxid;
         parent.children.remove(name);
         if zxid > parent.stat.pzxid {
@@ -130,7 +138,11 @@ impl DataTree {
         cversion: i32,
         zxid: i64,
     ) -> Result<(), ErrorCode> {
-        let node = self.nodes.get_mut(path).map(Arc::make_mut).ok_or(ErrorCode::NoNode)?;
+        let node = self
+            .nodes
+            .get_mut(path)
+            .map(Arc::make_mut)
+            .ok_or(ErrorCode::NoNode)?;
         advance_cversion(&mut node.stat, cversion, zxid);
         Ok(())
     }
