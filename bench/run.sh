@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Side-by-side benchmark: real ZooKeeper 3.8 (Debian) and ferrokeeper on this machine, the
 # same pipelined raw-protocol workloads against both in one run (zkbench), then 1M znodes:
-# populate rate, RSS, and restart-to-first-read. See docs/BENCHMARKS.md.
+# populate rate, RSS, and restart-to-first-read; then watch fan-out (one change, many
+# watchers) and many sessions held at once. See docs/BENCHMARKS.md.
 #
 #   bash bench/run.sh [--rounds N] [--duration S] [--warmup S] [--sessions N]
 #                     [--inflight K] [--workloads "create set get"] [--znodes N]
-#                     [--skip-million] [--zk-heap 2g] [--out FILE.md] [--keep]
+#                     [--skip-million] [--watchers N] [--changes N] [--many-sessions N]
+#                     [--hold S] [--zk-heap 2g] [--out FILE.md] [--keep]
+#   (--watchers 0 or --many-sessions 0 skips that phase)
 #
 # Every process it starts is killed by pid on exit, also on Ctrl-C.
 set -euo pipefail
@@ -18,13 +21,17 @@ INFLIGHT=16
 WORKLOADS="create set get"
 ZNODES=1000000
 SKIP_MILLION=0
+WATCHERS=1000
+CHANGES=20
+MANY_SESSIONS=10000
+HOLD=30
 ZK_HEAP=2g
 OUT=""
 KEEP=0
 ORIG_ARGS="$*"
 
 usage() {
-    sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 while [ $# -gt 0 ]; do
@@ -37,6 +44,10 @@ while [ $# -gt 0 ]; do
         --workloads) WORKLOADS="$2"; shift 2 ;;
         --znodes) ZNODES="$2"; shift 2 ;;
         --skip-million) SKIP_MILLION=1; shift ;;
+        --watchers) WATCHERS="$2"; shift 2 ;;
+        --changes) CHANGES="$2"; shift 2 ;;
+        --many-sessions) MANY_SESSIONS="$2"; shift 2 ;;
+        --hold) HOLD="$2"; shift 2 ;;
         --zk-heap) ZK_HEAP="$2"; shift 2 ;;
         --out) OUT="$2"; shift 2 ;;
         --keep) KEEP=1; shift ;;
@@ -44,7 +55,7 @@ while [ $# -gt 0 ]; do
         *) echo "unknown argument: $1" >&2; usage >&2; exit 2 ;;
     esac
 done
-for n in "$ROUNDS" "$SESSIONS" "$INFLIGHT" "$ZNODES"; do
+for n in "$ROUNDS" "$SESSIONS" "$INFLIGHT" "$ZNODES" "$WATCHERS" "$CHANGES" "$MANY_SESSIONS" "$HOLD"; do
     [[ "$n" =~ ^[0-9]+$ ]] || { echo "not a whole number: $n" >&2; exit 2; }
 done
 
@@ -79,8 +90,10 @@ launch() {
             PID[$s]=$LAUNCHED_PID
             ;;
         ferrokeeper)
+            # No per-IP connection limit: ZooKeeper's zoo.cfg says maxClientCnxns=0 too.
             RUST_LOG=warn,ferrokeeper=info "$FERROKEEPER" \
                 --client-port-address 127.0.0.1 --client-port "$port" --data-dir "$dir/data" \
+                --max-client-cnxns 0 \
                 </dev/null >>"$dir/server.log" 2>&1 &
             PID[$s]=$!
             STARTED+=("${PID[$s]}")
@@ -174,6 +187,28 @@ if [ "$SKIP_MILLION" = 0 ]; then
         if kill -0 "${PID[$s]}" 2>/dev/null; then
             "$ZKBENCH" rss --pid "${PID[$s]}" --server "$s" --phase restarted | tee -a "$RESULTS" >&2
         fi
+        stop "$s"
+    done
+fi
+
+# --- watch fan-out, then many sessions: one server at a time, fresh ---
+if [ "$WATCHERS" -gt 0 ]; then
+    for s in $(order $((ROUNDS + 2))); do
+        start_fresh "$s"
+        log "$s: $WATCHERS watchers, $CHANGES changes"
+        "$ZKBENCH" fanout --addr "127.0.0.1:${PORT[$s]}" --server "$s" \
+            --watchers "$WATCHERS" --changes "$CHANGES" | tee -a "$RESULTS" >&2 \
+            || log "$s: fan-out failed"
+        stop "$s"
+    done
+fi
+if [ "$MANY_SESSIONS" -gt 0 ]; then
+    for s in $(order $((ROUNDS + 3))); do
+        start_fresh "$s"
+        log "$s: $MANY_SESSIONS sessions, held ${HOLD}s"
+        "$ZKBENCH" sessions --addr "127.0.0.1:${PORT[$s]}" --server "$s" \
+            --count "$MANY_SESSIONS" --hold "$HOLD" --pid "${PID[$s]}" | tee -a "$RESULTS" >&2 \
+            || log "$s: sessions failed"
         stop "$s"
     done
 fi

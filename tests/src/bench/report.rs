@@ -63,7 +63,124 @@ pub fn markdown(lines: &str) -> String {
     let mut out = String::new();
     workload_tables(&records, &mut out);
     million_tables(&records, &mut out);
+    scale_tables(&records, &mut out);
     out
+}
+
+/// Watch fan-out and many sessions, when they ran.
+fn scale_tables(records: &[Value], out: &mut String) {
+    let find = |kind: &str, server: &str| {
+        records
+            .iter()
+            .find(|r| text(r, "kind") == kind && text(r, "server") == server)
+    };
+    let row = |out: &mut String,
+               label: &str,
+               z: Option<f64>,
+               f: Option<f64>,
+               fmt: &dyn Fn(Option<f64>) -> String| {
+        let _ = writeln!(
+            out,
+            "| {label} | {} | {} | {} |",
+            fmt(z),
+            fmt(f),
+            fmt_ratio(f, z)
+        );
+    };
+    let count = |v: Option<f64>| v.map_or_else(|| "–".to_owned(), |v| format!("{v:.0}"));
+    let secs = |v: Option<f64>| v.map_or_else(|| "–".to_owned(), |v| format!("{v:.2} s"));
+    let (fz, ff) = (find("fanout", ZOOKEEPER), find("fanout", FERROKEEPER));
+    if fz.is_some() || ff.is_some() {
+        let field = |r: Option<&Value>, key: &str| r.and_then(|r| num(r, key));
+        let watchers = field(ff.or(fz), "watchers").unwrap_or(0.0);
+        let changes = field(ff.or(fz), "changes").unwrap_or(0.0);
+        let _ = writeln!(
+            out,
+            "### Watch fan-out: {watchers:.0} watchers, {changes:.0} changes\n\n\
+             Latency from just before the setData is sent to each watcher's notification.\n\n\
+             | | ZooKeeper | ferrokeeper | ratio fk/zk |\n|---|---:|---:|---:|"
+        );
+        row(
+            out,
+            "notifications received",
+            field(fz, "notifications"),
+            field(ff, "notifications"),
+            &count,
+        );
+        row(
+            out,
+            "notification p50 ms",
+            field(fz, "p50_us"),
+            field(ff, "p50_us"),
+            &fmt_ms,
+        );
+        row(
+            out,
+            "notification p99 ms",
+            field(fz, "p99_us"),
+            field(ff, "p99_us"),
+            &fmt_ms,
+        );
+        row(
+            out,
+            "notification max ms",
+            field(fz, "max_us"),
+            field(ff, "max_us"),
+            &fmt_ms,
+        );
+        row(
+            out,
+            "watchers connected and armed in",
+            field(fz, "setup_s"),
+            field(ff, "setup_s"),
+            &secs,
+        );
+        out.push('\n');
+    }
+    let (sz, sf) = (find("sessions", ZOOKEEPER), find("sessions", FERROKEEPER));
+    if sz.is_some() || sf.is_some() {
+        let field = |r: Option<&Value>, key: &str| r.and_then(|r| num(r, key));
+        let wanted = field(sf.or(sz), "count").unwrap_or(0.0);
+        let _ = writeln!(
+            out,
+            "### {wanted:.0} sessions on one server, each with a watch, held with pings\n\n\
+             | | ZooKeeper | ferrokeeper | ratio fk/zk |\n|---|---:|---:|---:|"
+        );
+        row(
+            out,
+            "sessions opened",
+            field(sz, "opened"),
+            field(sf, "opened"),
+            &count,
+        );
+        let rate = |r: Option<&Value>| Some(field(r, "opened")? / field(r, "connect_s")?.max(1e-9));
+        row(out, "connects/s", rate(sz), rate(sf), &count);
+        row(
+            out,
+            "sessions answering after the hold",
+            field(sz, "alive"),
+            field(sf, "alive"),
+            &count,
+        );
+        let per_session = |r: Option<&Value>| {
+            let grown = field(r, "rss_after_kb")? - field(r, "rss_before_kb")?;
+            Some(grown * 1024.0 / field(r, "opened")?.max(1.0))
+        };
+        let bytes = |v: Option<f64>| v.map_or_else(|| "–".to_owned(), |v| format!("{v:.0} B"));
+        row(
+            out,
+            "RSS growth per session",
+            per_session(sz),
+            per_session(sf),
+            &bytes,
+        );
+        for (label, r) in [("ZooKeeper", sz), ("ferrokeeper", sf)] {
+            if let Some(e) = r.and_then(|r| r.get("first_error")).and_then(Value::as_str) {
+                let _ = writeln!(out, "\n{label}'s first failure: {e}");
+            }
+        }
+        out.push('\n');
+    }
 }
 
 fn workload_tables(records: &[Value], out: &mut String) {
@@ -228,6 +345,7 @@ fn million_tables(records: &[Value], out: &mut String) {
         ("populated", "RSS with the znodes (VmRSS)"),
         ("populated", "peak RSS so far (VmHWM)"),
         ("restarted", "RSS after restart + first read (VmRSS)"),
+        ("restarted", "peak RSS of the restarted server (VmHWM)"),
     ] {
         let key = if label.contains("VmHWM") {
             "vmhwm_kb"
@@ -291,6 +409,38 @@ fn million_tables(records: &[Value], out: &mut String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fan_out_and_sessions_tables_show_both_servers_and_ratios() {
+        let lines = r#"
+{"kind":"fanout","server":"zookeeper","watchers":1000,"changes":20,"notifications":20000,"setup_s":2.0,"p50_us":4000,"p99_us":9000,"max_us":12000}
+{"kind":"fanout","server":"ferrokeeper","watchers":1000,"changes":20,"notifications":20000,"setup_s":1.0,"p50_us":1000,"p99_us":3000,"max_us":5000}
+{"kind":"sessions","server":"zookeeper","count":100,"opened":100,"connect_s":2.0,"alive":100,"rss_before_kb":1000,"rss_after_kb":2000,"first_error":null}
+{"kind":"sessions","server":"ferrokeeper","count":100,"opened":100,"connect_s":0.5,"alive":99,"rss_before_kb":1000,"rss_after_kb":1100,"first_error":"held session: request timed out"}
+"#;
+        let md = markdown(lines);
+        assert!(
+            md.contains("### Watch fan-out: 1000 watchers, 20 changes"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| notification p50 ms | 4.00 | 1.00 | 0.25 |"),
+            "{md}"
+        );
+        assert!(md.contains("| connects/s | 50 | 200 | 4.00 |"), "{md}");
+        assert!(
+            md.contains("| sessions answering after the hold | 100 | 99 | 0.99 |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| RSS growth per session | 10240 B | 1024 B | 0.10 |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("ferrokeeper's first failure: held session: request timed out"),
+            "{md}"
+        );
+    }
 
     #[test]
     fn median_of_odd_and_even_counts() {

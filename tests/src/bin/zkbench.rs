@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use ferrokeeper_tests::bench::hold::{self, HoldConfig};
 use ferrokeeper_tests::bench::load::{self, PopulateConfig, ProbeOutcome, RunConfig, Workload};
 use ferrokeeper_tests::bench::report;
+use ferrokeeper_tests::bench::{fanout, sessions};
 use hdrhistogram::Histogram;
 
 #[derive(Parser)]
@@ -153,6 +154,41 @@ enum Command {
         /// Shutdown time measured by the caller, copied into the JSON line.
         #[arg(long)]
         shutdown_ms: Option<f64>,
+    },
+    /// Watch fan-out: `watchers` sessions watch one znode, which is changed `changes`
+    /// times; prints notification latencies as a JSON line.
+    Fanout {
+        #[arg(long)]
+        addr: SocketAddr,
+        #[arg(long, default_value = "server")]
+        server: String,
+        #[arg(long, default_value_t = 1000)]
+        watchers: usize,
+        #[arg(long, default_value_t = 20)]
+        changes: usize,
+        #[arg(long, default_value = "/zkbench-fanout")]
+        path: String,
+    },
+    /// Many sessions held at once: connect rate, memory per session (with `--pid`), and
+    /// how many still answer after the hold; prints a JSON line.
+    Sessions {
+        #[arg(long)]
+        addr: SocketAddr,
+        #[arg(long, default_value = "server")]
+        server: String,
+        #[arg(long, default_value_t = 10_000)]
+        count: usize,
+        /// Handshakes in flight at once.
+        #[arg(long, default_value_t = 64)]
+        parallel: usize,
+        /// Seconds the sessions are held (pinging) before they are asked again.
+        #[arg(long, default_value_t = 30.0)]
+        hold: f64,
+        #[arg(long, default_value_t = 30_000)]
+        timeout_ms: i32,
+        /// The server's pid, to read its RSS before and after the sessions open.
+        #[arg(long)]
+        pid: Option<u32>,
     },
     /// Print VmRSS/VmHWM of a process as a JSON line.
     Rss {
@@ -390,6 +426,72 @@ async fn execute(command: Command) -> Result<ExitCode, String> {
                 ProbeOutcome::Missing => 3,
                 ProbeOutcome::Timeout => 4,
             }))
+        }
+        Command::Fanout {
+            addr,
+            server,
+            watchers,
+            changes,
+            path,
+        } => {
+            let cfg = fanout::FanoutConfig {
+                addr,
+                watchers: watchers.max(1),
+                changes: changes.max(1),
+                path,
+            };
+            let outcome = fanout::run(&cfg)
+                .await
+                .map_err(|e| format!("fanout on {addr}: {e}"))?;
+            let hist = &outcome.latencies;
+            println!(
+                "{{\"kind\":\"fanout\",\"server\":{},\"watchers\":{},\"changes\":{},\
+                 \"notifications\":{},\"setup_s\":{:.3},\"p50_us\":{},\"p99_us\":{},\"max_us\":{}}}",
+                js(&server),
+                cfg.watchers,
+                cfg.changes,
+                outcome.notifications,
+                outcome.setup_s,
+                quantile(hist, 0.50),
+                quantile(hist, 0.99),
+                hist.max(),
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Sessions {
+            addr,
+            server,
+            count,
+            parallel,
+            hold,
+            timeout_ms,
+            pid,
+        } => {
+            let cfg = sessions::SessionsConfig {
+                addr,
+                count,
+                parallel,
+                hold: secs(hold, "hold")?,
+                timeout_ms,
+                pid,
+            };
+            let outcome = sessions::run(&cfg)
+                .await
+                .map_err(|e| format!("sessions on {addr}: {e}"))?;
+            let opt = |v: Option<u64>| v.map_or_else(|| "null".to_owned(), |v| v.to_string());
+            println!(
+                "{{\"kind\":\"sessions\",\"server\":{},\"count\":{count},\"opened\":{},\
+                 \"connect_s\":{:.3},\"alive\":{},\"rss_before_kb\":{},\"rss_after_kb\":{},\
+                 \"first_error\":{}}}",
+                js(&server),
+                outcome.opened,
+                outcome.connect_s,
+                outcome.alive,
+                opt(outcome.rss_before_kb),
+                opt(outcome.rss_after_kb),
+                error_field(outcome.first_error.as_deref()),
+            );
+            Ok(ExitCode::SUCCESS)
         }
         Command::Rss { pid, server, phase } => {
             let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
