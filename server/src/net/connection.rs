@@ -290,7 +290,8 @@ async fn run(
         shared.settings.min_session_timeout_ms,
         shared.settings.max_session_timeout_ms,
     );
-    let mut session = handshake(shared, client, request, &outbox).await?;
+    // Boxed: the handshake's state is not kept for the connection's whole life.
+    let mut session = Box::pin(handshake(shared, client, request, &outbox)).await?;
     let _local = LocalSession {
         shared,
         id: session.id,
@@ -340,7 +341,9 @@ async fn run(
             }
             Err(e) => return Err(Closed::BadFrame(e.to_string())),
         };
-        if !handle(shared, &mut session, &outbox, frame, &payload).await? {
+        // Boxed: the request's future (8 KiB, as big as its rarest request) exists
+        // only while the request is handled, not for the connection's whole life.
+        if !Box::pin(handle(shared, &mut session, &outbox, frame, &payload)).await? {
             return Ok(());
         }
     }

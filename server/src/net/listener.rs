@@ -179,7 +179,8 @@ async fn accept_one(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr, po
         serve_stream(shared, (Box::pin(reader), Box::pin(writer)), peer, None).await;
         return;
     };
-    let handshake = tokio::time::timeout(limit, tls.acceptor().accept(stream));
+    // Boxed, as the handshake below: a TLS handshake's state is large and short-lived.
+    let handshake = Box::pin(tokio::time::timeout(limit, tls.acceptor().accept(stream)));
     let stream = tokio::select! {
         done = handshake => match done {
             Ok(Ok(stream)) => stream,
