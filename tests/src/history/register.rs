@@ -132,6 +132,14 @@ mod tests {
         }
     }
 
+    fn cas(expected: i32, value: u64) -> Call {
+        Call::CompareAndSet { expected, value }
+    }
+
+    fn seen(value: u64, version: i32) -> Reply {
+        Reply::Value { value, version }
+    }
+
     fn start() -> Register {
         Register {
             initial: Some(Znode {
@@ -144,36 +152,9 @@ mod tests {
     #[test]
     fn contended_compare_and_set_with_one_winner_passes() {
         let h = [
-            op(
-                1,
-                0,
-                10,
-                Call::CompareAndSet {
-                    expected: 0,
-                    value: 1,
-                },
-                Reply::Set { version: 1 },
-            ),
-            op(
-                2,
-                1,
-                9,
-                Call::CompareAndSet {
-                    expected: 0,
-                    value: 2,
-                },
-                Reply::BadVersion,
-            ),
-            op(
-                3,
-                11,
-                12,
-                Call::Read,
-                Reply::Value {
-                    value: 1,
-                    version: 1,
-                },
-            ),
+            op(1, 0, 10, cas(0, 1), Reply::Set { version: 1 }),
+            op(2, 1, 9, cas(0, 2), Reply::BadVersion),
+            op(3, 11, 12, Call::Read, seen(1, 1)),
         ];
         assert!(check(&start(), &h).is_ok());
     }
@@ -181,26 +162,8 @@ mod tests {
     #[test]
     fn two_compare_and_sets_from_one_version_both_succeeding_is_caught() {
         let h = [
-            op(
-                1,
-                0,
-                10,
-                Call::CompareAndSet {
-                    expected: 0,
-                    value: 1,
-                },
-                Reply::Set { version: 1 },
-            ),
-            op(
-                2,
-                1,
-                9,
-                Call::CompareAndSet {
-                    expected: 0,
-                    value: 2,
-                },
-                Reply::Set { version: 1 },
-            ),
+            op(1, 0, 10, cas(0, 1), Reply::Set { version: 1 }),
+            op(2, 1, 9, cas(0, 2), Reply::Set { version: 1 }),
         ];
         assert!(check(&start(), &h).is_err());
     }
@@ -210,16 +173,7 @@ mod tests {
         // A lost write: acknowledged, then a read after it sees the value before it.
         let h = [
             op(1, 0, 1, Call::Set(5), Reply::Set { version: 1 }),
-            op(
-                2,
-                2,
-                3,
-                Call::Read,
-                Reply::Value {
-                    value: 0,
-                    version: 0,
-                },
-            ),
+            op(2, 2, 3, Call::Read, seen(0, 0)),
         ];
         assert!(check(&start(), &h).is_err());
     }
@@ -230,53 +184,14 @@ mod tests {
             client: 1,
             call: 0,
             returned: None,
-            input: Call::CompareAndSet {
-                expected: 0,
-                value: 9,
-            },
+            input: cas(0, 9),
         };
-        let applied = [
-            lost.clone(),
-            op(
-                2,
-                5,
-                6,
-                Call::Read,
-                Reply::Value {
-                    value: 9,
-                    version: 1,
-                },
-            ),
-        ];
+        let applied = [lost.clone(), op(2, 5, 6, Call::Read, seen(9, 1))];
         assert!(check(&start(), &applied).is_ok());
-        let not = [
-            lost.clone(),
-            op(
-                2,
-                5,
-                6,
-                Call::Read,
-                Reply::Value {
-                    value: 0,
-                    version: 0,
-                },
-            ),
-        ];
+        let not = [lost.clone(), op(2, 5, 6, Call::Read, seen(0, 0))];
         assert!(check(&start(), &not).is_ok());
         // A value nobody wrote is caught.
-        let invented = [
-            lost,
-            op(
-                2,
-                5,
-                6,
-                Call::Read,
-                Reply::Value {
-                    value: 8,
-                    version: 1,
-                },
-            ),
-        ];
+        let invented = [lost, op(2, 5, 6, Call::Read, seen(8, 1))];
         assert!(check(&start(), &invented).is_err());
     }
 
