@@ -631,6 +631,9 @@ async fn lock_contention(server: &mut Server) {
         .await
         .expect("try_lock");
     assert!(none.is_none(), "acquired a held lock");
+    // `b` deleted its abandoned node, perhaps through another member than `a`'s: sync
+    // before reading it from `a` (a full CI run once saw 2 contenders here).
+    a.sync("/locks/t").await.expect("sync");
     assert_eq!(
         lock_a.contenders().await.map(|c| c.len()),
         Ok(1),
