@@ -18,6 +18,7 @@ pub mod reply;
 pub mod sasl;
 pub mod server;
 pub mod session;
+pub mod simulation;
 pub mod state;
 pub mod tls;
 pub mod tree;

@@ -638,7 +638,7 @@ async fn propose_internal(replica: &Replica, txn: Txn) -> Result<(), Replication
 }
 
 /// The leader's expiry duty: every half tick, close sessions past their deadline.
-async fn expire_sessions(
+pub async fn expire_sessions(
     core: Arc<Core>,
     replica: Replica,
     tick_time_ms: u64,

@@ -15,6 +15,7 @@ pub mod pki;
 pub mod process;
 pub mod proxy;
 pub mod raw;
+pub mod simulation;
 pub mod zk_ensemble;
 pub mod zk_files;
 pub mod znode_tree;

@@ -3,7 +3,8 @@
 //! the next reply pops it: that gives exact latencies without per-request bookkeeping.
 
 use std::collections::VecDeque;
-use std::time::Instant;
+// tokio's clock, which the deterministic simulation controls (the OS clock otherwise).
+use tokio::time::Instant;
 
 use ferrokeeper_protocol::OpCode;
 

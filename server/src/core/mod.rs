@@ -18,7 +18,10 @@ use std::collections::HashMap;
 use std::io;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+// tokio's clock, which the deterministic simulation controls (the OS clock otherwise).
+use tokio::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 use ferrokeeper_protocol::{
@@ -234,6 +237,9 @@ fn notification(event: WatcherEvent, zxid: i64) -> Bytes {
 }
 
 pub fn now_ms() -> i64 {
+    if let Some(sim) = crate::simulation::current() {
+        return (sim.wall_ms)();
+    }
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))

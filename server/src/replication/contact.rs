@@ -4,7 +4,8 @@
 //! does when its leader connection times out.
 
 use std::sync::Mutex;
-use std::time::Instant;
+// tokio's clock, which the simulation controls (it is the OS clock otherwise).
+use tokio::time::Instant;
 
 #[derive(Default)]
 pub struct Contact {

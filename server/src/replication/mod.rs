@@ -16,6 +16,7 @@ mod priority;
 mod reconfig;
 mod role;
 mod role_monitor;
+mod runtime;
 mod snapshot_file;
 mod state_machine;
 mod tickets;
@@ -36,6 +37,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use durable_log::{DurableLogStore, LogOptions, LogStoreError, SyncMode};
 pub use peer_client::PeerAddr;
+pub use peer_wire::PeerIo;
 pub use reconfig::{ReconfigCall, ReconfigRules};
 pub use role::{FollowerCounts, Role};
 pub use state_machine::{Applier, SnapshotWriter};
@@ -330,14 +332,19 @@ impl Replica {
             });
         };
 
-        let listener = tokio::net::TcpListener::bind(ensemble.listen)
-            .await
-            .map_err(|e| {
-                ReplicationError::Start(format!(
-                    "cannot listen for peers on {}: {e}",
-                    ensemble.listen
-                ))
-            })?;
+        let listener = match crate::simulation::current() {
+            Some(sim) => peer_server::PeerListener::Simulated(sim.network.listen(id)),
+            None => peer_server::PeerListener::Tcp(
+                tokio::net::TcpListener::bind(ensemble.listen)
+                    .await
+                    .map_err(|e| {
+                        ReplicationError::Start(format!(
+                            "cannot listen for peers on {}: {e}",
+                            ensemble.listen
+                        ))
+                    })?,
+            ),
+        };
         if !initialized && ensemble.voters.contains(&id) {
             let members: BTreeMap<u64, BasicNode> = ensemble
                 .voters
@@ -577,7 +584,7 @@ impl Replica {
             }
             let conn = conn.as_mut().ok_or_else(|| unavailable(&"no connection"))?;
             match conn
-                .call(&PeerRequest::ReadIndex, inner.patience)
+                .call_idempotent(&PeerRequest::ReadIndex, inner.patience)
                 .await
                 .map_err(|e| unavailable(&e))?
             {

@@ -89,7 +89,13 @@ impl PeerConn {
             addr: self.addr.addr.clone(),
             why,
         };
+        let simulated =
+            crate::simulation::current().map(|sim| sim.network.connect(self.me, &self.addr.addr));
         let open = async {
+            if let Some(connect) = simulated {
+                // The simulated network carries plain frames: no TLS in a simulation.
+                return connect.await.map_err(|e| fail(e.to_string()));
+            }
             let stream = TcpStream::connect(&self.addr.addr)
                 .await
                 .map_err(|e| fail(e.to_string()))?;
@@ -170,6 +176,23 @@ impl PeerConn {
             addr: self.addr.addr.clone(),
             why: "no connection".into(),
         })
+    }
+
+    /// As [`PeerConn::call`], for a request that may safely be sent twice (a read). A
+    /// connection kept open since an earlier call may have been reset by the peer
+    /// meanwhile (it restarted, the network broke), which shows only when it is used;
+    /// then the request goes once more on a new connection instead of failing the
+    /// caller on a healthy ensemble.
+    pub async fn call_idempotent(
+        &mut self,
+        request: &PeerRequest,
+        ttl: Duration,
+    ) -> Result<PeerResponse, CallError> {
+        let reused = self.stream.is_some();
+        match self.call(request, ttl).await {
+            Err(CallError::Wire { .. }) if reused => self.call(request, ttl).await,
+            other => other,
+        }
     }
 
     /// Sends `request` and waits up to `ttl` for the answer. Any failure drops the

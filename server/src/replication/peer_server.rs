@@ -46,7 +46,39 @@ const IDLE_TIMEOUT: Duration = Duration::from_secs(120);
 /// How long a new connection may take to say who it is.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(5);
 
-pub async fn serve_peers(service: PeerService, listener: TcpListener, stop: CancellationToken) {
+/// Where peers' connections come from: the quorum port, or the simulated network.
+pub enum PeerListener {
+    Tcp(TcpListener),
+    Simulated(tokio::sync::mpsc::UnboundedReceiver<Box<dyn PeerIo>>),
+}
+
+/// One accepted connection, before TLS.
+enum Accepted {
+    Tcp(TcpStream),
+    Simulated(Box<dyn PeerIo>),
+}
+
+impl PeerListener {
+    async fn accept(&mut self) -> std::io::Result<(Accepted, String)> {
+        match self {
+            PeerListener::Tcp(listener) => {
+                let (stream, addr) = listener.accept().await?;
+                Ok((Accepted::Tcp(stream), addr.to_string()))
+            }
+            PeerListener::Simulated(rx) => match rx.recv().await {
+                Some(stream) => Ok((Accepted::Simulated(stream), "simulated".into())),
+                // The simulation dropped this member's port: it is shutting down.
+                None => std::future::pending().await,
+            },
+        }
+    }
+}
+
+pub async fn serve_peers(
+    service: PeerService,
+    mut listener: PeerListener,
+    stop: CancellationToken,
+) {
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
@@ -95,8 +127,12 @@ const TLS_HANDSHAKE: u8 = 0x16;
 /// presented comes back with the stream.
 async fn secure(
     service: &PeerService,
-    stream: TcpStream,
+    stream: Accepted,
 ) -> Result<(Box<dyn PeerIo>, Option<Vec<CertificateDer<'static>>>), WireError> {
+    let stream = match stream {
+        Accepted::Tcp(stream) => stream,
+        Accepted::Simulated(stream) => return Ok((stream, None)),
+    };
     let _ = stream.set_nodelay(true);
     let Some(tls) = &service.tls else {
         return Ok((Box::new(stream), None));
@@ -128,7 +164,7 @@ async fn secure(
     Ok((Box::new(stream), chain))
 }
 
-async fn serve_one(service: &PeerService, stream: TcpStream) -> Result<(), WireError> {
+async fn serve_one(service: &PeerService, stream: Accepted) -> Result<(), WireError> {
     let (stream, chain) = secure(service, stream).await?;
     let mut framed = peer_wire::framed(stream);
     let hello: Hello = tokio::time::timeout(HELLO_TIMEOUT, peer_wire::receive_hello(&mut framed))

@@ -6,7 +6,9 @@
 //! same transfer an operator triggers ([`super::Replica::transfer_leadership`]).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use openraft::async_runtime::WatchReceiver;
 use tokio_util::sync::CancellationToken;

@@ -181,13 +181,12 @@ impl StateMachine {
         };
         let meta = meta.clone();
         let retain = self.options.retain;
-        tokio::task::spawn_blocking(move || {
+        crate::simulation::blocking(move || {
             let (_, bytes) = write_snapshot(&dir, &meta, state)?;
             snapshot_file::retain(&dir, retain).map_err(io::Error::other)?;
             Ok(bytes)
         })
-        .await
-        .map_err(io::Error::other)?
+        .await?
     }
 }
 
@@ -216,12 +215,11 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
         let (bytes, data) = if self.options.dir.is_some() {
             (self.persist(&snapshot_meta, writer).await?, Vec::new())
         } else {
-            let data = tokio::task::spawn_blocking(move || {
+            let data = crate::simulation::blocking(move || {
                 let mut data = Vec::new();
                 writer(&mut data).map(|()| data)
             })
-            .await
-            .map_err(io::Error::other)??;
+            .await??;
             (data.len() as u64, data)
         };
         crate::metrics::global()
@@ -324,9 +322,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             (Some(bytes), _) => bytes.clone(),
             (None, Some(dir)) => {
                 let dir = dir.clone();
-                let found = tokio::task::spawn_blocking(move || read_snapshot(&dir))
-                    .await
-                    .map_err(io::Error::other)??;
+                let found = crate::simulation::blocking(move || read_snapshot(&dir)).await??;
                 let (_, payload) =
                     found.ok_or_else(|| io::Error::other("the current snapshot's file is gone"))?;
                 if payload.meta.last_log_id != current.meta.last_log_id {

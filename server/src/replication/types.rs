@@ -23,6 +23,7 @@ openraft::declare_raft_types!(
         R = (),
         NodeId = u64,
         Node = openraft::BasicNode,
+        AsyncRuntime = super::runtime::Runtime,
 );
 
 pub type Raft = openraft::Raft<TypeConfig, super::state_machine::StateMachine>;

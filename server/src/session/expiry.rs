@@ -2,7 +2,10 @@
 //! session with a fresh timeout, as ZooKeeper does.
 
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+// tokio's clock, which the deterministic simulation controls (the OS clock otherwise).
+use tokio::time::Instant;
 
 #[derive(Debug, Default)]
 pub struct ExpiryTracker {

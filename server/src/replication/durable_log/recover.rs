@@ -168,7 +168,7 @@ pub(super) fn recover(dir: &Path, opts: &LogOptions) -> Result<Recovered, LogSto
                 file.set_len(pos as u64)
                     .map_err(io_err("truncate", &path))?;
                 preallocate(&file, &path, opts.segment_size)?;
-                file.sync_all().map_err(io_err("fsync", &path))?;
+                super::sync::sync_whole(&file, pos as u64).map_err(io_err("fsync", &path))?;
             }
             break;
         }

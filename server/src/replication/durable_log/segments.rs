@@ -35,12 +35,12 @@ pub(super) struct LogFiles {
     pub(super) write_offset: u64,
     /// The end of the active segment's checkpoint record.
     pub(super) active_start: u64,
-    pub(super) sync_tx: mpsc::Sender<SyncRequest>,
+    pub(super) sync_tx: super::sync::SyncQueue,
 }
 
 pub(super) fn sync_dir(dir: &Path) -> Result<(), LogStoreError> {
     File::open(dir)
-        .and_then(|d| d.sync_all())
+        .and_then(|d| super::sync::sync_whole(&d, u64::MAX))
         .map_err(io_err("fsync directory", dir))
 }
 
@@ -96,7 +96,7 @@ pub(super) fn create_segment(
     );
     file.write_all_at(&buf, 0).map_err(io_err("write", &tmp))?;
     preallocate(&file, &tmp, size)?;
-    file.sync_all().map_err(io_err("fsync", &tmp))?;
+    super::sync::sync_whole(&file, buf.len() as u64).map_err(io_err("fsync", &tmp))?;
     std::fs::rename(&tmp, &path).map_err(io_err("rename", &tmp))?;
     sync_dir(dir)?;
     tracing::info!(path = %path.display(), "raft log: new segment");
@@ -167,7 +167,8 @@ impl LogFiles {
         seg.file
             .set_len(self.write_offset)
             .map_err(io_err("trim", &seg.path))?;
-        seg.file.sync_all().map_err(io_err("fsync", &seg.path))?;
+        super::sync::sync_whole(&seg.file, self.write_offset)
+            .map_err(io_err("fsync", &seg.path))?;
         if let Some(seg) = self.segments.get_mut(&self.active_seq) {
             seg.sealed_last = Some(last);
         }
@@ -189,7 +190,11 @@ impl LogFiles {
     pub(super) fn request_sync(&self, done: Done) -> Result<(), LogStoreError> {
         let file = self.active()?.file.clone();
         self.sync_tx
-            .send(SyncRequest { file, done })
+            .send(SyncRequest {
+                file,
+                upto: self.write_offset,
+                done,
+            })
             .map_err(|_| LogStoreError::Failed("the sync thread has stopped".into()))
     }
 

@@ -38,19 +38,76 @@ impl Done {
 pub struct SyncRequest {
     /// The segment the request's bytes went to (older segments are fsynced when sealed).
     pub file: Arc<File>,
+    /// How far the segment had been written when the request was queued.
+    pub upto: u64,
     pub done: Done,
 }
 
-/// Starts the sync thread; it stops when every sender is dropped.
-pub fn spawn(
-    mode: SyncMode,
-    failed: Arc<Mutex<Option<String>>>,
-) -> io::Result<mpsc::Sender<SyncRequest>> {
+/// Where the log's writers queue their sync requests.
+pub enum SyncQueue {
+    /// The sync thread.
+    Thread(mpsc::Sender<SyncRequest>),
+    /// The simulation's sync task (see [`crate::simulation`]).
+    Task(tokio::sync::mpsc::UnboundedSender<SyncRequest>),
+}
+
+impl SyncQueue {
+    /// Queues `request`; gives it back if the worker has stopped.
+    pub fn send(&self, request: SyncRequest) -> Result<(), SyncRequest> {
+        match self {
+            SyncQueue::Thread(tx) => tx.send(request).map_err(|e| e.0),
+            SyncQueue::Task(tx) => tx.send(request).map_err(|e| e.0),
+        }
+    }
+}
+
+/// Starts the sync thread (a task under a simulation); it stops when every sender is
+/// dropped.
+pub fn spawn(mode: SyncMode, failed: Arc<Mutex<Option<String>>>) -> io::Result<SyncQueue> {
+    if let Some(sim) = crate::simulation::current() {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(run_simulated(rx, mode, sim.disk.clone(), failed));
+        return Ok(SyncQueue::Task(tx));
+    }
     let (tx, rx) = mpsc::channel::<SyncRequest>();
     std::thread::Builder::new()
         .name("raft-log-sync".into())
         .spawn(move || run(rx, mode, failed))?;
-    Ok(tx)
+    Ok(SyncQueue::Thread(tx))
+}
+
+/// The sync thread's loop on the simulation's thread: a batch takes the simulated disk's
+/// fsync latency, and the disk learns what became durable (a simulated crash loses the
+/// rest).
+async fn run_simulated(
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<SyncRequest>,
+    mode: SyncMode,
+    disk: Arc<dyn crate::simulation::Disk>,
+    failed: Arc<Mutex<Option<String>>>,
+) {
+    let mut batch = Vec::new();
+    while let Some(first) = rx.recv().await {
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(r) => batch.push(r),
+                Err(_) => break,
+            }
+        }
+        let earlier = failed.lock().ok().and_then(|f| f.clone());
+        if mode == SyncMode::Fsync && earlier.is_none() {
+            tokio::time::sleep(disk.fsync_latency()).await;
+            if let Some(last) = batch.last() {
+                disk.synced(&last.file, last.upto);
+            }
+        }
+        for req in batch.drain(..) {
+            req.done.complete(match &earlier {
+                None => Ok(()),
+                Some(why) => Err(io::Error::other(format!("raft log failed earlier: {why}"))),
+            });
+        }
+    }
 }
 
 fn run(rx: mpsc::Receiver<SyncRequest>, mode: SyncMode, failed: Arc<Mutex<Option<String>>>) {
@@ -118,4 +175,16 @@ fn sync_batch(
         return Err(why);
     }
     Ok(())
+}
+
+/// fsyncs a log file whose data ends at `upto` (a new, sealed or repaired segment; the
+/// directory: `u64::MAX`). Under a simulation the simulated disk records it instead.
+pub fn sync_whole(file: &File, upto: u64) -> io::Result<()> {
+    match crate::simulation::current() {
+        Some(sim) => {
+            sim.disk.synced(file, upto);
+            Ok(())
+        }
+        None => file.sync_all(),
+    }
 }

@@ -1,0 +1,62 @@
+//! Runs the deterministic simulation (`ferrokeeper_tests::simulation`): one seed with
+//! its report (`--seed`), or a campaign of many (`--seeds`), which prints every failing
+//! seed with the command that replays it.
+
+use clap::Parser;
+
+#[derive(Parser)]
+#[command(about = "Deterministic simulation of a ferrokeeper ensemble under faults")]
+struct Args {
+    /// Run this one seed and print its report.
+    #[arg(long, conflicts_with = "seeds")]
+    seed: Option<u64>,
+    /// Run this many seeds, from `--from` on.
+    #[arg(long)]
+    seeds: Option<u64>,
+    #[arg(long, default_value_t = 0)]
+    from: u64,
+}
+
+fn main() -> std::process::ExitCode {
+    let args = Args::parse();
+    if let Some(seed) = args.seed {
+        return match ferrokeeper_tests::simulation::run(seed) {
+            Ok(report) => {
+                println!("{report:#?}");
+                std::process::ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                std::process::ExitCode::FAILURE
+            }
+        };
+    }
+    let count = args.seeds.unwrap_or(100);
+    let started = std::time::Instant::now();
+    let mut failed = 0u64;
+    let (mut acknowledged, mut faults, mut ops) = (0u64, 0usize, 0usize);
+    for seed in args.from..args.from + count {
+        match ferrokeeper_tests::simulation::run(seed) {
+            Ok(report) => {
+                acknowledged += report.acknowledged;
+                faults += report.faults.len();
+                ops += report.register_ops;
+            }
+            Err(e) => {
+                failed += 1;
+                eprintln!("{e}");
+            }
+        }
+    }
+    println!(
+        "{count} seeds from {} in {:.1} s: {failed} failed; {faults} faults, {acknowledged} \
+         acknowledged writes, {ops} register operations checked",
+        args.from,
+        started.elapsed().as_secs_f64()
+    );
+    if failed == 0 {
+        std::process::ExitCode::SUCCESS
+    } else {
+        std::process::ExitCode::FAILURE
+    }
+}
