@@ -724,6 +724,21 @@ impl Applier for Core {
             zk.set_config_znode(text);
         }
         inner.zk = zk;
+        // The tree jumped ahead (a snapshot from the leader) without the changes that
+        // would have fired this server's watches: close every connection, as a
+        // ZooKeeper follower reloading its database does. Each client reconnects and
+        // re-arms its watches with setWatches, which fires those that changed. (At
+        // start-up there is no connection yet.)
+        if !inner.conns.is_empty() {
+            tracing::info!(
+                connections = inner.conns.len(),
+                "state replaced by a snapshot; closing client connections so they re-arm \
+                 their watches"
+            );
+            for entry in inner.conns.values() {
+                let _ = entry.outbox.send(Outgoing::Close);
+            }
+        }
         Ok(())
     }
 }

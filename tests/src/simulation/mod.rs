@@ -17,6 +17,7 @@ pub mod checks;
 pub mod cluster;
 pub mod disk;
 pub mod network;
+pub mod watches;
 pub mod workload;
 
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -53,6 +54,9 @@ pub struct Report {
     pub sessions_expired: u64,
     /// Register operations checked for linearizability.
     pub register_ops: usize,
+    /// Watches set and events delivered to the watchers.
+    pub watches_set: u64,
+    pub watch_events: u64,
     pub last_zxid: i64,
     /// A digest of the histories and the final state: equal for two runs of one seed.
     pub fingerprint: u64,
@@ -165,9 +169,26 @@ async fn simulate(
         );
         tasks.push(tokio::spawn(client.run()));
     }
+    let watch_log: watches::Shared = Arc::default();
+    let begin = until - WORKLOAD;
+    let watchers: Vec<_> = (1..=members)
+        .map(|id| {
+            let watcher =
+                watches::Watcher::new(id, cluster.clone(), watch_log.clone(), rng.random(), begin);
+            tokio::spawn(watcher.run())
+        })
+        .collect();
     let faults = inject_faults(&cluster, &mut rng, &wall_offset, until).await?;
     for task in tasks {
         task.await.map_err(|e| format!("a client failed: {e}"))?;
+    }
+    let mut finished = Vec::new();
+    for watcher in watchers {
+        finished.push(
+            watcher
+                .await
+                .map_err(|e| format!("a watcher failed: {e}"))?,
+        );
     }
 
     // Heal: the network whole, every member up, the disks fast.
@@ -225,6 +246,10 @@ async fn simulate(
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let taken = snapshot_taken.ok_or("the members never held the same applied index")?;
+    for watcher in finished {
+        watcher.finish();
+    }
+    let watch_log = watch_log.lock().unwrap_or_else(|e| e.into_inner()).clone();
     let facts: Vec<String> = taken.iter().map(|t| t.3.clone()).collect();
     let states: Vec<(u64, ferrokeeper_server::state::ZkState)> = taken
         .into_iter()
@@ -239,6 +264,12 @@ async fn simulate(
     checks::registers(&history)?;
     checks::sequential_names(&history, state)?;
     checks::ephemerals(&history, state)?;
+    if let Some(first) = watch_log.violations.first() {
+        return Err(format!(
+            "watches: {first} ({} violations in all)",
+            watch_log.violations.len()
+        ));
+    }
 
     let mut hasher = DefaultHasher::new();
     format!("{:?}", history.keys).hash(&mut hasher);
@@ -246,6 +277,7 @@ async fn simulate(
     history.ephemerals.hash(&mut hasher);
     format!("{state:?}").hash(&mut hasher);
     faults.hash(&mut hasher);
+    (watch_log.registrations, watch_log.events).hash(&mut hasher);
     Ok(Report {
         seed,
         members,
@@ -255,6 +287,8 @@ async fn simulate(
         unknown: history.unknown,
         sessions_expired: history.sessions_expired,
         register_ops: history.keys.iter().map(Vec::len).sum(),
+        watches_set: watch_log.registrations,
+        watch_events: watch_log.events,
         last_zxid: state.last_zxid(),
         fingerprint: hasher.finish(),
     })

@@ -366,26 +366,37 @@ impl Client {
         });
     }
 
-    async fn sequential(&mut self, running: &Running, session: i64) {
+    /// A create of `path` (no data, open ACL) with CreateMode `flags` in the client's
+    /// session, its outcome counted.
+    async fn create(
+        &mut self,
+        running: &Running,
+        session: i64,
+        path: String,
+        flags: i32,
+    ) -> Option<TxnResult> {
         let op = WriteOp::Create {
-            path: format!("{SEQUENTIAL_PARENT}/n-"),
+            path,
             data: None,
             acl: open_acl_unsafe(),
-            flags: 2,
+            flags,
             ttl: 0,
         };
-        let result = write(
-            running,
-            session,
-            Txn::Write {
-                session_id: session,
-                auth: Vec::new(),
-                op,
-            },
-        )
-        .await;
+        let txn = Txn::Write {
+            session_id: session,
+            auth: Vec::new(),
+            op,
+        };
+        let result = write(running, session, txn).await;
         self.outcome(result.as_ref());
-        if let Some(TxnResult::Created { path, stat }) = result {
+        result
+    }
+
+    async fn sequential(&mut self, running: &Running, session: i64) {
+        let prefix = format!("{SEQUENTIAL_PARENT}/n-");
+        if let Some(TxnResult::Created { path, stat }) =
+            self.create(running, session, prefix, 2).await
+        {
             lock(&self.history).sequential.push((stat.czxid, path));
         }
     }
@@ -396,25 +407,9 @@ impl Client {
             "{EPHEMERAL_PARENT}/c{}-{}",
             self.index, self.ephemerals_made
         );
-        let op = WriteOp::Create {
-            path: path.clone(),
-            data: None,
-            acl: open_acl_unsafe(),
-            flags: 1,
-            ttl: 0,
-        };
-        let result = write(
-            running,
-            session,
-            Txn::Write {
-                session_id: session,
-                auth: Vec::new(),
-                op,
-            },
-        )
-        .await;
-        self.outcome(result.as_ref());
-        if let Some(TxnResult::Created { .. }) = result {
+        if let Some(TxnResult::Created { .. }) =
+            self.create(running, session, path.clone(), 1).await
+        {
             lock(&self.history).ephemerals.push((session, path));
         }
     }
