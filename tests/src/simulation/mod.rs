@@ -3,8 +3,8 @@
 //! One seed decides everything: the ensemble's size, the network's delays and losses,
 //! the disk's fsync latencies and what a crash keeps, openraft's election timeouts,
 //! tokio's scheduling choices (`select!`), the clients' operations and the fault
-//! schedule (crashes and restarts, partitions, lossy links, slow disks, wall-clock
-//! jumps). Everything runs on one thread, on tokio's paused clock, through the seams of
+//! schedule (crashes and restarts, partitions both ways and one way, lossy links,
+//! slow disks, wall-clock jumps). Everything runs on one thread, on tokio's paused clock, through the seams of
 //! `ferrokeeper_server::simulation`, so a seed replays exactly: a failure prints the
 //! seed and the command that replays it.
 //!
@@ -54,6 +54,10 @@ pub struct Report {
     pub sessions_expired: u64,
     /// Register operations checked for linearizability.
     pub register_ops: usize,
+    /// Sessions whose replies were checked for monotonic zxids and FIFO writes, and
+    /// the replies.
+    pub sessions_checked: usize,
+    pub session_ops: usize,
     /// Watches set and events delivered to the watchers.
     pub watches_set: u64,
     pub watch_events: u64,
@@ -210,7 +214,7 @@ async fn simulate(
                 .ok_or("a member is down after healing")?;
             for key in 0..KEYS {
                 let call = workload::now_ns(start);
-                let reply = workload::read(&running, key)
+                let (reply, _) = workload::read(&running, key)
                     .await
                     .ok_or_else(|| format!("member {id} cannot sync after healing"))?;
                 let returned = workload::now_ns(start);
@@ -264,6 +268,9 @@ async fn simulate(
     checks::registers(&history)?;
     checks::sequential_names(&history, state)?;
     checks::ephemerals(&history, state)?;
+    for (session, ops) in &history.sessions {
+        crate::history::session::check(*session, ops)?;
+    }
     if let Some(first) = watch_log.violations.first() {
         return Err(format!(
             "watches: {first} ({} violations in all)",
@@ -287,6 +294,8 @@ async fn simulate(
         unknown: history.unknown,
         sessions_expired: history.sessions_expired,
         register_ops: history.keys.iter().map(Vec::len).sum(),
+        sessions_checked: history.sessions.len(),
+        session_ops: history.sessions.iter().map(|(_, ops)| ops.len()).sum(),
         watches_set: watch_log.registrations,
         watch_events: watch_log.events,
         last_zxid: state.last_zxid(),
@@ -376,7 +385,7 @@ async fn inject_faults(
     while Instant::now() < until {
         tokio::time::sleep(Duration::from_millis(rng.random_range(100..1_500))).await;
         let lasting = Duration::from_millis(rng.random_range(200..5_000));
-        match rng.random_range(0..9) {
+        match rng.random_range(0..10) {
             // A member (the leader, half the time) crashes and comes back.
             kind @ (0 | 1) => {
                 let victim = if kind == 0 {
@@ -451,6 +460,20 @@ async fn inject_faults(
                 done.push(format!("slow disks for {lasting:?}"));
                 tokio::time::sleep(lasting).await;
                 cluster.disk.set_latency_us((200, 3_000));
+            }
+            // The leader can hear but not speak (or, half the time, any member).
+            8 => {
+                let victim = if rng.random_bool(0.5) {
+                    cluster.leader().unwrap_or_else(|| pick(rng))
+                } else {
+                    pick(rng)
+                };
+                for other in ids.iter().filter(|o| **o != victim) {
+                    cluster.network.cut_one_way(victim, *other);
+                }
+                done.push(format!("{victim} cannot send for {lasting:?}"));
+                tokio::time::sleep(lasting).await;
+                cluster.network.heal_all();
             }
             // The wall clock jumps (NTP, a VM resumed): forwards or back.
             _ => {

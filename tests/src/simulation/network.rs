@@ -2,7 +2,8 @@
 //! in-memory pipes with a relay task per direction that delivers each chunk after a
 //! seeded delay, in order (as TCP does). Faults:
 //! - a **partition** between two members stalls their connections (bytes wait until it
-//!   heals, as TCP retransmits) and makes new connections hang;
+//!   heals, as TCP retransmits) and makes new connections hang; a one-way cut stalls
+//!   only one direction;
 //! - **loss** resets a connection instead of delivering a chunk (what a lost segment
 //!   becomes once TCP gives up);
 //! - a **crashed** member's connections are reset and its port refuses connections.
@@ -56,7 +57,7 @@ impl Default for LinkFaults {
 struct State {
     rng: SmallRng,
     listeners: BTreeMap<u64, mpsc::UnboundedSender<Box<dyn PeerIo>>>,
-    /// Member pairs (smaller id first) that cannot reach each other.
+    /// (from, to): bytes from `from` do not reach `to`.
     cut: BTreeSet<(u64, u64)>,
     faults: LinkFaults,
     /// Every live connection: its two ends and how to reset it.
@@ -68,10 +69,6 @@ pub struct SimNetwork {
     state: Arc<Mutex<State>>,
     /// Bumped on every partition change, so stalled relays look again.
     topology: Arc<watch::Sender<u64>>,
-}
-
-fn pair(a: u64, b: u64) -> (u64, u64) {
-    (a.min(b), a.max(b))
 }
 
 impl SimNetwork {
@@ -111,7 +108,17 @@ impl SimNetwork {
 
     /// Cuts `a` off from `b` (both ways).
     pub fn cut(&self, a: u64, b: u64) {
-        self.lock().cut.insert(pair(a, b));
+        {
+            let mut state = self.lock();
+            state.cut.insert((a, b));
+            state.cut.insert((b, a));
+        }
+        self.changed();
+    }
+
+    /// Bytes from `from` stop reaching `to`; the other way still works.
+    pub fn cut_one_way(&self, from: u64, to: u64) {
+        self.lock().cut.insert((from, to));
         self.changed();
     }
 
@@ -124,8 +131,8 @@ impl SimNetwork {
         self.lock().faults = faults;
     }
 
-    fn is_cut(&self, a: u64, b: u64) -> bool {
-        self.lock().cut.contains(&pair(a, b))
+    fn is_cut(&self, from: u64, to: u64) -> bool {
+        self.lock().cut.contains(&(from, to))
     }
 
     fn delay(&self) -> (Duration, bool) {
@@ -137,10 +144,11 @@ impl SimNetwork {
         (delay, lost)
     }
 
-    /// Waits until `a` and `b` can reach each other.
-    async fn reachable(&self, a: u64, b: u64) {
+    /// Waits until bytes from `from` reach `to` (both ways, with `both`: a connect
+    /// needs its handshake answered).
+    async fn reachable(&self, from: u64, to: u64, both: bool) {
         let mut topology = self.topology.subscribe();
-        while self.is_cut(a, b) {
+        while self.is_cut(from, to) || both && self.is_cut(to, from) {
             if topology.changed().await.is_err() {
                 return;
             }
@@ -165,13 +173,13 @@ impl SimNetwork {
                     }
                     Ok(n) => n,
                 };
-                self.reachable(src, dst).await;
+                self.reachable(src, dst, false).await;
                 let (delay, lost) = self.delay();
                 tokio::time::sleep(delay).await;
                 if lost {
                     return;
                 }
-                self.reachable(src, dst).await;
+                self.reachable(src, dst, false).await;
                 if to.write_all(&buf[..n]).await.is_err() {
                     return;
                 }
@@ -201,7 +209,7 @@ impl Network for SimNetwork {
             let (delay, _) = net.delay();
             tokio::time::sleep(delay).await;
             // A connect across a partition hangs (the caller's timeout ends it).
-            net.reachable(from, to).await;
+            net.reachable(from, to, true).await;
             let kill = CancellationToken::new();
             let (near, far) = tokio::io::duplex(PIPE_BYTES);
             let (accepted, accepted_far) = tokio::io::duplex(PIPE_BYTES);

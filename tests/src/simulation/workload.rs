@@ -23,6 +23,7 @@ use tokio::time::Instant;
 use super::cluster::{Cluster, Running};
 use crate::history::linearizable::Operation;
 use crate::history::register::{Call, Reply};
+use crate::history::session::Observed;
 
 /// How long the clients run under faults (simulated time).
 pub const WORKLOAD: Duration = Duration::from_secs(20);
@@ -52,6 +53,8 @@ pub struct History {
     pub sequential: Vec<(i64, String)>,
     /// Acknowledged ephemeral creates: (owner session, path).
     pub ephemerals: Vec<(i64, String)>,
+    /// Per session: the zxids its replies showed, in issue order.
+    pub sessions: Vec<(u64, Vec<Observed>)>,
     /// Operations acknowledged, failed with a definite error, and of unknown outcome.
     pub acknowledged: u64,
     pub refused: u64,
@@ -97,20 +100,20 @@ pub async fn write(running: &Running, session: i64, txn: Txn) -> Option<TxnResul
 
 /// A linearizable read of register `key` through `running`: a sync, then the local
 /// copy. `None` if the sync failed.
-pub async fn read(running: &Running, key: usize) -> Option<Reply> {
+/// Also returns the zxid the member had applied (what the reply shows the session).
+pub async fn read(running: &Running, key: usize) -> Option<(Reply, i64)> {
     running.replica.sync().await.ok()?;
     let path = key_path(key);
-    Some(
-        running
-            .core
-            .with_state(|zk, _| match zk.tree().get_data(&path) {
-                Ok((data, stat)) => Reply::Value {
-                    value: value_of(data.as_ref()),
-                    version: stat.version,
-                },
-                Err(_) => Reply::NoNode,
-            }),
-    )
+    Some(running.core.with_state(|zk, _| {
+        let reply = match zk.tree().get_data(&path) {
+            Ok((data, stat)) => Reply::Value {
+                value: value_of(data.as_ref()),
+                version: stat.version,
+            },
+            Err(_) => Reply::NoNode,
+        };
+        (reply, zk.last_zxid())
+    }))
 }
 
 fn reply_of(call: &Call, result: &TxnResult) -> Option<Reply> {
@@ -142,6 +145,8 @@ pub struct Client {
     /// on, which bounds the unknown writes per register by the number of clients (each
     /// one doubles the linearizability search).
     tainted: std::collections::BTreeSet<usize>,
+    /// What the current session has observed, in issue order.
+    observed: Vec<Observed>,
     values: u64,
     ephemerals_made: u64,
 }
@@ -168,6 +173,7 @@ impl Client {
             session: None,
             sessions_made: 0,
             tainted: std::collections::BTreeSet::new(),
+            observed: Vec::new(),
             values: 0,
             ephemerals_made: 0,
         }
@@ -189,6 +195,15 @@ impl Client {
     fn next_value(&mut self) -> u64 {
         self.values += 1;
         (self.index << 40) | self.values
+    }
+
+    /// Files what the session that just ended observed.
+    fn end_session(&mut self) {
+        let ops = std::mem::take(&mut self.observed);
+        if !ops.is_empty() {
+            let id = ((self.index as i64 + 1) << 32) | self.sessions_made;
+            lock(&self.history).sessions.push((id as u64, ops));
+        }
     }
 
     /// Its session, made first if it has none.
@@ -271,14 +286,16 @@ impl Client {
                 _ => self.close(&running, session).await,
             }
         }
+        self.end_session();
     }
 
     /// A synced read, recorded; `None` if it failed (nothing is recorded then: a read
     /// has no effect).
     async fn read(&mut self, running: &Running, key: usize) -> Option<Reply> {
         let call = now_ns(self.start);
-        let reply = read(running, key).await?;
+        let (reply, seen) = read(running, key).await?;
         let returned = now_ns(self.start);
+        self.observed.push(Observed { seen, wrote: None });
         lock(&self.history).keys[key].push(Operation {
             client: self.index,
             call,
@@ -300,6 +317,21 @@ impl Client {
             }
             Some(TxnResult::Error(_)) => history.refused += 1,
             Some(_) => history.acknowledged += 1,
+        }
+        drop(history);
+        let zxid = match result {
+            Some(TxnResult::Created { stat, .. }) => Some(stat.czxid),
+            Some(TxnResult::Stat(stat)) => Some(stat.mzxid),
+            _ => None,
+        };
+        if let Some(zxid) = zxid {
+            self.observed.push(Observed {
+                seen: zxid,
+                wrote: Some(zxid),
+            });
+        }
+        if self.session.is_none() {
+            self.end_session();
         }
     }
 
@@ -426,5 +458,6 @@ impl Client {
         self.outcome(result.as_ref());
         // Closed, or unknown (then the leader expires it): either way a new one.
         self.session = None;
+        self.end_session();
     }
 }
