@@ -79,20 +79,39 @@ pub struct Options {
     pub lying_disk: bool,
 }
 
+/// A current-thread runtime on a paused clock whose scheduling choices (`select!`)
+/// follow `seed`.
+#[cfg(tokio_unstable)]
+fn seeded_runtime(seed: u64) -> Result<tokio::runtime::Runtime, String> {
+    let mut rng_seed = [0u8; 32];
+    rng_seed[..8].copy_from_slice(&seed.to_le_bytes());
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .start_paused(true)
+        .rng_seed(tokio::runtime::RngSeed::from_bytes(&rng_seed))
+        .build()
+        .map_err(|e| format!("runtime: {e}"))
+}
+
+/// tokio seeds its scheduler only with `--cfg tokio_unstable`, which the workspace's
+/// `.cargo/config.toml` sets; a `RUSTFLAGS` variable replaces it. Without it a run
+/// could not replay, so none runs.
+#[cfg(not(tokio_unstable))]
+fn seeded_runtime(_seed: u64) -> Result<tokio::runtime::Runtime, String> {
+    Err(
+        "the simulation needs --cfg tokio_unstable (set by .cargo/config.toml; a \
+         RUSTFLAGS variable overrides that file: add the flag to it)"
+            .into(),
+    )
+}
+
 /// Runs the simulation for `seed`; `Err` names what went wrong and how to replay it.
 pub fn run(seed: u64) -> Result<Report, String> {
     run_with(seed, Options::default())
 }
 
 pub fn run_with(seed: u64, options: Options) -> Result<Report, String> {
-    let mut rng_seed = [0u8; 32];
-    rng_seed[..8].copy_from_slice(&seed.to_le_bytes());
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .start_paused(true)
-        .rng_seed(tokio::runtime::RngSeed::from_bytes(&rng_seed))
-        .build()
-        .map_err(|e| format!("runtime: {e}"))?;
+    let runtime = seeded_runtime(seed)?;
     let mut master = SmallRng::seed_from_u64(seed);
     let network = SimNetwork::new(master.random());
     let disk = SimDisk::new(master.random(), options.lying_disk);
