@@ -528,6 +528,9 @@ async fn acl_and_auth(server: &mut Server) {
         alice.get_acl("/secret").await.map(|(a, _)| a),
         Ok(shared_acl)
     );
+    // Alice's setACL may not have reached anon's server yet (another session, maybe
+    // another member of an ensemble): sync first, as ZooKeeper requires.
+    anon.sync("/secret").await.expect("sync");
     assert_eq!(
         anon.get_data("/secret").await.map(|(d, _)| d),
         Ok("s".into())
