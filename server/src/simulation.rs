@@ -78,6 +78,12 @@ pub fn current() -> Option<Arc<Context>> {
     CONTEXT.with(|c| c.borrow().clone())
 }
 
+/// The simulation's wall clock, if this thread runs one: asked on every write's time
+/// stamp, so it reads the context in place instead of cloning it.
+pub fn wall_ms() -> Option<i64> {
+    CONTEXT.with(|c| c.borrow().as_ref().map(|sim| (sim.wall_ms)()))
+}
+
 /// Runs blocking work (file I/O, encoding) on tokio's blocking pool, or in place under a
 /// simulation, where leaving the thread would make the run depend on the OS scheduler.
 pub async fn blocking<T, F>(work: F) -> io::Result<T>

@@ -401,17 +401,18 @@ async fn inject_faults(
     let mut done = Vec::new();
     let ids: Vec<u64> = cluster.members.keys().copied().collect();
     let pick = |rng: &mut SmallRng| ids[rng.random_range(0..ids.len())];
+    // The leader (any member while there is none), or any member.
+    let victim = |rng: &mut SmallRng, leader: bool| {
+        let leading = if leader { cluster.leader() } else { None };
+        leading.unwrap_or_else(|| pick(rng))
+    };
     while Instant::now() < until {
         tokio::time::sleep(Duration::from_millis(rng.random_range(100..1_500))).await;
         let lasting = Duration::from_millis(rng.random_range(200..5_000));
         match rng.random_range(0..10) {
             // A member (the leader, half the time) crashes and comes back.
             kind @ (0 | 1) => {
-                let victim = if kind == 0 {
-                    cluster.leader().unwrap_or_else(|| pick(rng))
-                } else {
-                    pick(rng)
-                };
+                let victim = victim(rng, kind == 0);
                 let torn = cluster.crash(victim).await?;
                 done.push(format!(
                     "crash {victim} (torn files {torn}) for {lasting:?}"
@@ -437,11 +438,7 @@ async fn inject_faults(
             }
             // A member (the leader, half the time) is cut off from the rest.
             kind @ (3 | 4) => {
-                let victim = if kind == 3 {
-                    cluster.leader().unwrap_or_else(|| pick(rng))
-                } else {
-                    pick(rng)
-                };
+                let victim = victim(rng, kind == 3);
                 for other in ids.iter().filter(|o| **o != victim) {
                     cluster.network.cut(victim, *other);
                 }
@@ -482,11 +479,8 @@ async fn inject_faults(
             }
             // The leader can hear but not speak (or, half the time, any member).
             8 => {
-                let victim = if rng.random_bool(0.5) {
-                    cluster.leader().unwrap_or_else(|| pick(rng))
-                } else {
-                    pick(rng)
-                };
+                let leader_first = rng.random_bool(0.5);
+                let victim = victim(rng, leader_first);
                 for other in ids.iter().filter(|o| **o != victim) {
                     cluster.network.cut_one_way(victim, *other);
                 }
