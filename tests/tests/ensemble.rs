@@ -92,6 +92,41 @@ fn mntr_value(answer: &str, key: &str) -> Option<String> {
         .find_map(|l| l.strip_prefix(&format!("{key}\t")).map(str::to_owned))
 }
 
+/// Creates `path` and waits for its acknowledgement, riding out a leader change: on a
+/// loaded machine an election can happen while the test is about something else, and
+/// the leader then closes connections whose writes may be lost. The session resumes
+/// on whichever running member takes it and the create is sent again (`NodeExists` on a
+/// retry means the first attempt took effect). Each such hiccup prints what the
+/// members logged, so a flake says why.
+fn create_acked(
+    ensemble: &FerrokeeperEnsemble,
+    client: &mut RawClient,
+    path: &str,
+    within: Duration,
+) {
+    let mut retried = false;
+    loop {
+        match create(client, path, 0) {
+            Ok(0) => return,
+            Ok(-110) if retried => return,
+            Ok(err) => panic!("create {path}: error {err}"),
+            Err(why) => {
+                for member in (0..3).filter(|m| ensemble.is_running(*m)) {
+                    eprintln!(
+                        "create {path}: {why}; server.{} logged:\n{}",
+                        member + 1,
+                        ensemble.log_tail(member)
+                    );
+                }
+                let session = (client.session_id, client.passwd.clone());
+                let order: Vec<usize> = (0..3).collect();
+                *client = resume(ensemble, &order, session, client.last_zxid, within).0;
+                retried = true;
+            }
+        }
+    }
+}
+
 /// Everything under `/acked` as seen by `member` after a sync.
 fn acked_on(ensemble: &FerrokeeperEnsemble, member: usize) -> BTreeSet<String> {
     let mut client = connect(ensemble.client_addr(member), 10_000);
@@ -316,15 +351,13 @@ fn a_restarted_follower_catches_up_from_the_log_and_from_a_snapshot() {
     let leader = ensemble.leader().expect("a leader");
     let follower = (0..3).find(|m| *m != leader).expect("a follower");
     let mut client = connect(ensemble.client_addr(leader), 10_000);
-    assert_eq!(create(&mut client, "/acked", 0).expect("create"), 0);
+    let patience = Duration::from_secs(30);
+    create_acked(&ensemble, &mut client, "/acked", patience);
 
     // Down for a few writes: back from the log.
     ensemble.kill9(follower);
     for i in 0..10 {
-        assert_eq!(
-            create(&mut client, &format!("/acked/log-{i}"), 0).expect("create"),
-            0
-        );
+        create_acked(&ensemble, &mut client, &format!("/acked/log-{i}"), patience);
     }
     ensemble.restart(follower);
     assert_eq!(acked_on(&ensemble, follower).len(), 10);
@@ -332,9 +365,11 @@ fn a_restarted_follower_catches_up_from_the_log_and_from_a_snapshot() {
     // Down for many writes: the leader purged that log, so it sends a snapshot.
     ensemble.kill9(follower);
     for i in 0..300 {
-        assert_eq!(
-            create(&mut client, &format!("/acked/snap-{i}"), 0).expect("create"),
-            0
+        create_acked(
+            &ensemble,
+            &mut client,
+            &format!("/acked/snap-{i}"),
+            patience,
         );
     }
     ensemble.restart(follower);
@@ -347,7 +382,7 @@ fn a_restarted_follower_catches_up_from_the_log_and_from_a_snapshot() {
         ensemble.log_tail(follower)
     );
     // And it keeps up afterwards.
-    assert_eq!(create(&mut client, "/acked/later", 0).expect("create"), 0);
+    create_acked(&ensemble, &mut client, "/acked/later", patience);
     assert!(acked_on(&ensemble, follower).contains("later"));
 }
 

@@ -47,6 +47,15 @@ fn main() -> std::process::ExitCode {
                 eprintln!("{e}");
             }
         }
+        // A long campaign stopped early still says how far it got.
+        let done = seed - args.from + 1;
+        if done % 50 == 0 && done < count {
+            eprintln!(
+                "{done} seeds from {} in {:.0} s: {failed} failed",
+                args.from,
+                started.elapsed().as_secs_f64()
+            );
+        }
     }
     println!(
         "{count} seeds from {} in {:.1} s: {failed} failed; {faults} faults, {acknowledged} \
