@@ -227,7 +227,7 @@ impl Server {
         let connections = TaskTracker::new();
         let mut tasks = JoinSet::new();
         listeners.serve(&shared, &mut tasks, &connections);
-        tasks.spawn(close_on_lost_writes(
+        tasks.spawn(crate::dispatch::lost_writes::close_waiting_writers(
             core.clone(),
             replica.clone(),
             shutdown.clone(),
@@ -515,7 +515,7 @@ async fn promote_now(t: &TakeOver) -> Result<i64, String> {
         replica.role(),
         t.shutdown.clone(),
     ));
-    tokio::spawn(close_on_lost_writes(
+    tokio::spawn(crate::dispatch::lost_writes::close_waiting_writers(
         t.core.clone(),
         replica.clone(),
         t.shutdown.clone(),
@@ -539,19 +539,6 @@ async fn promote_now(t: &TakeOver) -> Result<i64, String> {
     ));
     *t.promoted.lock().await = Some(replica);
     Ok(zxid)
-}
-
-/// Connections waiting for writes that may have been dropped are closed, so their
-/// clients see a connection loss instead of waiting forever.
-async fn close_on_lost_writes(core: Arc<Core>, replica: Replica, shutdown: CancellationToken) {
-    let mut lost = replica.writes_lost();
-    loop {
-        tokio::select! {
-            changed = lost.changed() => if changed.is_err() { return },
-            () = shutdown.cancelled() => return,
-        }
-        core.close_waiting_writers();
-    }
 }
 
 /// A server out of touch with its leader or quorum drops its clients, which then
@@ -623,18 +610,23 @@ fn is_leader(replica: &Replica) -> bool {
     replica.role().borrow().is_leader()
 }
 
-async fn propose_internal(replica: &Replica, txn: Txn) -> Result<(), ReplicationError> {
-    replica
-        .write(Proposal {
+async fn propose_internal(
+    replica: &Replica,
+    txn: Txn,
+) -> Result<(), crate::dispatch::DispatchError> {
+    crate::dispatch::lost_writes::propose_and_wait(
+        replica,
+        Proposal {
             reply_to: None,
             ticket: None,
             entry: Entry {
                 time_ms: now_ms(),
                 txn,
             },
-        })
-        .await
-        .map(|_| ())
+        },
+    )
+    .await
+    .map(|_| ())
 }
 
 /// The leader's expiry duty: every half tick, close sessions past their deadline.

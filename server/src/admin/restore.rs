@@ -84,7 +84,7 @@ pub async fn run(shared: &Arc<Shared>, body: Body) -> Outcome {
             txn: Txn::Restore { state },
         },
     };
-    match replica.write(proposal).await {
+    match crate::dispatch::lost_writes::propose_and_wait(&replica, proposal).await {
         Ok(TxnResult::Restored) => (StatusCode::OK, Ok(shared.core.last_zxid())),
         Ok(other) => (
             StatusCode::INTERNAL_SERVER_ERROR,

@@ -25,8 +25,8 @@ impl Core {
         inner
             .forwarded
             .insert((session, xid), Forwarded { conn, kinds });
-        if let Some(entry) = inner.conns.get_mut(&conn) {
-            entry.submitted += 1;
+        if let Some(entry) = inner.conns.get(&conn) {
+            entry.writes.submitted();
             self.throttle.submitted();
         }
     }

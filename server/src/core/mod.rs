@@ -13,6 +13,7 @@ mod quota_log;
 mod reads;
 mod stats;
 mod throttle;
+mod write_counts;
 
 use std::collections::HashMap;
 use std::io;
@@ -27,7 +28,6 @@ use bytes::{Bytes, BytesMut};
 use ferrokeeper_protocol::{
     ErrorCode, Id, ReplyFrame, ReplyHeader, Response, WatcherEvent, perms, write_frame,
 };
-use tokio::sync::watch;
 
 use crate::proposal::{ConnId, Proposal};
 use crate::replication::Applier;
@@ -42,6 +42,7 @@ pub use outbox::{Limits, Outbox, OutboxReceiver, Outgoing, outbox};
 pub use reads::ReadContext;
 pub use stats::{Latency, Stats};
 pub use throttle::Throttle;
+pub use write_counts::WriteCounts;
 
 /// How a connection reached the server (`cons` lists TLS connections apart; ZooKeeper
 /// counts connections without a client certificate, `non_mtls_*_conn_count`).
@@ -56,10 +57,8 @@ pub struct Transport {
 struct ConnEntry {
     outbox: Outbox,
     session: i64,
-    /// Counts this connection's writes that have been applied (and answered).
-    applied: watch::Sender<u64>,
-    /// Counts this connection's writes submitted to the log.
-    submitted: u64,
+    /// Counts this connection's writes submitted, and those applied and answered.
+    writes: write_counts::Counters,
     peer: String,
     /// The peer's address is a loopback one (ZooKeeper's "local" connections).
     local: bool,
@@ -208,7 +207,7 @@ fn deliver(
     {
         let reply = crate::reply::write_reply(xid, applied.zxid, &kinds, applied.result.clone());
         entry.reply(&reply, stats);
-        entry.applied.send_modify(|n| *n += 1);
+        entry.writes.answered();
         throttle.finished(1);
     }
     // A closed session's connections go too, after their replies.
@@ -308,7 +307,7 @@ impl Core {
     }
 
     /// Registers a connection for `session`. Any other connection of the same session
-    /// is closed: the session has moved here. Returns the applied-writes counter.
+    /// is closed: the session has moved here. Returns the connection's write counters.
     pub fn attach(
         &self,
         conn: ConnId,
@@ -316,8 +315,8 @@ impl Core {
         outbox: Outbox,
         (peer, transport): (std::net::SocketAddr, Transport),
         auth: Vec<Id>,
-    ) -> watch::Receiver<u64> {
-        let (applied, rx) = watch::channel(0);
+    ) -> WriteCounts {
+        let (writes, view) = write_counts::Counters::new();
         let mut inner = self.lock();
         for (other, entry) in inner.conns.iter() {
             if entry.session == session && *other != conn {
@@ -339,8 +338,7 @@ impl Core {
             ConnEntry {
                 outbox,
                 session,
-                applied,
-                submitted: 0,
+                writes,
                 peer: peer.to_string(),
                 local: peer.ip().is_loopback(),
                 transport,
@@ -351,7 +349,7 @@ impl Core {
                 read_only: false,
             },
         );
-        rx
+        view
     }
 
     /// Records the connection's ids after a successful auth packet.
@@ -372,7 +370,7 @@ impl Core {
     pub fn detach(&self, conn: ConnId) {
         let mut inner = self.lock();
         if let Some(entry) = inner.conns.remove(&conn) {
-            let unanswered = entry.submitted.saturating_sub(*entry.applied.borrow());
+            let unanswered = entry.writes.unanswered();
             self.throttle
                 .finished(usize::try_from(unanswered).unwrap_or(usize::MAX));
         }
@@ -403,8 +401,8 @@ impl Core {
 
     /// Counts a write `conn` submitted to the log.
     pub fn submitted(&self, conn: ConnId) {
-        if let Some(entry) = self.lock().conns.get_mut(&conn) {
-            entry.submitted += 1;
+        if let Some(entry) = self.lock().conns.get(&conn) {
+            entry.writes.submitted();
             self.throttle.submitted();
         }
     }
@@ -414,7 +412,7 @@ impl Core {
     /// rather than wait forever.
     pub fn close_waiting_writers(&self) {
         for (conn, entry) in self.lock().conns.iter() {
-            if entry.submitted > *entry.applied.borrow() {
+            if entry.writes.unanswered() > 0 {
                 tracing::info!(conn, "closing a connection whose writes may have been lost");
                 let _ = entry.outbox.send(Outgoing::Close);
             }

@@ -6,8 +6,11 @@
 //! - [`writes`]: a connection's writes become proposals (their replies come back through
 //!   the core when the entry is applied here), in order: [`WriteOrder`] holds the one
 //!   read-after-write rule (a read waits until the connection's earlier writes are
-//!   answered) and the one lost-write rule for the connection (a write may not overtake
-//!   earlier ones that a leader change may have dropped).
+//!   answered, on the core's counters) and applies the lost-write policy's rule for
+//!   the connection (a write may not overtake earlier ones a leader change may have
+//!   dropped).
+//! - [`lost_writes`]: the one lost-write policy: what follows when consensus may have
+//!   dropped writes it accepted (connections closed, writes refused, waits ended).
 //! - [`sessions`]: creating a session, and judging a resumed one as the leader would.
 //! - [`sync`]: ZooKeeper's `sync`, a barrier behind everything the leader committed.
 //!
@@ -15,6 +18,7 @@
 //! meets Raft or Zab. Reply frames are shaped by [`crate::reply`].
 
 mod backend;
+pub mod lost_writes;
 pub mod sessions;
 pub mod sync;
 pub mod writes;

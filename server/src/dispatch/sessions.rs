@@ -29,11 +29,9 @@ pub async fn create(
                     },
                 },
             };
-            replica
-                .write(proposal)
+            super::lost_writes::propose_and_wait(replica, proposal)
                 .await
                 .map(|_| ())
-                .map_err(|e| DispatchError::Unavailable(e.to_string()))
         }
         Backend::Zab(link) => link
             .create_session(session_id, timeout_ms, ids)

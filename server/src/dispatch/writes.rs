@@ -4,19 +4,16 @@
 
 use bytes::Bytes;
 use ferrokeeper_protocol::{Id, OpCode, ReconfigRequest};
-use tokio::sync::watch;
 
-use super::{Backend, DispatchError};
-use crate::core::{Core, now_ms};
+use super::{Backend, DispatchError, lost_writes};
+use crate::core::{Core, WriteCounts, now_ms};
 use crate::proposal::{ConnId, Proposal, ReplyTo};
 use crate::state::txn::{Entry, Txn, WriteOp};
 
 /// One connection's writes in flight.
 pub struct WriteOrder {
-    /// Writes this connection submitted.
-    submitted: u64,
-    /// Counts those the core has answered (applied here).
-    applied: watch::Receiver<u64>,
+    /// The connection's writes submitted and answered, as the core counts them.
+    counts: WriteCounts,
     /// The leadership under which the last write was submitted.
     leadership: (u64, Option<u64>),
 }
@@ -38,11 +35,10 @@ pub struct Write {
 }
 
 impl WriteOrder {
-    /// `applied`: the core's count of this connection's answered writes.
-    pub fn new(applied: watch::Receiver<u64>) -> WriteOrder {
+    /// `counts`: the connection's write counters, from [`Core::attach`].
+    pub fn new(counts: WriteCounts) -> WriteOrder {
         WriteOrder {
-            submitted: 0,
-            applied,
+            counts,
             leadership: (0, None),
         }
     }
@@ -50,25 +46,18 @@ impl WriteOrder {
     /// Read-after-write: returns once every write this connection submitted has been
     /// answered, so a later read (or any reply) keeps the client's order.
     pub async fn wait_applied(&mut self) -> Result<(), DispatchError> {
-        let target = self.submitted;
-        self.applied
-            .wait_for(|applied| *applied >= target)
+        let target = self.counts.submitted();
+        self.counts
+            .answered(target)
             .await
-            .map(|_| ())
             .map_err(|_| DispatchError::Cancelled)
     }
 
-    /// The lost-write rule: a write must not overtake an earlier one of this connection
-    /// that a leader change may have dropped. With writes still in flight from another
-    /// leadership, the connection must end instead (the client sees a connection loss,
-    /// as in ZooKeeper).
+    /// A new write must not overtake earlier ones a leader change may have dropped
+    /// ([`lost_writes::admit`]).
     fn admit(&mut self, backend: &Backend) -> Result<(), DispatchError> {
         let leadership = backend.leadership();
-        if self.submitted > *self.applied.borrow() && leadership != self.leadership {
-            return Err(DispatchError::Unavailable(
-                "the leader changed while writes were in flight".into(),
-            ));
-        }
+        lost_writes::admit(self.counts.waiting(), self.leadership, leadership)?;
         self.leadership = leadership;
         Ok(())
     }
@@ -109,7 +98,6 @@ impl WriteOrder {
                     .map_err(DispatchError::Unavailable)?;
             }
         }
-        self.submitted += 1;
         Ok(())
     }
 
@@ -163,7 +151,6 @@ impl WriteOrder {
         };
         // Counted before it can be answered: later reads wait for it like for a write.
         core.submitted(writer.conn);
-        self.submitted += 1;
         replica
             .reconfig(call)
             .await

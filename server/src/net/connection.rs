@@ -454,7 +454,7 @@ async fn handshake(
         }
     };
     let auth = ids.to_vec();
-    let applied = core.attach(
+    let counts = core.attach(
         conn,
         session_id,
         outbox.clone(),
@@ -490,7 +490,7 @@ async fn handshake(
         id: session_id,
         auth: ids.to_vec(),
         peer_ip,
-        writes: WriteOrder::new(applied),
+        writes: WriteOrder::new(counts),
         sasl: None,
         read_only,
     })

@@ -466,7 +466,8 @@ impl Replica {
     }
 
     /// Bumped whenever writes submitted here may have been dropped (a leader change,
-    /// or forwarding failed): connections waiting for a write must be closed.
+    /// or forwarding failed). Replication only raises this signal; what follows is
+    /// decided in one place, [`crate::dispatch::lost_writes`].
     pub fn writes_lost(&self) -> watch::Receiver<u64> {
         self.inner.lost.subscribe()
     }
@@ -727,33 +728,30 @@ impl Replica {
         }
     }
 
-    /// Proposes and waits (bounded) until this server has applied it.
-    pub async fn write(&self, mut proposal: Proposal) -> Result<TxnResult, ReplicationError> {
+    /// Gives `proposal` a ticket: when any server applies it, the result reaches the
+    /// returned receiver in this process (see [`crate::dispatch::lost_writes`] for
+    /// the one waiter). Forget the ticket if the wait is given up.
+    pub fn ticket(
+        &self,
+        proposal: &mut Proposal,
+    ) -> (
+        crate::proposal::Ticket,
+        tokio::sync::oneshot::Receiver<TxnResult>,
+    ) {
         let (ticket, rx) = self.inner.tickets.issue();
         proposal.ticket = Some(ticket.clone());
-        // Subscribed before submitting: a loss announced from here on may be this write's.
-        let mut lost = self.inner.lost.subscribe();
-        let result = async {
-            self.submit(proposal).await?;
-            let applied =
-                tokio::time::timeout(self.inner.patience.max(Duration::from_secs(10)), rx);
-            tokio::select! {
-                applied = applied => applied
-                    .map_err(|_| {
-                        ReplicationError::Unavailable("the write was not applied in time".into())
-                    })?
-                    .map_err(|_| ReplicationError::Unavailable("the write was dropped".into())),
-                // Do not wait out the timeout for a write a leader change may have dropped.
-                _ = lost.changed() => Err(ReplicationError::Unavailable(
-                    "the leader changed before the write was applied".into(),
-                )),
-            }
-        }
-        .await;
-        if result.is_err() {
-            self.inner.tickets.forget(&ticket);
-        }
-        result
+        (ticket, rx)
+    }
+
+    /// Stops waiting for a ticket's result.
+    pub fn forget_ticket(&self, ticket: &crate::proposal::Ticket) {
+        self.inner.tickets.forget(ticket);
+    }
+
+    /// How long this server's own writes wait to be applied: the leader's answer
+    /// patience, and at least 10 s.
+    pub fn apply_patience(&self) -> Duration {
+        self.inner.patience.max(Duration::from_secs(10))
     }
 
     pub async fn shutdown(&self) {

@@ -95,7 +95,9 @@ pub async fn write(running: &Running, session: i64, txn: Txn) -> Option<TxnResul
             txn,
         },
     };
-    running.replica.write(proposal).await.ok()
+    ferrokeeper_server::dispatch::lost_writes::propose_and_wait(&running.replica, proposal)
+        .await
+        .ok()
 }
 
 /// A linearizable read of register `key` through `running`: a sync, then the local
