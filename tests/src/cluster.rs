@@ -110,6 +110,11 @@ fn serving_mode(mode: Option<&str>) -> bool {
 }
 
 impl FerrokeeperEnsemble {
+    /// How many of the lines kept from `member`'s log contain `needle`.
+    pub fn log_count(&self, member: usize, needle: &str) -> usize {
+        self.members[member].log.count(needle)
+    }
+
     /// Starts every member at once and returns when all serve, one of them as leader.
     pub fn start(options: ClusterOptions) -> FerrokeeperEnsemble {
         Self::start_expecting(options, None)

@@ -127,6 +127,13 @@ fn create_acked(
     }
 }
 
+/// Whether a member other than `except` logged `needle`.
+fn others_logged(ensemble: &FerrokeeperEnsemble, except: usize, needle: &str) -> bool {
+    (0..3)
+        .filter(|m| *m != except)
+        .any(|m| ensemble.log_count(m, needle) > 0)
+}
+
 /// Everything under `/acked` as seen by `member` after a sync.
 fn acked_on(ensemble: &FerrokeeperEnsemble, member: usize) -> BTreeSet<String> {
     let mut client = connect(ensemble.client_addr(member), 10_000);
@@ -300,6 +307,14 @@ fn leader_kill9_fails_over_without_losing_writes_or_sessions() {
     let new_leader = ensemble.wait_leader(Duration::from_secs(30));
     assert_ne!(new_leader, leader);
     eprintln!("leader kill -9 -> first acknowledged write: {failover:?}");
+    // The followers noticed the dead process at once (its closed connections, its
+    // refusing quorum port) instead of waiting for their election timeout.
+    assert!(
+        others_logged(&ensemble, leader, "its process is gone"),
+        "no follower noticed the leader's process was gone; logs:\n{}\n{}",
+        ensemble.log_tail((leader + 1) % 3),
+        ensemble.log_tail((leader + 2) % 3)
+    );
     assert!(
         failover < Duration::from_secs(15),
         "failover took {failover:?}"

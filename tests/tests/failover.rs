@@ -110,19 +110,36 @@ impl Writer {
     }
 }
 
+/// Everything under `/acked` as `member` sees it after a sync. A member restarted a
+/// moment ago may still close new connections (while it is not serving yet, or when a
+/// snapshot from the leader replaces its state): it is asked again, for up to 30 s.
 fn acked_on(e: &dyn Ensemble, member: usize) -> BTreeSet<String> {
-    let (mut client, _) = RawClient::connect(e.client_addr(member), 10_000, None).expect("connect");
-    client
-        .call(Request::Sync(SyncRequest { path: "/".into() }))
-        .expect("sync");
-    let frames = client
-        .call(Request::GetChildren(GetChildrenRequest {
-            path: "/acked".into(),
-            watch: false,
-        }))
-        .expect("getChildren");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match try_acked_on(e, member) {
+            Ok(seen) => return seen,
+            Err(why) => {
+                assert!(
+                    Instant::now() < deadline,
+                    "{} member {member} did not answer within 30 s: {why}; log:\n{}",
+                    e.name(),
+                    e.log_tail(member)
+                );
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    }
+}
+
+fn try_acked_on(e: &dyn Ensemble, member: usize) -> std::io::Result<BTreeSet<String>> {
+    let (mut client, _) = RawClient::connect(e.client_addr(member), 10_000, None)?;
+    client.call(Request::Sync(SyncRequest { path: "/".into() }))?;
+    let frames = client.call(Request::GetChildren(GetChildrenRequest {
+        path: "/acked".into(),
+        watch: false,
+    }))?;
     match &frames.last().expect("reply").response {
-        Response::GetChildren(r) => r.children.iter().cloned().collect(),
+        Response::GetChildren(r) => Ok(r.children.iter().cloned().collect()),
         other => panic!("getChildren: {other:?}"),
     }
 }

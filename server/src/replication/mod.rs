@@ -5,6 +5,7 @@
 mod activity;
 mod address_book;
 mod contact;
+mod crash_watch;
 mod durable_log;
 mod forward;
 mod network;
@@ -198,15 +199,13 @@ fn transfer_patience(config: &openraft::Config) -> Duration {
 }
 
 /// Timing from tickTime: heartbeats every tenth of a tick (at most 50 ms), elections
-/// after half a tick (at most 250 ms) to twice that of silence. ZooKeeper notices a
-/// crashed leader at once through its closed connection and its election does not
-/// depend on the tick; Raft notices only the silence, so the timeout must be short for
-/// a failover as fast. openraft's followers refuse (pre-)votes for the leader lease
-/// (the longest election timeout) after the last heartbeat, so the first round after a
-/// crash is always refused and a failover takes about two election timeouts: with the
-/// caps at 100/500 ms a kill -9 cost 1.9 s at tickTime 2000, with 50/250 ms 0.87 s
-/// (`tests/failover.rs`, five rounds; ZooKeeper 0.38 s). Pre-vote and the leader lease keep a slow heartbeat from deposing
-/// a healthy leader.
+/// after half a tick (at most 250 ms) to twice that of silence. Raft notices a silent
+/// leader only by this timeout, and openraft's followers refuse votes for the leader
+/// lease (the longest election timeout) after the last heartbeat, so a leader that
+/// falls silent costs about two election timeouts (0.87 s at tickTime 2000 in
+/// `tests/failover.rs`; ZooKeeper 0.38 s). A leader whose process died is noticed at
+/// once instead, through its closed connections and refusing port ([`crash_watch`]).
+/// Pre-vote and the leader lease keep a slow heartbeat from deposing a healthy leader.
 fn raft_config(options: &ReplicaOptions) -> openraft::Config {
     let tick = options.tick_ms.max(20);
     let heartbeat = (tick / 10).clamp(10, 50);
@@ -374,12 +373,20 @@ impl Replica {
             sync_limit: quorum_timeout,
             busy: tokio::sync::Mutex::new(()),
         });
+        let crash_watch = Arc::new(crash_watch::CrashWatch::new(
+            id,
+            raft.clone(),
+            peer_addrs.clone(),
+            contact.clone(),
+            &config,
+        ));
         tokio::spawn(peer_server::serve_peers(
             PeerService {
                 me: id,
                 raft: raft.clone(),
                 hooks: hooks.clone(),
                 contact: contact.clone(),
+                crash_watch,
                 role: role.clone(),
                 tls: ensemble.tls.clone(),
                 peer_addrs: peer_addrs.clone(),

@@ -26,6 +26,8 @@ pub struct PeerService {
     pub raft: Raft,
     pub hooks: Arc<dyn PeerHooks>,
     pub contact: Arc<Contact>,
+    /// Notices a leader whose process is gone, from its closed connections.
+    pub crash_watch: Arc<super::crash_watch::CrashWatch>,
     pub role: tokio::sync::watch::Receiver<super::Role>,
     /// `sslQuorum`/`portUnification`: TLS on this port.
     pub tls: Option<Arc<crate::tls::peer::PeerTls>>,
@@ -219,18 +221,33 @@ async fn serve_one(service: &PeerService, stream: Accepted) -> Result<(), WireEr
         return Ok(());
     };
     peer_wire::send(&mut framed, &HelloReply::Speak(version)).await?;
+    let mut leader_stream = false;
+    let served = serve_requests(service, hello.from, &mut framed, &mut leader_stream).await;
+    if leader_stream && served.is_err() {
+        service.crash_watch.leader_stream_ended(hello.from);
+    }
+    served
+}
+
+/// Answers `from`'s requests until the connection ends; `leader_stream` is set once it
+/// carried an AppendEntries this server accepted (the leader's replication stream).
+async fn serve_requests(
+    service: &PeerService,
+    from: u64,
+    framed: &mut PeerFramed,
+    leader_stream: &mut bool,
+) -> Result<(), WireError> {
     let mut incoming: Option<Incoming> = None;
     let mut sasl = QuorumSaslState::default();
     loop {
         // A peer cut off by a silent partition never closes its end; an idle connection
         // is dropped (its owner opens a new one on its next call).
-        let request: PeerRequest =
-            tokio::time::timeout(IDLE_TIMEOUT, peer_wire::receive(&mut framed))
-                .await
-                .map_err(|_| WireError::Closed)??;
+        let request: PeerRequest = tokio::time::timeout(IDLE_TIMEOUT, peer_wire::receive(framed))
+            .await
+            .map_err(|_| WireError::Closed)??;
         if let PeerRequest::Sasl(token) = request {
-            let (response, go_on) = sasl.step(service, hello.from, &token);
-            respond(&mut framed, &response).await?;
+            let (response, go_on) = sasl.step(service, from, &token);
+            respond(framed, &response).await?;
             if !go_on {
                 return Ok(());
             }
@@ -238,13 +255,18 @@ async fn serve_one(service: &PeerService, stream: Accepted) -> Result<(), WireEr
         }
         if service.sasl.as_ref().is_some_and(|s| s.server_require) && !sasl.authenticated {
             tracing::warn!(
-                from = hello.from,
+                from,
                 "refusing a peer that did not authenticate (quorum.auth.serverRequireSasl)"
             );
             return Ok(());
         }
-        let response = handle(service, hello.from, request, &mut incoming).await;
-        respond(&mut framed, &response).await?;
+        let response = handle(service, from, request, &mut incoming).await;
+        if let PeerResponse::Append(Ok(accepted)) = &response
+            && accepted.is_success()
+        {
+            *leader_stream = true;
+        }
+        respond(framed, &response).await?;
     }
 }
 
@@ -335,7 +357,16 @@ async fn handle(
             }
             PeerResponse::Append(result)
         }
-        PeerRequest::Vote(rpc) => {
+        PeerRequest::Vote(mut rpc) => {
+            // A leader whose process is gone holds no lease (crash_watch).
+            if !rpc.leadership_transfer
+                && service
+                    .crash_watch
+                    .lease_void_for(rpc.vote.leader_id().node_id)
+                    .await
+            {
+                rpc.leadership_transfer = true;
+            }
             PeerResponse::Vote(raft.vote(rpc).await.map_err(|e| e.to_string()))
         }
         PeerRequest::PreVote(rpc) => {

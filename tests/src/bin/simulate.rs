@@ -19,6 +19,13 @@ struct Args {
 
 fn main() -> std::process::ExitCode {
     let args = Args::parse();
+    // `RUST_LOG=info` (or finer) shows the members' own log lines while a seed replays.
+    if let Ok(filter) = tracing_subscriber::EnvFilter::try_from_default_env() {
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .init();
+    }
     if let Some(seed) = args.seed {
         return match ferrokeeper_tests::simulation::run(seed) {
             Ok(report) => {
