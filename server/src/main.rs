@@ -13,11 +13,17 @@ fn init_logging(level: Option<&str>) {
 
 /// Sets up the log on stderr. The filter: `RUST_LOG` wins, then `level` (`--log-level`,
 /// else `zookeeper.root.logger`'s level), then info; openraft's own info lines are
-/// consensus chatter an operator does not need. `Json`: one object per line with
+/// consensus chatter an operator does not need, and its warnings about each failed
+/// heartbeat and replication call (many a second with a peer down) are said once per
+/// change instead (`replication::link_log`). `Json`: one object per line with
 /// `timestamp`, `level`, `message`, the event's fields and `target`.
 fn init_logging_as(level: Option<&str>, format: LogFormat) {
     use std::io::IsTerminal;
-    let default = format!("{},openraft=warn", level.unwrap_or("info"));
+    let default = format!(
+        "{},openraft=warn,openraft::core::heartbeat=error,openraft::replication=error,\
+         openraft::engine::handler::replication_handler=error",
+        level.unwrap_or("info")
+    );
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(&default))
         .unwrap_or_else(|_| EnvFilter::new("info"));

@@ -30,6 +30,12 @@ use super::types::Raft;
 /// dead process's kernel refuses at once; a slower answer is left to Raft's timers.
 const PROBE_TIMEOUT: Duration = Duration::from_millis(200);
 
+/// A process being killed closes its descriptors one by one: its connections may
+/// close before its listening socket, whose backlog still takes a connect meanwhile.
+/// So a probe that connects is tried again, this many times, this far apart.
+const PROBES: u32 = 4;
+const PROBE_SPACING: Duration = Duration::from_millis(25);
+
 pub struct CrashWatch {
     me: u64,
     raft: Raft,
@@ -122,10 +128,21 @@ impl CrashWatch {
         let Some(addr) = self.addrs.get(leader) else {
             return false;
         };
-        let refused = match tokio::time::timeout(PROBE_TIMEOUT, self.connect(&addr.addr)).await {
-            Ok(Err(e)) => e.kind() == std::io::ErrorKind::ConnectionRefused,
-            Ok(Ok(())) | Err(_) => false,
-        };
+        let mut refused = false;
+        for probe in 0..PROBES {
+            if probe > 0 {
+                tokio::time::sleep(PROBE_SPACING).await;
+            }
+            match tokio::time::timeout(PROBE_TIMEOUT, self.connect(&addr.addr)).await {
+                Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                    refused = true;
+                    break;
+                }
+                // Another error, or no answer in time: not a dead process on a live host.
+                Ok(Err(_)) | Err(_) => break,
+                Ok(Ok(())) => {}
+            }
+        }
         if refused {
             *lock(&self.gone) = Some((leader, term));
         }

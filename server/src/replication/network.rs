@@ -14,6 +14,7 @@ use openraft::raft::{
 use openraft::{AnyError, BasicNode};
 
 use super::address_book::AddressBook;
+use super::link_log::LinkLog;
 use super::peer_client::PeerConn;
 use super::peer_wire::{PeerRequest, PeerResponse, SNAPSHOT_CHUNK};
 use super::types::TypeConfig;
@@ -23,11 +24,14 @@ pub struct Peers {
     pub me: u64,
     /// Quorum address (`host:port`) of every other member.
     pub addrs: AddressBook,
+    /// Says once when a peer stops answering, and when it answers again.
+    pub links: LinkLog,
 }
 
 pub struct PeerClient {
     conn: Option<PeerConn>,
     target: u64,
+    links: LinkLog,
 }
 
 fn unreachable(e: impl std::fmt::Display) -> Unreachable<TypeConfig> {
@@ -44,6 +48,7 @@ impl RaftNetworkFactory<TypeConfig> for Peers {
                 .get(target)
                 .map(|addr| PeerConn::new(self.me, target, addr)),
             target,
+            links: self.links.clone(),
         }
     }
 }
@@ -60,8 +65,25 @@ impl PeerClient {
                 "server {target} is not in this server's configuration"
             ))
         })?;
-        conn.call(request, ttl).await.map_err(unreachable)
+        match conn.call(request, ttl).await {
+            Ok(response) => {
+                self.links.answered(target);
+                Ok(response)
+            }
+            Err(e) => {
+                let why = e.to_string();
+                self.links.failed(target, &why);
+                Err(unreachable(why))
+            }
+        }
     }
+}
+
+/// The peer answered with an error of its own (openraft's warnings about failed RPCs
+/// are filtered out by default, see [`LinkLog`]: this one is said here).
+fn refused(target: u64, e: String) -> Unreachable<TypeConfig> {
+    tracing::warn!(peer = target, "server {target} refused a Raft request: {e}");
+    unreachable(e)
 }
 
 fn unexpected(response: PeerResponse) -> Unreachable<TypeConfig> {
@@ -81,7 +103,7 @@ impl RaftNetworkV2<TypeConfig> for PeerClient {
             .await?
         {
             PeerResponse::Append(Ok(response)) => Ok(response),
-            PeerResponse::Append(Err(e)) => Err(RPCError::Unreachable(unreachable(e))),
+            PeerResponse::Append(Err(e)) => Err(RPCError::Unreachable(refused(self.target, e))),
             other => Err(RPCError::Unreachable(unexpected(other))),
         }
     }
@@ -96,7 +118,7 @@ impl RaftNetworkV2<TypeConfig> for PeerClient {
             .await?
         {
             PeerResponse::Vote(Ok(response)) => Ok(response),
-            PeerResponse::Vote(Err(e)) => Err(RPCError::Unreachable(unreachable(e))),
+            PeerResponse::Vote(Err(e)) => Err(RPCError::Unreachable(refused(self.target, e))),
             other => Err(RPCError::Unreachable(unexpected(other))),
         }
     }
@@ -111,7 +133,7 @@ impl RaftNetworkV2<TypeConfig> for PeerClient {
             .await?
         {
             PeerResponse::Vote(Ok(response)) => Ok(response),
-            PeerResponse::Vote(Err(e)) => Err(RPCError::Unreachable(unreachable(e))),
+            PeerResponse::Vote(Err(e)) => Err(RPCError::Unreachable(refused(self.target, e))),
             other => Err(RPCError::Unreachable(unexpected(other))),
         }
     }
@@ -128,7 +150,9 @@ impl RaftNetworkV2<TypeConfig> for PeerClient {
             .await?
         {
             PeerResponse::TransferLeader(Ok(response)) => Ok(response),
-            PeerResponse::TransferLeader(Err(e)) => Err(RPCError::Unreachable(unreachable(e))),
+            PeerResponse::TransferLeader(Err(e)) => {
+                Err(RPCError::Unreachable(refused(self.target, e)))
+            }
             other => Err(RPCError::Unreachable(unexpected(other))),
         }
     }
@@ -158,7 +182,7 @@ impl RaftNetworkV2<TypeConfig> for PeerClient {
                 match self.call(&request, ttl).await? {
                     PeerResponse::Snapshot(Ok(Some(response))) if done => return Ok(response),
                     PeerResponse::Snapshot(Ok(None)) if !done => {}
-                    PeerResponse::Snapshot(Err(e)) => return Err(unreachable(e)),
+                    PeerResponse::Snapshot(Err(e)) => return Err(refused(self.target, e)),
                     other => return Err(unexpected(other)),
                 }
                 offset = end;
