@@ -229,6 +229,27 @@ async fn work(
     recorded
 }
 
+/// `op`'s answer. The reader's server may drop it just after a fault (a paused leader
+/// that resumes closes its clients, on either server): a connection loss is tried
+/// again, for up to 30 s; any other error fails the test.
+async fn answered<T, F, Fut>(name: &str, what: &str, mut op: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, Error>>,
+{
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match op().await {
+            Ok(answer) => return answer,
+            Err(Error::ConnectionLoss) if Instant::now() < deadline => {
+                eprintln!("{name}: {what}: connection loss; again");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("{name}: {what}: {e}"),
+        }
+    }
+}
+
 /// Checks the sessions' histories, with the final state read by `reader` after every
 /// session stopped; returns the number of operations checked.
 async fn check_history(
@@ -258,8 +279,8 @@ async fn check_history(
     }
     sequential::check(&created).unwrap_or_else(|e| panic!("{name}: sequential names: {e}"));
     // The reader's server may be behind the leader: catch up before the final reads.
-    reader.sync("/fe").await.expect("sync");
-    let children = reader.get_children("/fe").await.expect("list /fe");
+    answered(name, "sync", || reader.sync("/fe")).await;
+    let children = answered(name, "list /fe", || reader.get_children("/fe")).await;
     for (_, name) in &created {
         assert!(
             children.contains(name),
@@ -270,7 +291,7 @@ async fn check_history(
     for (path, mut list) in ops {
         // The final value, read after every session stopped.
         let call = clock.now();
-        let (data, stat) = reader.get_data(&path).await.expect("final read");
+        let (data, stat) = answered(name, "final read", || reader.get_data(&path)).await;
         list.push(Operation {
             client: u64::MAX,
             call,
