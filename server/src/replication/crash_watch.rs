@@ -48,6 +48,9 @@ pub struct CrashWatch {
     lease: Duration,
     /// The leader found gone, with its term.
     gone: Mutex<Option<(u64, u64)>>,
+    /// The (leader, term) whose loss this server already acted on: each of the
+    /// leader's connections ends, and one election is all it takes.
+    acted_on: Mutex<Option<(u64, u64)>>,
 }
 
 impl CrashWatch {
@@ -66,6 +69,7 @@ impl CrashWatch {
             heartbeat: Duration::from_millis(config.heartbeat_interval),
             lease: Duration::from_millis(config.election_timeout_max),
             gone: Mutex::new(None),
+            acted_on: Mutex::new(None),
         }
     }
 
@@ -79,6 +83,13 @@ impl CrashWatch {
         let (term, leader, voters) = self.view();
         if leader != Some(from) || from == self.me || !self.process_gone(from, term).await {
             return;
+        }
+        {
+            let mut acted_on = lock(&self.acted_on);
+            if *acted_on == Some((from, term)) {
+                return;
+            }
+            *acted_on = Some((from, term));
         }
         let candidates: Vec<u64> = voters.into_iter().filter(|v| *v != from).collect();
         let Some(rank) = candidates.iter().position(|v| *v == self.me) else {

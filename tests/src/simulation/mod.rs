@@ -233,7 +233,7 @@ async fn simulate(
                 .ok_or("a member is down after healing")?;
             for key in 0..KEYS {
                 let call = workload::now_ns(start);
-                let (reply, _) = workload::read(&running, key)
+                let (reply, _) = final_read(&running, key)
                     .await
                     .ok_or_else(|| format!("member {id} cannot sync after healing"))?;
                 let returned = workload::now_ns(start);
@@ -500,6 +500,27 @@ async fn inject_faults(
 }
 
 /// Waits until a leader serves and every member has applied everything it logged.
+/// A synced read at the end. A leader change right after healing is legal (a sync
+/// then fails once, as a client's would); a member that cannot sync for
+/// `FINAL_READ_PATIENCE` of simulated time is a failure.
+async fn final_read(
+    running: &cluster::Running,
+    key: usize,
+) -> Option<(crate::history::register::Reply, i64)> {
+    let deadline = Instant::now() + FINAL_READ_PATIENCE;
+    loop {
+        if let Some(read) = workload::read(running, key).await {
+            return Some(read);
+        }
+        if Instant::now() > deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+const FINAL_READ_PATIENCE: Duration = Duration::from_secs(10);
+
 async fn converge(cluster: &Cluster) -> Result<(), String> {
     let deadline = Instant::now() + CONVERGE_LIMIT;
     loop {
