@@ -42,12 +42,18 @@ fn main() -> std::process::ExitCode {
     let started = std::time::Instant::now();
     let mut failed = 0u64;
     let (mut acknowledged, mut faults, mut ops) = (0u64, 0usize, 0usize);
+    // Seeds whose final synced reads had to be tried again (a leader change right
+    // after healing).
+    let mut retried = Vec::new();
     for seed in args.from..args.from + count {
         match ferrokeeper_tests::simulation::run(seed) {
             Ok(report) => {
                 acknowledged += report.acknowledged;
                 faults += report.faults.len();
                 ops += report.register_ops;
+                if report.final_read_retries > 0 {
+                    retried.push(seed);
+                }
             }
             Err(e) => {
                 failed += 1;
@@ -58,7 +64,8 @@ fn main() -> std::process::ExitCode {
         let done = seed - args.from + 1;
         if done % 50 == 0 && done < count {
             eprintln!(
-                "{done} seeds from {} in {:.0} s: {failed} failed",
+                "{done} seeds from {} in {:.0} s: {failed} failed; final reads tried again \
+                 in {retried:?}",
                 args.from,
                 started.elapsed().as_secs_f64()
             );
@@ -66,9 +73,11 @@ fn main() -> std::process::ExitCode {
     }
     println!(
         "{count} seeds from {} in {:.1} s: {failed} failed; {faults} faults, {acknowledged} \
-         acknowledged writes, {ops} register operations checked",
+         acknowledged writes, {ops} register operations checked; final reads tried again \
+         in {} seeds {retried:?}",
         args.from,
-        started.elapsed().as_secs_f64()
+        started.elapsed().as_secs_f64(),
+        retried.len()
     );
     if failed == 0 {
         std::process::ExitCode::SUCCESS

@@ -62,6 +62,9 @@ pub struct Report {
     pub watches_set: u64,
     pub watch_events: u64,
     pub last_zxid: i64,
+    /// Final synced reads that had to be tried again (a leader change right after
+    /// healing): legal, but worth a look when a campaign shows many.
+    pub final_read_retries: u64,
     /// A digest of the histories and the final state: equal for two runs of one seed.
     pub fingerprint: u64,
 }
@@ -226,6 +229,7 @@ async fn simulate(
     converge(&cluster).await?;
 
     // Every member's synced view of every register ends the histories.
+    let mut final_read_retries = 0;
     {
         for id in 1..=members {
             let running = cluster
@@ -233,9 +237,10 @@ async fn simulate(
                 .ok_or("a member is down after healing")?;
             for key in 0..KEYS {
                 let call = workload::now_ns(start);
-                let (reply, _) = final_read(&running, key)
+                let (reply, retries) = final_read(&running, key)
                     .await
                     .ok_or_else(|| format!("member {id} cannot sync after healing"))?;
+                final_read_retries += retries;
                 let returned = workload::now_ns(start);
                 workload::lock(&history).keys[key].push(crate::history::linearizable::Operation {
                     client: 1_000 + id,
@@ -318,6 +323,7 @@ async fn simulate(
         watches_set: watch_log.registrations,
         watch_events: watch_log.events,
         last_zxid: state.last_zxid(),
+        final_read_retries,
         fingerprint: hasher.finish(),
     })
 }
@@ -500,21 +506,23 @@ async fn inject_faults(
 }
 
 /// Waits until a leader serves and every member has applied everything it logged.
-/// A synced read at the end. A leader change right after healing is legal (a sync
-/// then fails once, as a client's would); a member that cannot sync for
-/// `FINAL_READ_PATIENCE` of simulated time is a failure.
+/// A synced read at the end, and how many times it was tried again. A leader change
+/// right after healing is legal (a sync then fails once, as a client's would); a
+/// member that cannot sync for `FINAL_READ_PATIENCE` of simulated time is a failure.
 async fn final_read(
     running: &cluster::Running,
     key: usize,
-) -> Option<(crate::history::register::Reply, i64)> {
+) -> Option<(crate::history::register::Reply, u64)> {
     let deadline = Instant::now() + FINAL_READ_PATIENCE;
+    let mut retries = 0;
     loop {
-        if let Some(read) = workload::read(running, key).await {
-            return Some(read);
+        if let Some((reply, _)) = workload::read(running, key).await {
+            return Some((reply, retries));
         }
         if Instant::now() > deadline {
             return None;
         }
+        retries += 1;
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
