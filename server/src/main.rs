@@ -14,8 +14,8 @@ fn init_logging(level: Option<&str>) {
 /// Sets up the log on stderr. The filter: `RUST_LOG` wins, then `level` (`--log-level`,
 /// else `zookeeper.root.logger`'s level), then info; openraft's own info lines are
 /// consensus chatter an operator does not need, and its warnings about each failed
-/// heartbeat and replication call (many a second with a peer down) are said once per
-/// change instead (`replication::link_log`). `Json`: one object per line with
+/// heartbeat and replication call (many a second with a peer down) are left out: the
+/// peer transport already says once when a peer connection goes down and comes back. `Json`: one object per line with
 /// `timestamp`, `level`, `message`, the event's fields and `target`.
 fn init_logging_as(level: Option<&str>, format: LogFormat) {
     use std::io::IsTerminal;

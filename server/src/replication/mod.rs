@@ -8,7 +8,6 @@ mod contact;
 mod crash_watch;
 mod durable_log;
 mod forward;
-mod link_log;
 mod network;
 pub mod offline;
 mod peer_client;
@@ -273,7 +272,6 @@ impl Replica {
         let network = Peers {
             me: id,
             addrs: peer_addrs.clone(),
-            links: Default::default(),
         };
         let log_store = log.clone();
         let raft = Raft::new(id, config.clone(), network, log, state_machine)

@@ -14,7 +14,6 @@ use openraft::raft::{
 use openraft::{AnyError, BasicNode};
 
 use super::address_book::AddressBook;
-use super::link_log::LinkLog;
 use super::peer_client::PeerConn;
 use super::peer_wire::{PeerRequest, PeerResponse, SNAPSHOT_CHUNK};
 use super::types::TypeConfig;
@@ -24,14 +23,11 @@ pub struct Peers {
     pub me: u64,
     /// Quorum address (`host:port`) of every other member.
     pub addrs: AddressBook,
-    /// Says once when a peer stops answering, and when it answers again.
-    pub links: LinkLog,
 }
 
 pub struct PeerClient {
     conn: Option<PeerConn>,
     target: u64,
-    links: LinkLog,
 }
 
 fn unreachable(e: impl std::fmt::Display) -> Unreachable<TypeConfig> {
@@ -48,7 +44,6 @@ impl RaftNetworkFactory<TypeConfig> for Peers {
                 .get(target)
                 .map(|addr| PeerConn::new(self.me, target, addr)),
             target,
-            links: self.links.clone(),
         }
     }
 }
@@ -65,22 +60,13 @@ impl PeerClient {
                 "server {target} is not in this server's configuration"
             ))
         })?;
-        match conn.call(request, ttl).await {
-            Ok(response) => {
-                self.links.answered(target);
-                Ok(response)
-            }
-            Err(e) => {
-                let why = e.to_string();
-                self.links.failed(target, &why);
-                Err(unreachable(why))
-            }
-        }
+        conn.call(request, ttl).await.map_err(unreachable)
     }
 }
 
 /// The peer answered with an error of its own (openraft's warnings about failed RPCs
-/// are filtered out by default, see [`LinkLog`]: this one is said here).
+/// are filtered out by default, and `peer_client` logs only a link's ups and downs:
+/// this one is said here).
 fn refused(target: u64, e: String) -> Unreachable<TypeConfig> {
     tracing::warn!(peer = target, "server {target} refused a Raft request: {e}");
     unreachable(e)
