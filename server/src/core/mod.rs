@@ -714,9 +714,9 @@ impl Applier for Core {
         })
     }
 
-    fn restore(&self, data: &[u8]) -> io::Result<()> {
-        let mut zk: ZkState = postcard::from_bytes(data)
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+    fn restore(&self, state: &mut dyn io::Read, len: u64) -> io::Result<()> {
+        // Decoded before the lock is taken: clients are served meanwhile.
+        let mut zk = ZkState::decode_from(state, len)?;
         let mut inner = self.lock();
         if let Some(text) = &inner.config_znode {
             zk.set_config_znode(text);

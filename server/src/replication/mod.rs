@@ -18,6 +18,7 @@ mod reconfig;
 mod role;
 mod role_monitor;
 mod runtime;
+mod snapshot_data;
 mod snapshot_file;
 mod state_machine;
 mod tickets;
@@ -393,6 +394,7 @@ impl Replica {
                 sasl: ensemble.sasl.clone(),
                 transfers: transfers.clone(),
                 reconfigurer: reconfigurer.clone(),
+                snapshot_dir: storage.snapshot_dir.clone(),
             },
             listener,
             stop.clone(),

@@ -77,7 +77,7 @@ fn unexpected(response: PeerResponse) -> Unreachable<TypeConfig> {
 }
 
 impl RaftNetworkV2<TypeConfig> for PeerClient {
-    type SnapshotData = std::io::Cursor<Vec<u8>>;
+    type SnapshotData = super::snapshot_data::SnapshotData;
 
     async fn append_entries(
         &mut self,
@@ -150,19 +150,31 @@ impl RaftNetworkV2<TypeConfig> for PeerClient {
         cancel: impl std::future::Future<Output = ReplicationClosed> + openraft::OptionalSend + 'static,
         option: RPCOption,
     ) -> Result<SnapshotResponse<TypeConfig>, StreamingError<TypeConfig>> {
-        let data = snapshot.snapshot.into_inner();
+        let data = snapshot.snapshot;
+        let total = data.len();
         // The last chunk waits for the install (fsync, decode): far longer than a heartbeat.
         let ttl = option.hard_ttl().max(std::time::Duration::from_secs(120));
         let send = async {
-            let mut offset = 0usize;
+            let mut offset = 0u64;
             loop {
-                let end = (offset + SNAPSHOT_CHUNK).min(data.len());
-                let done = end == data.len();
+                // One chunk at a time is read from the snapshot's file: the state is
+                // never held whole on this side.
+                let source = data.clone();
+                let chunk =
+                    crate::simulation::blocking(move || source.chunk(offset, SNAPSHOT_CHUNK))
+                        .await
+                        .and_then(|read| read)
+                        .map_err(|e| unreachable(format!("reading the snapshot to send: {e}")))?;
+                let end = offset + chunk.len() as u64;
+                let done = end >= total;
+                if chunk.is_empty() && !done {
+                    return Err(unreachable("the snapshot's file ended early"));
+                }
                 let request = PeerRequest::SnapshotChunk {
                     vote,
                     meta: snapshot.meta.clone(),
-                    offset: offset as u64,
-                    data: data[offset..end].to_vec(),
+                    offset,
+                    data: chunk,
                     done,
                 };
                 match self.call(&request, ttl).await? {

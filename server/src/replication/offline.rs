@@ -94,7 +94,7 @@ pub struct StoredState {
 pub fn read_stored(log_dir: &Path, snapshot_dir: &Path) -> io::Result<StoredState> {
     let (snapshot, mut last_index, mut membership) = match read_snapshot(snapshot_dir)? {
         Some((_, payload)) => (
-            Some(payload.state),
+            Some(payload.state.to_vec()?),
             payload.meta.last_log_id.map_or(0, |id| id.index),
             Some(payload.meta.last_membership.membership().clone()),
         ),

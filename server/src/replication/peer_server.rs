@@ -40,6 +40,8 @@ pub struct PeerService {
     pub transfers: super::transfer::Transfers,
     /// Reconfigs a follower forwards here (run if this server leads).
     pub reconfigurer: Arc<super::reconfig::Reconfigurer>,
+    /// Where a snapshot sent by the leader is received (`dataDir`'s snapshots).
+    pub snapshot_dir: std::path::PathBuf,
 }
 
 /// How long a peer connection may stay silent before it is dropped.
@@ -114,10 +116,31 @@ fn snapshot_id(meta: &openraft::alias::SnapshotMetaOf<TypeConfig>) -> String {
     format!("{:?}", meta.last_log_id)
 }
 
-/// A snapshot being received, chunk by chunk.
+/// A snapshot being received, chunk by chunk, into a file of its own: at a million
+/// znodes the state is hundreds of megabytes, which a follower used to hold in memory
+/// while the leader sent it. The file is unlinked as soon as it is created, so nothing
+/// is left behind by a crash or an abandoned transfer; the handle keeps it readable
+/// until the state is copied into a snapshot file and decoded.
 struct Incoming {
     snapshot_id: String,
-    data: Vec<u8>,
+    file: Arc<std::fs::File>,
+    len: u64,
+}
+
+/// Opens an anonymous file in `dir` for a snapshot being received.
+fn receiving_file(dir: &std::path::Path, from: u64) -> std::io::Result<std::fs::File> {
+    std::fs::create_dir_all(dir)?;
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let path = dir.join(format!("receiving-from-{from}-{nanos}.part"));
+    let file = std::fs::File::options()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(&path)?;
+    std::fs::remove_file(&path)?;
+    Ok(file)
 }
 
 /// The first byte of a TLS handshake record; our plain Hello frame starts with its
@@ -390,21 +413,49 @@ async fn handle(
                         snapshot_id(&meta)
                     )));
                 }
+                let dir = service.snapshot_dir.clone();
+                let file = match crate::simulation::blocking(move || receiving_file(&dir, from))
+                    .await
+                    .and_then(|opened| opened)
+                {
+                    Ok(file) => file,
+                    Err(e) => {
+                        return PeerResponse::Snapshot(Err(format!(
+                            "cannot store the snapshot being received in {}: {e}",
+                            service.snapshot_dir.display()
+                        )));
+                    }
+                };
                 *incoming = Some(Incoming {
                     snapshot_id: snapshot_id(&meta),
-                    data: Vec::new(),
+                    file: Arc::new(file),
+                    len: 0,
                 });
             }
-            let Some(buffer) = incoming.as_mut() else {
+            let Some(receiving) = incoming.as_mut() else {
                 return PeerResponse::Snapshot(Err("no snapshot in progress".into()));
             };
-            if buffer.data.len() as u64 != offset {
+            if receiving.len != offset {
                 return PeerResponse::Snapshot(Err(format!(
                     "snapshot chunk at offset {offset}, expected {}",
-                    buffer.data.len()
+                    receiving.len
                 )));
             }
-            buffer.data.extend_from_slice(&data);
+            let file = Arc::clone(&receiving.file);
+            let chunk_len = data.len() as u64;
+            let written = crate::simulation::blocking(move || {
+                use std::os::unix::fs::FileExt;
+                file.write_all_at(&data, offset)
+            })
+            .await
+            .and_then(|written| written);
+            if let Err(e) = written {
+                *incoming = None;
+                return PeerResponse::Snapshot(Err(format!(
+                    "cannot store the snapshot being received: {e}"
+                )));
+            }
+            receiving.len += chunk_len;
             if !done {
                 return PeerResponse::Snapshot(Ok(None));
             }
@@ -413,13 +464,15 @@ async fn handle(
             };
             tracing::info!(
                 from,
-                bytes = whole.data.len(),
+                bytes = whole.len,
                 snapshot = snapshot_id(&meta),
                 "installing a snapshot from the leader"
             );
-            let snapshot = SnapshotOf::<TypeConfig, std::io::Cursor<Vec<u8>>> {
+            let snapshot = SnapshotOf::<TypeConfig, super::snapshot_data::SnapshotData> {
                 meta,
-                snapshot: std::io::Cursor::new(whole.data),
+                snapshot: super::snapshot_data::SnapshotData::File(
+                    super::snapshot_data::Section::shared(whole.file, 0, whole.len),
+                ),
             };
             PeerResponse::Snapshot(
                 raft.install_full_snapshot(vote, snapshot)

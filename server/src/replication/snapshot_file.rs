@@ -11,10 +11,17 @@
 //! holding metadata and state together, CRC-32C of the payload) are still read.
 //! Name: `snapshot.<last log index, 20 digits>`, so names sort by age. Writing goes to
 //! `<name>.tmp`, fsync, rename, fsync of the directory.
+//!
+//! Reading checks the checksum in a streaming pass and hands out the state as a
+//! [`Section`] of the open file, not as a copy in memory: the caller decodes it as a
+//! stream (see [`super::snapshot_data`]).
 
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+
+use super::snapshot_data::Section;
 
 const MAGIC_V1: &[u8; 8] = b"FKSNAP\x00\x01";
 const MAGIC_V2: &[u8; 8] = b"FKSNAP\x00\x02";
@@ -23,15 +30,17 @@ const PREFIX: &str = "snapshot.";
 const TMP_SUFFIX: &str = ".tmp";
 /// Write buffer for the streamed state: the encoder writes a few bytes at a time.
 const WRITE_BUFFER: usize = 1 << 20;
+/// Read buffer of the checksum pass.
+const CHECK_BUFFER: usize = 1 << 20;
 
 /// What an intact snapshot file holds.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum Contents {
     /// Version 1: one payload with metadata and state together, as the state machine
     /// encoded them.
     Combined(Vec<u8>),
-    /// Version 2: the metadata and the state apart.
-    Split { meta: Vec<u8>, state: Vec<u8> },
+    /// Version 2: the metadata, and the state left in the file.
+    Split { meta: Vec<u8>, state: Section },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -118,30 +127,37 @@ impl<W: Write> Write for Tracked<W> {
 }
 
 /// Writes the snapshot at `index` durably: `meta`, then the state as `state` writes it.
-/// Returns the file's path and the state's length in bytes.
+/// Returns the file's path and its state, readable in place.
 pub fn write(
     dir: &Path,
     index: u64,
     meta: &[u8],
     state: impl FnOnce(&mut dyn Write) -> io::Result<()>,
-) -> Result<(PathBuf, u64), SnapshotFileError> {
+) -> Result<(PathBuf, Section), SnapshotFileError> {
     fs::create_dir_all(dir).map_err(io_error(dir, "create directory"))?;
     let path = dir.join(file_name(index));
     let tmp = dir.join(format!("{}{TMP_SUFFIX}", file_name(index)));
-    let state_len = write_v2(&tmp, meta, state).map_err(io_error(&tmp, "write"))?;
+    let (file, state_len) = write_v2(&tmp, meta, state).map_err(io_error(&tmp, "write"))?;
     fs::rename(&tmp, &path).map_err(io_error(&path, "rename"))?;
     File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(io_error(dir, "fsync directory"))?;
-    Ok((path, state_len))
+    let section = Section::new(file, (HEADER_V2 + meta.len()) as u64, state_len);
+    Ok((path, section))
 }
 
+/// Returns the file, open for reading too, and the state's length.
 fn write_v2(
     tmp: &Path,
     meta: &[u8],
     state: impl FnOnce(&mut dyn Write) -> io::Result<()>,
-) -> io::Result<u64> {
-    let mut file = File::create(tmp)?;
+) -> io::Result<(File, u64)> {
+    let mut file = File::options()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(tmp)?;
     // The state length is not known yet: the header is written again at the end.
     file.write_all(&[0; HEADER_V2])?;
     // Buffered before the checksum, so it runs over large chunks, not the encoder's
@@ -166,7 +182,7 @@ fn write_v2(
     file.write_all(MAGIC_V2)?;
     file.write_all(&lengths)?;
     file.sync_all()?;
-    Ok(state_len)
+    Ok((file, state_len))
 }
 
 fn lengths(meta: u64, state: u64) -> [u8; 16] {
@@ -188,13 +204,23 @@ fn u32_at(bytes: &[u8], at: usize) -> Option<u32> {
 
 /// Why one snapshot file cannot be used.
 fn check(path: &Path) -> Result<Contents, String> {
-    let mut bytes = Vec::new();
-    File::open(path)
-        .and_then(|mut f| f.read_to_end(&mut bytes))
-        .map_err(|e| format!("cannot read: {e}"))?;
-    match bytes.get(..8) {
-        Some(magic) if magic == MAGIC_V1 => check_v1(bytes).map(Contents::Combined),
-        Some(magic) if magic == MAGIC_V2 => check_v2(bytes),
+    let file = File::open(path).map_err(|e| format!("cannot open: {e}"))?;
+    let size = file
+        .metadata()
+        .map_err(|e| format!("cannot read its size: {e}"))?
+        .len();
+    let mut magic = [0; 8];
+    file.read_exact_at(&mut magic, 0)
+        .map_err(|_| "not a ferrokeeper snapshot (bad header)".to_string())?;
+    match &magic {
+        m if m == MAGIC_V1 => {
+            let mut bytes = Vec::new();
+            (&file)
+                .read_to_end(&mut bytes)
+                .map_err(|e| format!("cannot read: {e}"))?;
+            check_v1(bytes).map(Contents::Combined)
+        }
+        m if m == MAGIC_V2 => check_v2(file, size),
         _ => Err("not a ferrokeeper snapshot (bad header)".into()),
     }
 }
@@ -217,37 +243,49 @@ fn check_v1(mut bytes: Vec<u8>) -> Result<Vec<u8>, String> {
     Ok(bytes)
 }
 
-fn check_v2(mut bytes: Vec<u8>) -> Result<Contents, String> {
-    let (Some(meta_len), Some(state_len)) = (u64_at(&bytes, 8), u64_at(&bytes, 16)) else {
+/// Checks the lengths and the checksum reading the file once, in pieces; the state is
+/// left in the file.
+fn check_v2(file: File, size: u64) -> Result<Contents, String> {
+    let mut header = [0; HEADER_V2];
+    file.read_exact_at(&mut header, 0)
+        .map_err(|_| "truncated header".to_string())?;
+    let (Some(meta_len), Some(state_len)) = (u64_at(&header, 8), u64_at(&header, 16)) else {
         return Err("truncated header".into());
     };
-    let size = |n: u64| usize::try_from(n).map_err(|_| "length overflows".to_string());
-    let (meta, state) = (size(meta_len)?, size(state_len)?);
-    let body_end = meta
-        .checked_add(state)
-        .and_then(|body| body.checked_add(HEADER_V2))
+    let body_end = meta_len
+        .checked_add(state_len)
+        .and_then(|body| body.checked_add(HEADER_V2 as u64))
         .ok_or("length overflows")?;
-    if body_end.checked_add(4) != Some(bytes.len()) {
+    if body_end.checked_add(4) != Some(size) {
         return Err(format!(
-            "truncated: {} bytes for {meta} bytes of metadata and {state} of state",
-            bytes.len()
+            "truncated: {size} bytes for {meta_len} bytes of metadata and {state_len} of state"
         ));
     }
-    let stored = u32_at(&bytes, body_end).ok_or("truncated")?;
-    let crc = crc32c::crc32c_append(
-        crc32c::crc32c(&bytes[HEADER_V2..body_end]),
-        &lengths(meta_len, state_len),
-    );
-    if crc != stored {
+    let meta_size = usize::try_from(meta_len).map_err(|_| "length overflows".to_string())?;
+    let read = |buf: &mut [u8], at: u64| {
+        file.read_exact_at(buf, at)
+            .map_err(|e| format!("cannot read: {e}"))
+    };
+    let mut meta = vec![0; meta_size];
+    read(&mut meta, HEADER_V2 as u64)?;
+    let mut crc = crc32c::crc32c(&meta);
+    let mut buf = vec![0; CHECK_BUFFER];
+    let mut at = HEADER_V2 as u64 + meta_len;
+    while at < body_end {
+        let n = usize::try_from(body_end - at).map_or(CHECK_BUFFER, |n| n.min(CHECK_BUFFER));
+        read(&mut buf[..n], at)?;
+        crc = crc32c::crc32c_append(crc, &buf[..n]);
+        at += n as u64;
+    }
+    let mut stored = [0; 4];
+    read(&mut stored, body_end)?;
+    let crc = crc32c::crc32c_append(crc, &lengths(meta_len, state_len));
+    if crc != u32::from_le_bytes(stored) {
         return Err("checksum mismatch".into());
     }
-    let meta_bytes = bytes[HEADER_V2..HEADER_V2 + meta].to_vec();
-    // The state stays in the buffer it was read into (no second copy of it).
-    bytes.truncate(body_end);
-    bytes.drain(..HEADER_V2 + meta);
     Ok(Contents::Split {
-        meta: meta_bytes,
-        state: bytes,
+        meta,
+        state: Section::new(file, HEADER_V2 as u64 + meta_len, state_len),
     })
 }
 
@@ -303,11 +341,22 @@ mod tests {
         write(dir, index, meta, |w| w.write_all(state)).unwrap();
     }
 
-    fn split(meta: &[u8], state: &[u8]) -> Contents {
-        Contents::Split {
-            meta: meta.to_vec(),
-            state: state.to_vec(),
-        }
+    /// What a found snapshot holds, in memory, to compare.
+    fn held(found: Option<(u64, Contents)>) -> Option<(u64, Vec<u8>, Vec<u8>)> {
+        found.map(|(index, contents)| match contents {
+            Contents::Split { meta, state } => (
+                index,
+                meta,
+                super::super::snapshot_data::SnapshotData::File(state)
+                    .to_vec()
+                    .unwrap(),
+            ),
+            Contents::Combined(payload) => (index, Vec::new(), payload),
+        })
+    }
+
+    fn split(index: u64, meta: &[u8], state: &[u8]) -> Option<(u64, Vec<u8>, Vec<u8>)> {
+        Some((index, meta.to_vec(), state.to_vec()))
     }
 
     #[test]
@@ -317,8 +366,8 @@ mod tests {
         put(dir.path(), 5, b"m5", b"five");
         put(dir.path(), 12, b"m12", b"twelve");
         assert_eq!(
-            read_newest(dir.path()).unwrap(),
-            Some((12, split(b"m12", b"twelve")))
+            held(read_newest(dir.path()).unwrap()),
+            split(12, b"m12", b"twelve")
         );
 
         // Flip a state byte of the newest: the older one is used.
@@ -327,8 +376,8 @@ mod tests {
         bytes[HEADER_V2 + 4] ^= 0xff;
         fs::write(&newest, &bytes).unwrap();
         assert_eq!(
-            read_newest(dir.path()).unwrap(),
-            Some((5, split(b"m5", b"five")))
+            held(read_newest(dir.path()).unwrap()),
+            split(5, b"m5", b"five")
         );
 
         // Truncate the older one too: nothing intact is an error, not "no snapshot".
@@ -366,8 +415,8 @@ mod tests {
         file.extend_from_slice(&crc32c::crc32c(payload).to_le_bytes());
         fs::write(dir.path().join(file_name(7)), &file).unwrap();
         assert_eq!(
-            read_newest(dir.path()).unwrap(),
-            Some((7, Contents::Combined(payload.to_vec())))
+            held(read_newest(dir.path()).unwrap()),
+            split(7, b"", payload)
         );
         file[20] ^= 1;
         fs::write(dir.path().join(file_name(7)), &file).unwrap();
@@ -384,8 +433,8 @@ mod tests {
         });
         assert!(failed.is_err());
         assert_eq!(
-            read_newest(dir.path()).unwrap(),
-            Some((1, split(b"m", b"one")))
+            held(read_newest(dir.path()).unwrap()),
+            split(1, b"m", b"one")
         );
     }
 

@@ -6,7 +6,7 @@
 //! learns of them: openraft purges the log behind a snapshot, so a snapshot it knows
 //! about must survive any crash.
 
-use std::io::{self, Cursor, Write};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -17,6 +17,7 @@ use openraft::{EntryPayload, RaftSnapshotBuilder};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 
+use super::snapshot_data::SnapshotData;
 use super::snapshot_file::{self, Contents};
 use super::tickets::Tickets;
 use super::types::TypeConfig;
@@ -30,8 +31,8 @@ pub trait Applier: Send + Sync + 'static {
     /// A consistent copy of the whole replicated state, taken quickly (it stops apply
     /// while it runs); the returned closure serializes it later, off the apply path.
     fn snapshot(&self) -> SnapshotWriter;
-    /// Replaces the whole replicated state.
-    fn restore(&self, data: &[u8]) -> io::Result<()>;
+    /// Replaces the whole replicated state with the `len` bytes `state` reads.
+    fn restore(&self, state: &mut dyn io::Read, len: u64) -> io::Result<()>;
     /// The zxid of the last change applied (what a snapshot taken now covers).
     fn last_zxid(&self) -> i64;
 }
@@ -48,10 +49,10 @@ struct SnapshotPayload {
     state: Vec<u8>,
 }
 
-/// A snapshot read back from its file.
+/// A snapshot read back from its file (the state is left in the file).
 pub(super) struct StoredSnapshot {
     pub(super) meta: SnapshotMetaOf<TypeConfig>,
-    pub(super) state: Vec<u8>,
+    pub(super) state: SnapshotData,
 }
 
 /// The newest intact snapshot in `dir` and its index, if there is one.
@@ -64,27 +65,35 @@ pub(super) fn read_snapshot(dir: &Path) -> io::Result<Option<(u64, StoredSnapsho
             let payload: SnapshotPayload = postcard::from_bytes(&payload).map_err(invalid)?;
             StoredSnapshot {
                 meta: payload.meta,
-                state: payload.state,
+                state: SnapshotData::Memory(payload.state.into()),
             }
         }
         Contents::Split { meta, state } => StoredSnapshot {
             meta: postcard::from_bytes(&meta).map_err(invalid)?,
-            state,
+            state: SnapshotData::File(state),
         },
     };
     Ok(Some((index, stored)))
 }
 
 /// Writes a snapshot file durably (blocking): `meta`, then the state `state` writes.
-/// Returns its path and the state's size in bytes.
+/// Returns its path and its state, readable in place.
 pub(super) fn write_snapshot(
     dir: &Path,
     meta: &SnapshotMetaOf<TypeConfig>,
     state: impl FnOnce(&mut dyn Write) -> io::Result<()>,
-) -> io::Result<(PathBuf, u64)> {
+) -> io::Result<(PathBuf, SnapshotData)> {
     let index = meta.last_log_id.map_or(0, |id| id.index);
     let meta_bytes = postcard::to_allocvec(meta).map_err(invalid)?;
-    snapshot_file::write(dir, index, &meta_bytes, state).map_err(io::Error::other)
+    let (path, section) =
+        snapshot_file::write(dir, index, &meta_bytes, state).map_err(io::Error::other)?;
+    Ok((path, SnapshotData::File(section)))
+}
+
+/// Replaces the applier's state with a snapshot's, decoding it as a stream.
+fn restore(applier: &dyn Applier, data: &SnapshotData) -> io::Result<()> {
+    let mut reader = data.reader();
+    applier.restore(&mut reader, data.len())
 }
 
 /// Where and how snapshots are kept.
@@ -96,12 +105,11 @@ pub struct SnapshotOptions {
     pub retain: usize,
 }
 
-/// The current snapshot: its metadata, and its state bytes only when there is no file
-/// to read them back from (they are needed only to send the snapshot to a peer, and at
-/// a million znodes they are a hundred megabytes worth not keeping in memory).
+/// The current snapshot: its metadata, and its state (in its file, unless there is no
+/// snapshot directory), needed only to send the snapshot to a peer.
 struct Current {
     meta: SnapshotMetaOf<TypeConfig>,
-    in_memory: Option<Vec<u8>>,
+    data: SnapshotData,
 }
 
 struct Meta {
@@ -135,8 +143,15 @@ impl StateMachine {
         if let Some(dir) = &options.dir
             && let Some((index, payload)) = read_snapshot(dir)?
         {
-            applier.restore(&payload.state)?;
-            tracing::info!(index, dir = %dir.display(), "loaded snapshot");
+            let started = std::time::Instant::now();
+            restore(&*applier, &payload.state)?;
+            tracing::info!(
+                index,
+                dir = %dir.display(),
+                bytes = payload.state.len(),
+                decode_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+                "loaded snapshot"
+            );
             let written =
                 snapshot_file::modified(dir, index).unwrap_or_else(std::time::SystemTime::now);
             crate::metrics::record_snapshot(applier.last_zxid(), written);
@@ -144,7 +159,7 @@ impl StateMachine {
             meta.membership = payload.meta.last_membership.clone();
             meta.current = Some(Current {
                 meta: payload.meta,
-                in_memory: None,
+                data: payload.state,
             });
         }
         Ok(StateMachine {
@@ -160,42 +175,34 @@ impl StateMachine {
         self
     }
 
-    /// What to remember of a snapshot just made or installed: its state bytes only
-    /// when there is no file.
-    fn current(&self, meta: &SnapshotMetaOf<TypeConfig>, state: &[u8]) -> Current {
-        Current {
-            meta: meta.clone(),
-            in_memory: self.options.dir.is_none().then(|| state.to_vec()),
-        }
-    }
-
     /// Writes the snapshot file (off the async threads) and prunes old ones; returns
-    /// the state's size (0 without a directory).
+    /// its state, read from the file. Without a directory the state is kept in memory.
     async fn persist(
         &self,
         meta: &SnapshotMetaOf<TypeConfig>,
         state: impl FnOnce(&mut dyn Write) -> io::Result<()> + Send + 'static,
-    ) -> io::Result<u64> {
-        let Some(dir) = self.options.dir.clone() else {
-            return Ok(0);
-        };
+    ) -> io::Result<SnapshotData> {
+        let dir = self.options.dir.clone();
         let meta = meta.clone();
         let retain = self.options.retain;
         crate::simulation::blocking(move || {
-            let (_, bytes) = write_snapshot(&dir, &meta, state)?;
+            let Some(dir) = dir else {
+                let mut data = Vec::new();
+                state(&mut data)?;
+                return Ok(SnapshotData::Memory(data.into()));
+            };
+            let (_, data) = write_snapshot(&dir, &meta, state)?;
             snapshot_file::retain(&dir, retain).map_err(io::Error::other)?;
-            Ok(bytes)
+            Ok(data)
         })
         .await?
     }
 }
 
 impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
-    type SnapshotData = Cursor<Vec<u8>>;
+    type SnapshotData = SnapshotData;
 
-    async fn build_snapshot(
-        &mut self,
-    ) -> Result<SnapshotOf<TypeConfig, Cursor<Vec<u8>>>, io::Error> {
+    async fn build_snapshot(&mut self) -> Result<SnapshotOf<TypeConfig, SnapshotData>, io::Error> {
         let started = std::time::Instant::now();
         let zxid;
         // The state and the applied position must be taken together: the meta lock
@@ -212,16 +219,8 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
         };
         // With a directory the state is streamed into the file and never held whole;
         // without one (tests of the log store) it is kept in memory.
-        let (bytes, data) = if self.options.dir.is_some() {
-            (self.persist(&snapshot_meta, writer).await?, Vec::new())
-        } else {
-            let data = crate::simulation::blocking(move || {
-                let mut data = Vec::new();
-                writer(&mut data).map(|()| data)
-            })
-            .await??;
-            (data.len() as u64, data)
-        };
+        let data = self.persist(&snapshot_meta, writer).await?;
+        let bytes = data.len();
         crate::metrics::global()
             .snapshottime
             .observe_duration(started.elapsed());
@@ -233,20 +232,19 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
             duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
             "snapshot taken"
         );
-        self.meta.lock().await.current = Some(self.current(&snapshot_meta, &data));
-        // openraft reads only the metadata of a snapshot it had built (its state machine
-        // worker sends `snap.meta` on and drops the rest); the state is read back from
-        // the file by `get_current_snapshot` when a peer needs it. So with a file the
-        // data returned here is empty rather than a copy of the file.
-        Ok(SnapshotOf::<TypeConfig, Cursor<Vec<u8>>> {
+        self.meta.lock().await.current = Some(Current {
+            meta: snapshot_meta.clone(),
+            data: data.clone(),
+        });
+        Ok(SnapshotOf::<TypeConfig, SnapshotData> {
             meta: snapshot_meta,
-            snapshot: Cursor::new(data),
+            snapshot: data,
         })
     }
 }
 
 impl RaftStateMachine<TypeConfig> for StateMachine {
-    type SnapshotData = Cursor<Vec<u8>>;
+    type SnapshotData = SnapshotData;
     type SnapshotBuilder = Self;
 
     async fn applied_state(
@@ -297,17 +295,24 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         snapshot_meta: &SnapshotMetaOf<TypeConfig>,
         snapshot: Self::SnapshotData,
     ) -> Result<(), io::Error> {
-        let data = Arc::new(snapshot.into_inner());
-        // Durable first: once installed, openraft may purge the log it replaces.
-        let written = Arc::clone(&data);
-        self.persist(snapshot_meta, move |w| w.write_all(&written))
+        // Durable first: once installed, openraft may purge the log it replaces. The
+        // received state is copied into the new file as a stream, then decoded from it.
+        let received = snapshot.clone();
+        let data = self
+            .persist(snapshot_meta, move |w| {
+                io::copy(&mut received.reader(), w).map(|_| ())
+            })
             .await?;
-        self.applier.restore(&data)?;
-        let current = self.current(snapshot_meta, &data);
+        let applier = Arc::clone(&self.applier);
+        let decoded = data.clone();
+        crate::simulation::blocking(move || restore(&*applier, &decoded)).await??;
         let mut meta = self.meta.lock().await;
         meta.last_applied = snapshot_meta.last_log_id;
         meta.membership = snapshot_meta.last_membership.clone();
-        meta.current = Some(current);
+        meta.current = Some(Current {
+            meta: snapshot_meta.clone(),
+            data,
+        });
         Ok(())
     }
 
@@ -318,25 +323,11 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         let Some(current) = meta.current.as_ref() else {
             return Ok(None);
         };
-        let state = match (&current.in_memory, &self.options.dir) {
-            (Some(bytes), _) => bytes.clone(),
-            (None, Some(dir)) => {
-                let dir = dir.clone();
-                let found = crate::simulation::blocking(move || read_snapshot(&dir)).await??;
-                let (_, payload) =
-                    found.ok_or_else(|| io::Error::other("the current snapshot's file is gone"))?;
-                if payload.meta.last_log_id != current.meta.last_log_id {
-                    return Err(io::Error::other(
-                        "the newest snapshot file is not the current snapshot",
-                    ));
-                }
-                payload.state
-            }
-            (None, None) => return Ok(None),
-        };
-        Ok(Some(SnapshotOf::<TypeConfig, Cursor<Vec<u8>>> {
+        // The state is a handle on the snapshot's file (or bytes shared in memory):
+        // nothing is read until a peer is sent it.
+        Ok(Some(SnapshotOf::<TypeConfig, SnapshotData> {
             meta: current.meta.clone(),
-            snapshot: Cursor::new(state),
+            snapshot: current.data.clone(),
         }))
     }
 }

@@ -45,6 +45,7 @@ pub struct DataTree {
 /// A `DataTree` as stored in snapshots: every field but the derived ones, in order.
 #[derive(Deserialize)]
 struct StoredTree {
+    #[serde(deserialize_with = "load::nodes")]
     nodes: OrdMap<String, Arc<Node>>,
     ephemerals: OrdMap<i64, OrdSet<String>>,
     containers: OrdSet<String>,
@@ -533,6 +534,7 @@ fn node_size(path: &str, data: Option<&Bytes>) -> i64 {
     java_len(path) + data.map_or(0, |d| d.len() as i64)
 }
 
+mod load;
 mod quota;
 mod zk_replay;
 

@@ -424,7 +424,8 @@ mod tests {
         let other = Core::new(2, StateConfig::default());
         let mut bytes = Vec::new();
         (other.snapshot())(&mut bytes).expect("a snapshot");
-        core.restore(&bytes).expect("restored");
+        core.restore(&mut bytes.as_slice(), bytes.len() as u64)
+            .expect("restored");
         assert!(
             connection.drain(None, &log).is_err(),
             "the connection stayed open over a replaced state"

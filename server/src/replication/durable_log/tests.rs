@@ -28,7 +28,7 @@ impl Applier for NullApplier {
     fn snapshot(&self) -> SnapshotWriter {
         Box::new(|_| Ok(()))
     }
-    fn restore(&self, _: &[u8]) -> io::Result<()> {
+    fn restore(&self, _: &mut dyn io::Read, _: u64) -> io::Result<()> {
         Ok(())
     }
     fn last_zxid(&self) -> i64 {
