@@ -383,6 +383,9 @@ fn leader_kill9_fails_over_without_losing_writes_or_sessions() {
     }
 }
 
+const BIG_ZNODES: usize = 5;
+const BIG_ZNODE_BYTES: usize = 1_000_000;
+
 #[test]
 fn a_restarted_follower_catches_up_from_the_log_and_from_a_snapshot() {
     let mut options = ClusterOptions::new(3);
@@ -419,6 +422,21 @@ fn a_restarted_follower_catches_up_from_the_log_and_from_a_snapshot() {
 
     // Down for many writes: the leader purged that log, so it sends a snapshot.
     ensemble.kill9(follower);
+    // Five znodes of a million bytes make that snapshot longer than one 4 MiB transfer
+    // chunk, so it is sent, received and installed in pieces.
+    for i in 0..BIG_ZNODES {
+        let frames = client
+            .call(ferrokeeper_protocol::Request::Create(
+                ferrokeeper_protocol::CreateRequest {
+                    path: format!("/big-{i}"),
+                    data: Some(Bytes::from(vec![b'x'; BIG_ZNODE_BYTES])),
+                    acl: ferrokeeper_protocol::perms::open_acl_unsafe(),
+                    flags: 0,
+                },
+            ))
+            .expect("create a large znode");
+        assert_eq!(err_of(&frames), 0, "create /big-{i}");
+    }
     for i in 0..300 {
         create_acked(
             &ensemble,
@@ -441,6 +459,12 @@ fn a_restarted_follower_catches_up_from_the_log_and_from_a_snapshot() {
         "the follower should have caught up by snapshot; log:\n{}",
         ensemble.log_tail(follower)
     );
+    let mut on_follower = connect(ensemble.client_addr(follower), 10_000);
+    sync(&mut on_follower);
+    for i in 0..BIG_ZNODES {
+        let stat = exists(&mut on_follower, &format!("/big-{i}")).expect("a large znode");
+        assert_eq!(stat.data_length as usize, BIG_ZNODE_BYTES, "/big-{i}");
+    }
     // And it keeps up afterwards.
     create_acked(&ensemble, &mut client, "/acked/later", patience);
     assert!(acked_on(&ensemble, follower).contains("later"));
