@@ -250,22 +250,52 @@ impl Replica {
         let config = Arc::new(raft_config(&options).validate().map_err(|e| start(&e))?);
         let storage = &options.storage;
         let init_started = std::time::Instant::now();
-        let log = DurableLogStore::open(&storage.log_dir, storage.sync).map_err(|e| start(&e))?;
         let tickets = Arc::new(Tickets::new(id, options.incarnation));
-        let snap_started = std::time::Instant::now();
-        let state_machine = StateMachine::open(
-            applier,
-            SnapshotOptions {
-                dir: Some(storage.snapshot_dir.clone()),
-                retain: storage.snapshots_kept,
-            },
-        )
-        .map_err(|e| start(&e))?
-        .with_tickets(tickets.clone());
+        let open_log = || DurableLogStore::open(&storage.log_dir, storage.sync);
+        let open_state = || {
+            let snap_started = std::time::Instant::now();
+            let opened = StateMachine::open(
+                applier,
+                SnapshotOptions {
+                    dir: Some(storage.snapshot_dir.clone()),
+                    retain: storage.snapshots_kept,
+                },
+            );
+            crate::metrics::global()
+                .startup_snap_load_time
+                .observe_duration(snap_started.elapsed());
+            opened
+        };
+        // The log and the newest snapshot are read at the same time: at a million
+        // znodes each takes a good part of a restart, and they are independent until
+        // openraft starts. (In a simulation everything stays on its one thread.)
+        let (log, state_machine) = if crate::simulation::current().is_some() {
+            (open_log(), open_state())
+        } else {
+            std::thread::scope(|scope| {
+                let log = std::thread::Builder::new()
+                    .name("log-open".into())
+                    .spawn_scoped(scope, open_log);
+                let state_machine = open_state();
+                let log = match log {
+                    Ok(handle) => handle.join().unwrap_or_else(|_| {
+                        Err(LogStoreError::Io {
+                            op: "open (the thread panicked)",
+                            path: storage.log_dir.clone(),
+                            source: std::io::Error::other("panicked"),
+                        })
+                    }),
+                    // No thread to spare: open it here.
+                    Err(_) => open_log(),
+                };
+                (log, state_machine)
+            })
+        };
+        let log = log.map_err(|e| start(&e))?;
+        let state_machine = state_machine
+            .map_err(|e| start(&e))?
+            .with_tickets(tickets.clone());
         let metrics = crate::metrics::global();
-        metrics
-            .startup_snap_load_time
-            .observe_duration(snap_started.elapsed());
         let peer_addrs = match &options.ensemble {
             Some(e) => AddressBook::new(e.peer_addrs.clone(), e.tls.clone(), e.sasl.clone()),
             None => AddressBook::default(),
