@@ -90,6 +90,9 @@ pub(super) fn write_snapshot(
     Ok((path, SnapshotData::File(section)))
 }
 
+/// Read buffer for copying a received snapshot into its file.
+const COPY_BUFFER: usize = 1 << 20;
+
 /// Replaces the applier's state with a snapshot's, decoding it as a stream.
 fn restore(applier: &dyn Applier, data: &SnapshotData) -> io::Result<()> {
     let mut reader = data.reader();
@@ -300,7 +303,9 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         let received = snapshot.clone();
         let data = self
             .persist(snapshot_meta, move |w| {
-                io::copy(&mut received.reader(), w).map(|_| ())
+                // Read in large pieces: `io::copy` alone would read 8 KiB at a time.
+                let mut source = io::BufReader::with_capacity(COPY_BUFFER, received.reader());
+                io::copy(&mut source, w).map(|_| ())
             })
             .await?;
         let applier = Arc::clone(&self.applier);
